@@ -1,0 +1,44 @@
+// cli: the `sieve` command line. main.cpp builds the CLI11 app; each cmd_*.cpp adds its
+// subcommands through one Register* function declared here.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+#include <string>
+
+#include "core/status.h"
+
+namespace sieve::cli {
+
+// Exit codes promised by `sieve --help`.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitUsage = 1;
+inline constexpr int kExitInput = 2;  // bad input; with ingest: something was skipped
+inline constexpr int kExitInternal = 3;
+
+struct GlobalOptions {
+  std::string index_dir = ".sieve";
+  bool json = false;
+  bool verbose = false;
+};
+
+// The action a parsed subcommand runs; it returns the process exit code.
+using Action = std::function<int()>;
+
+// Each Register* adds subcommands to `app`. When one of them is chosen on the command line, its
+// parse callback stores what to run in `action`. Options live in objects captured by the action.
+void RegisterIndexCommands(CLI::App& app, const GlobalOptions& global,
+                           Action& action);  // ingest search stats delete
+void RegisterEvalCommand(CLI::App& app, const GlobalOptions& global, Action& action);
+void RegisterModelCommands(CLI::App& app, const GlobalOptions& global,
+                           Action& action);  // tokenize embed rerank
+void RegisterHubCommands(CLI::App& app, const GlobalOptions& global,
+                         Action& action);  // models pull/list
+void RegisterAskCommand(CLI::App& app, const GlobalOptions& global, Action& action);
+
+// Maps a failed Status to an exit code and prints "sieve: <message>" on stderr.
+int ReportError(const Status& status);
+int ExitCodeFor(const Status& status);
+
+}  // namespace sieve::cli
