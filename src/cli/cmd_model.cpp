@@ -4,7 +4,7 @@
 namespace sieve::cli {
 
 void RegisterModelCommands(CLI::App& app, const GlobalOptions&, Action& action) {
-  for (const char* name : {"tokenize", "embed", "rerank"}) {
+  for (const char* name : {"embed", "rerank"}) {
     auto* sub = app.add_subcommand(name, "(not built yet)");
     sub->allow_extras();
     sub->callback(

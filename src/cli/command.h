@@ -31,6 +31,7 @@ using Action = std::function<int()>;
 void RegisterIndexCommands(CLI::App& app, const GlobalOptions& global,
                            Action& action);  // ingest search stats delete
 void RegisterEvalCommand(CLI::App& app, const GlobalOptions& global, Action& action);
+void RegisterTokenizeCommand(CLI::App& app, const GlobalOptions& global, Action& action);
 void RegisterModelCommands(CLI::App& app, const GlobalOptions& global,
                            Action& action);  // tokenize embed rerank
 void RegisterHubCommands(CLI::App& app, const GlobalOptions& global,

@@ -47,6 +47,7 @@ int main(int argc, char** argv) {
   Action action;
   RegisterIndexCommands(app, global, action);
   RegisterEvalCommand(app, global, action);
+  RegisterTokenizeCommand(app, global, action);
   RegisterModelCommands(app, global, action);
   RegisterHubCommands(app, global, action);
   RegisterAskCommand(app, global, action);

@@ -1,0 +1,57 @@
+// retrieval: from a query to ranked chunks.
+//
+// Interface of the stage: one Retriever interface with several implementations (lexical BM25,
+// dense bi-encoder, hybrid RRF fusion), in the manner of FAISS's one Index with many kinds.
+// Rerankers (cross-encoder) then reorder a retriever's candidates. Every hit carries the scores of
+// each stage that touched it, so a user can see what each sieve did.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+
+namespace sieve::retrieval {
+
+// Metadata filters; an empty field means "no constraint".
+struct Filter {
+  std::string path_prefix;         // document source path starts with this
+  std::vector<std::string> types;  // document type names ("pdf", "markdown", ...): any of them
+  std::vector<std::string> tags;  // user tags given at ingest: the chunk's document has all of them
+  bool empty() const { return path_prefix.empty() && types.empty() && tags.empty(); }
+};
+
+struct SearchRequest {
+  std::string query;
+  std::size_t k = 50;  // candidates to return
+  Filter filter;
+};
+
+// Scores from each stage; unset when that stage did not see the chunk.
+struct StageScores {
+  std::optional<double> bm25;             // BM25 (higher is better)
+  std::optional<std::size_t> bm25_rank;   // 1-based rank in the lexical list
+  std::optional<double> cosine;           // bi-encoder cosine similarity
+  std::optional<std::size_t> dense_rank;  // 1-based rank in the dense list
+  std::optional<double> fused;            // reciprocal-rank-fusion score
+  std::optional<double> rerank;           // cross-encoder score in [0,1]
+};
+
+struct Hit {
+  std::int64_t chunk_id = 0;
+  double score = 0;  // the score this list is ordered by (the last stage's)
+  StageScores stages;
+};
+
+class Retriever {
+ public:
+  virtual ~Retriever() = default;
+  // Best first, at most request.k hits.
+  virtual Result<std::vector<Hit>> Search(const SearchRequest& request) = 0;
+  virtual std::string name() const = 0;  // "lexical", "dense", "hybrid"
+};
+
+}  // namespace sieve::retrieval
