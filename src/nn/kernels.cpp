@@ -1,0 +1,154 @@
+#include "nn/kernels.h"
+
+#include <cblas.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace sieve::nn {
+
+void Linear(const float* x, const float* w, const float* bias, float* y, std::size_t m,
+            std::size_t n, std::size_t k) {
+  if (m == 0 || n == 0) return;
+  float beta = 0.0f;
+  if (bias != nullptr) {
+    // Start from the bias and let sgemm accumulate onto it: one pass over y instead of two.
+    for (std::size_t row = 0; row < m; ++row) std::copy(bias, bias + n, y + row * n);
+    beta = 1.0f;
+  }
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(m), static_cast<int>(n),
+              static_cast<int>(k), 1.0f, x, static_cast<int>(k), w, static_cast<int>(k), beta, y,
+              static_cast<int>(n));
+}
+
+void SetGemmThreads(int threads) {
+  openblas_set_num_threads(threads);
+}
+int GemmThreads() {
+  return openblas_get_num_threads();
+}
+
+void AddInPlace(float* x, const float* y, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) x[i] += y[i];
+}
+
+void AddLayerNorm(float* x, const float* residual, const float* gamma, const float* beta,
+                  std::size_t rows, std::size_t cols, float eps) {
+  for (std::size_t row = 0; row < rows; ++row) {
+    float* v = x + row * cols;
+    if (residual != nullptr) AddInPlace(v, residual + row * cols, cols);
+    double sum = 0;
+    for (std::size_t i = 0; i < cols; ++i) sum += v[i];
+    const double mean = sum / static_cast<double>(cols);
+    double squares = 0;
+    for (std::size_t i = 0; i < cols; ++i) {
+      const double d = v[i] - mean;
+      squares += d * d;
+    }
+    const double variance = squares / static_cast<double>(cols);
+    const float inv_std = static_cast<float>(1.0 / std::sqrt(variance + eps));
+    const float mean_f = static_cast<float>(mean);
+    for (std::size_t i = 0; i < cols; ++i) v[i] = (v[i] - mean_f) * inv_std * gamma[i] + beta[i];
+  }
+}
+
+void Activate(Activation activation, float* x, std::size_t n) {
+  switch (activation) {
+    case Activation::kGeluErf: {
+      const float inv_sqrt2 = static_cast<float>(1.0 / std::sqrt(2.0));
+      for (std::size_t i = 0; i < n; ++i) x[i] = 0.5f * x[i] * (1.0f + std::erf(x[i] * inv_sqrt2));
+      break;
+    }
+    case Activation::kGeluTanh: {
+      const float c = static_cast<float>(std::sqrt(2.0 / 3.14159265358979323846));
+      for (std::size_t i = 0; i < n; ++i) {
+        const float v = x[i];
+        x[i] = 0.5f * v * (1.0f + std::tanh(c * (v + 0.044715f * v * v * v)));
+      }
+      break;
+    }
+    case Activation::kRelu:
+      for (std::size_t i = 0; i < n; ++i) x[i] = std::max(x[i], 0.0f);
+      break;
+    case Activation::kTanh:
+      for (std::size_t i = 0; i < n; ++i) x[i] = std::tanh(x[i]);
+      break;
+  }
+}
+
+void Softmax(float* x, const std::int32_t* keep, std::size_t n) {
+  float max_value = -std::numeric_limits<float>::infinity();
+  for (std::size_t i = 0; i < n; ++i) {
+    if (keep == nullptr || keep[i] != 0) max_value = std::max(max_value, x[i]);
+  }
+  if (max_value == -std::numeric_limits<float>::infinity()) {
+    std::fill(x, x + n, 0.0f);
+    return;
+  }
+  float sum = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    x[i] = (keep == nullptr || keep[i] != 0) ? std::exp(x[i] - max_value) : 0.0f;
+    sum += x[i];
+  }
+  const float inv_sum = 1.0f / sum;
+  for (std::size_t i = 0; i < n; ++i) x[i] *= inv_sum;
+}
+
+void SelfAttention(const float* qkv, const std::int32_t* mask, const AttentionShape& shape,
+                   float* out, Arena& arena) {
+  const std::size_t seq = shape.seq_len;
+  const std::size_t head_dim = shape.head_dim;
+  const std::size_t hidden = shape.num_heads * head_dim;
+  const int qkv_stride = static_cast<int>(3 * hidden);
+  const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(head_dim)));
+  float* scores = arena.Allocate(seq * seq);
+  for (std::size_t b = 0; b < shape.batch; ++b) {
+    const std::int32_t* seq_mask = mask + b * seq;
+    // Keys after the last real token never matter: leave them out of both GEMMs.
+    std::size_t keys = seq;
+    while (keys > 0 && seq_mask[keys - 1] == 0) --keys;
+    const float* base = qkv + b * seq * 3 * hidden;
+    float* out_base = out + b * seq * hidden;
+    if (keys == 0) {
+      for (std::size_t t = 0; t < seq; ++t) std::fill_n(out_base + t * hidden, hidden, 0.0f);
+      continue;
+    }
+    for (std::size_t h = 0; h < shape.num_heads; ++h) {
+      const float* q = base + h * head_dim;
+      const float* k = base + hidden + h * head_dim;
+      const float* v = base + 2 * hidden + h * head_dim;
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(seq),
+                  static_cast<int>(keys), static_cast<int>(head_dim), scale, q, qkv_stride, k,
+                  qkv_stride, 0.0f, scores, static_cast<int>(keys));
+      for (std::size_t t = 0; t < seq; ++t) Softmax(scores + t * keys, seq_mask, keys);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(seq),
+                  static_cast<int>(head_dim), static_cast<int>(keys), 1.0f, scores,
+                  static_cast<int>(keys), v, qkv_stride, 0.0f, out_base + h * head_dim,
+                  static_cast<int>(hidden));
+    }
+  }
+}
+
+void MeanPool(const float* hidden_states, const std::int32_t* mask, std::size_t seq_len,
+              std::size_t hidden, float* out) {
+  std::fill_n(out, hidden, 0.0f);
+  float count = 0;
+  for (std::size_t t = 0; t < seq_len; ++t) {
+    if (mask[t] == 0) continue;
+    AddInPlace(out, hidden_states + t * hidden, hidden);
+    count += 1;
+  }
+  // sentence-transformers clamps the token count at 1e-9.
+  const float inv = 1.0f / std::max(count, 1e-9f);
+  for (std::size_t i = 0; i < hidden; ++i) out[i] *= inv;
+}
+
+void L2Normalize(float* x, std::size_t n) {
+  double squares = 0;
+  for (std::size_t i = 0; i < n; ++i) squares += static_cast<double>(x[i]) * x[i];
+  const float inv = static_cast<float>(1.0 / std::max(std::sqrt(squares), 1e-12));
+  for (std::size_t i = 0; i < n; ++i) x[i] *= inv;
+}
+
+}  // namespace sieve::nn

@@ -1,0 +1,61 @@
+// nn: the numeric kernels of the encoder, behind one small interface.
+//
+// Matrices are row-major float32. Weights use PyTorch's nn.Linear layout: w[out_features,
+// in_features]. Every kernel writes into memory the caller owns (usually an nn::Arena), so none of
+// them allocates. The performance work can replace the bodies without touching callers.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "nn/arena.h"
+
+namespace sieve::nn {
+
+// y[m,n] = x[m,k] · w[n,k]ᵀ (+ bias[n] when bias is not null). OpenBLAS sgemm.
+void Linear(const float* x, const float* w, const float* bias, float* y, std::size_t m,
+            std::size_t n, std::size_t k);
+
+// Number of threads OpenBLAS uses for GEMM (process-wide setting of the library).
+void SetGemmThreads(int threads);
+int GemmThreads();
+
+// x[i] += y[i].
+void AddInPlace(float* x, const float* y, std::size_t n);
+
+// Each of `rows` rows of x (length cols) <- LayerNorm(x + residual) * gamma + beta, in place.
+// `residual` may be null. Biased variance, as torch.nn.LayerNorm.
+void AddLayerNorm(float* x, const float* residual, const float* gamma, const float* beta,
+                  std::size_t rows, std::size_t cols, float eps);
+
+enum class Activation { kGeluErf, kGeluTanh, kRelu, kTanh };
+// In place. kGeluErf is 0.5·x·(1 + erf(x/√2)) (torch's default "gelu").
+void Activate(Activation activation, float* x, std::size_t n);
+
+// Softmax of one row, in place; entries with keep[i] == 0 get probability 0 (keep may be null).
+// A row with nothing kept becomes all zeros.
+void Softmax(float* x, const std::int32_t* keep, std::size_t n);
+
+struct AttentionShape {
+  std::size_t batch = 0;
+  std::size_t seq_len = 0;  // padded length shared by the batch
+  std::size_t num_heads = 0;
+  std::size_t head_dim = 0;
+};
+
+// Multi-head self-attention over a padded batch.
+// qkv: [batch·seq_len, 3·hidden], each row q | k | v (hidden = num_heads·head_dim, heads
+// contiguous inside each part). mask: [batch·seq_len], 1 = real token, 0 = padding; padded keys get
+// zero weight. Every query row is computed (padded rows too, as PyTorch does).
+// out: [batch·seq_len, hidden]. Scratch comes from `arena`.
+void SelfAttention(const float* qkv, const std::int32_t* mask, const AttentionShape& shape,
+                   float* out, Arena& arena);
+
+// out[hidden] = mean of hidden_states[t] over t with mask[t] == 1 (one sequence).
+void MeanPool(const float* hidden_states, const std::int32_t* mask, std::size_t seq_len,
+              std::size_t hidden, float* out);
+
+// x <- x / max(‖x‖₂, 1e-12), as torch.nn.functional.normalize.
+void L2Normalize(float* x, std::size_t n);
+
+}  // namespace sieve::nn

@@ -1,0 +1,215 @@
+#include "nn/kernels.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "nn/arena.h"
+
+namespace sieve::nn {
+namespace {
+
+std::vector<float> RandomVector(std::size_t n, std::mt19937& rng, float scale = 1.0f) {
+  std::normal_distribution<float> dist(0.0f, scale);
+  std::vector<float> v(n);
+  for (float& x : v) x = dist(rng);
+  return v;
+}
+
+TEST(LinearTest, MatchesNaiveProductWithBias) {
+  std::mt19937 rng(1);
+  const std::size_t m = 5, n = 7, k = 11;
+  auto x = RandomVector(m * k, rng), w = RandomVector(n * k, rng), bias = RandomVector(n, rng);
+  std::vector<float> y(m * n), y_no_bias(m * n);
+  Linear(x.data(), w.data(), bias.data(), y.data(), m, n, k);
+  Linear(x.data(), w.data(), nullptr, y_no_bias.data(), m, n, k);
+  for (std::size_t i = 0; i < m; ++i) {
+    for (std::size_t j = 0; j < n; ++j) {
+      double expected = 0;
+      for (std::size_t t = 0; t < k; ++t) expected += double(x[i * k + t]) * w[j * k + t];
+      EXPECT_NEAR(y_no_bias[i * n + j], expected, 1e-4);
+      EXPECT_NEAR(y[i * n + j], expected + bias[j], 1e-4);
+    }
+  }
+}
+
+TEST(LayerNormTest, NormalisesEachRowWithResidual) {
+  std::vector<float> x = {1, 2, 3, 4, 10, 10, 10, 10};
+  std::vector<float> residual = {1, 0, 1, 0, 0, 0, 0, 0};
+  std::vector<float> gamma = {1, 2, 1, 1}, beta = {0, 0, 0, 0.5f};
+  AddLayerNorm(x.data(), residual.data(), gamma.data(), beta.data(), 2, 4, 1e-12f);
+  // Row 0 becomes {2,2,4,4}: mean 3, variance 1.
+  EXPECT_NEAR(x[0], -1.0f, 1e-5);
+  EXPECT_NEAR(x[1], -2.0f, 1e-5);
+  EXPECT_NEAR(x[2], 1.0f, 1e-5);
+  EXPECT_NEAR(x[3], 1.5f, 1e-5);
+  // A constant row has zero variance: output is beta.
+  EXPECT_NEAR(x[4], 0.0f, 1e-5);
+  EXPECT_NEAR(x[7], 0.5f, 1e-5);
+}
+
+TEST(LayerNormTest, EpsilonIsUsed) {
+  std::vector<float> a = {0, 0.001f}, b = a;
+  std::vector<float> gamma = {1, 1}, beta = {0, 0};
+  AddLayerNorm(a.data(), nullptr, gamma.data(), beta.data(), 1, 2, 1e-12f);
+  AddLayerNorm(b.data(), nullptr, gamma.data(), beta.data(), 1, 2, 1e-5f);
+  EXPECT_NEAR(a[1], 1.0f, 1e-4);
+  EXPECT_LT(b[1], 0.2f);  // variance 2.5e-7 is swamped by eps 1e-5
+}
+
+TEST(ActivationTest, GeluErfAndTanhFormsDiffer) {
+  std::vector<float> erf_form = {-3, -1, 0, 1, 2.5f};
+  std::vector<float> tanh_form = erf_form;
+  Activate(Activation::kGeluErf, erf_form.data(), erf_form.size());
+  Activate(Activation::kGeluTanh, tanh_form.data(), tanh_form.size());
+  EXPECT_NEAR(erf_form[1], -0.15865526f, 1e-6);
+  EXPECT_NEAR(erf_form[2], 0.0f, 1e-7);
+  EXPECT_NEAR(erf_form[3], 0.84134474f, 1e-6);
+  EXPECT_NEAR(erf_form[0], -0.0040496684f, 1e-6);
+  EXPECT_NEAR(tanh_form[3], 0.84119199f, 1e-6);
+  EXPECT_GT(std::fabs(erf_form[0] - tanh_form[0]), 1e-5);
+}
+
+TEST(ActivationTest, TanhAndRelu) {
+  std::vector<float> x = {-1, 0.5f};
+  Activate(Activation::kTanh, x.data(), 2);
+  EXPECT_NEAR(x[0], std::tanh(-1.0f), 1e-7);
+  std::vector<float> r = {-1, 0.5f};
+  Activate(Activation::kRelu, r.data(), 2);
+  EXPECT_EQ(r[0], 0.0f);
+  EXPECT_EQ(r[1], 0.5f);
+}
+
+TEST(SoftmaxTest, MaskedEntriesGetZeroAndRowSumsToOne) {
+  std::vector<float> x = {1, 2, 1000, 3};
+  std::vector<std::int32_t> keep = {1, 1, 0, 1};
+  Softmax(x.data(), keep.data(), 4);
+  EXPECT_EQ(x[2], 0.0f);
+  EXPECT_NEAR(x[0] + x[1] + x[3], 1.0f, 1e-6);
+  EXPECT_NEAR(x[3] / x[1], std::exp(1.0f), 1e-4);
+  std::vector<float> none = {1, 2};
+  std::vector<std::int32_t> keep_none = {0, 0};
+  Softmax(none.data(), keep_none.data(), 2);
+  EXPECT_EQ(none[0], 0.0f);
+  EXPECT_EQ(none[1], 0.0f);
+}
+
+// Naive attention of one unpadded sequence: qkv [len, 3·hidden].
+std::vector<float> NaiveAttention(const std::vector<float>& qkv, std::size_t len, std::size_t heads,
+                                  std::size_t head_dim) {
+  const std::size_t hidden = heads * head_dim;
+  std::vector<float> out(len * hidden, 0.0f);
+  for (std::size_t h = 0; h < heads; ++h) {
+    for (std::size_t i = 0; i < len; ++i) {
+      std::vector<double> w(len);
+      double max_w = -1e300;
+      for (std::size_t j = 0; j < len; ++j) {
+        double dot = 0;
+        for (std::size_t d = 0; d < head_dim; ++d) {
+          dot += double(qkv[i * 3 * hidden + h * head_dim + d]) *
+                 qkv[j * 3 * hidden + hidden + h * head_dim + d];
+        }
+        w[j] = dot / std::sqrt(double(head_dim));
+        max_w = std::max(max_w, w[j]);
+      }
+      double sum = 0;
+      for (double& v : w) sum += (v = std::exp(v - max_w));
+      for (std::size_t d = 0; d < head_dim; ++d) {
+        double acc = 0;
+        for (std::size_t j = 0; j < len; ++j) {
+          acc += w[j] / sum * qkv[j * 3 * hidden + 2 * hidden + h * head_dim + d];
+        }
+        out[i * hidden + h * head_dim + d] = static_cast<float>(acc);
+      }
+    }
+  }
+  return out;
+}
+
+TEST(SelfAttentionTest, PaddedBatchMatchesEachSequenceAlone) {
+  std::mt19937 rng(7);
+  const std::size_t heads = 3, head_dim = 4, hidden = heads * head_dim, seq = 6;
+  const std::vector<std::size_t> lengths = {6, 2, 4};
+  std::vector<float> qkv(lengths.size() * seq * 3 * hidden);
+  std::vector<std::int32_t> mask(lengths.size() * seq, 0);
+  std::vector<std::vector<float>> alone;
+  for (std::size_t b = 0; b < lengths.size(); ++b) {
+    auto seq_qkv = RandomVector(lengths[b] * 3 * hidden, rng, 2.0f);
+    std::copy(seq_qkv.begin(), seq_qkv.end(), qkv.begin() + b * seq * 3 * hidden);
+    // Padding holds garbage that must not leak into real tokens.
+    for (std::size_t t = lengths[b]; t < seq; ++t) {
+      for (std::size_t i = 0; i < 3 * hidden; ++i) qkv[(b * seq + t) * 3 * hidden + i] = 1e3f;
+    }
+    for (std::size_t t = 0; t < lengths[b]; ++t) mask[b * seq + t] = 1;
+    alone.push_back(NaiveAttention(seq_qkv, lengths[b], heads, head_dim));
+  }
+  std::vector<float> out(lengths.size() * seq * hidden);
+  Arena arena;
+  SelfAttention(qkv.data(), mask.data(), {lengths.size(), seq, heads, head_dim}, out.data(), arena);
+  for (std::size_t b = 0; b < lengths.size(); ++b) {
+    for (std::size_t i = 0; i < lengths[b] * hidden; ++i) {
+      ASSERT_NEAR(out[b * seq * hidden + i], alone[b][i], 1e-4) << "sequence " << b;
+    }
+  }
+}
+
+TEST(SelfAttentionTest, MaskHoleInTheMiddleIsIgnored) {
+  std::mt19937 rng(3);
+  const std::size_t heads = 1, head_dim = 2, hidden = 2, seq = 3;
+  auto qkv = RandomVector(seq * 3 * hidden, rng);
+  std::vector<std::int32_t> mask = {1, 0, 1};
+  std::vector<float> out(seq * hidden);
+  Arena arena;
+  SelfAttention(qkv.data(), mask.data(), {1, seq, heads, head_dim}, out.data(), arena);
+  // Same as a sequence made of tokens 0 and 2 only.
+  std::vector<float> two;
+  for (std::size_t t : {0, 2}) {
+    two.insert(two.end(), qkv.begin() + t * 3 * hidden, qkv.begin() + (t + 1) * 3 * hidden);
+  }
+  auto expected = NaiveAttention(two, 2, heads, head_dim);
+  EXPECT_NEAR(out[0], expected[0], 1e-5);
+  EXPECT_NEAR(out[2 * hidden + 1], expected[hidden + 1], 1e-5);
+}
+
+TEST(PoolingTest, MeanPoolSkipsPaddingAndL2Normalizes) {
+  std::vector<float> hidden = {1, 2, 3, 4, 100, 100};
+  std::vector<std::int32_t> mask = {1, 1, 0};
+  std::vector<float> out(2);
+  MeanPool(hidden.data(), mask.data(), 3, 2, out.data());
+  EXPECT_FLOAT_EQ(out[0], 2.0f);
+  EXPECT_FLOAT_EQ(out[1], 3.0f);
+  L2Normalize(out.data(), 2);
+  EXPECT_NEAR(out[0] * out[0] + out[1] * out[1], 1.0f, 1e-6);
+  EXPECT_NEAR(out[0] / out[1], 2.0f / 3.0f, 1e-6);
+  std::vector<float> zero = {0, 0};
+  L2Normalize(zero.data(), 2);
+  EXPECT_EQ(zero[0], 0.0f);
+}
+
+TEST(ArenaTest, ReusesMemoryAfterFirstPass) {
+  Arena arena;
+  auto pass = [&arena] {
+    float* a = arena.Allocate(100000);
+    float* b = arena.Allocate(300000);
+    a[0] = 1;
+    b[299999] = 2;
+    EXPECT_EQ(reinterpret_cast<std::uintptr_t>(a) % 64, 0u);
+    EXPECT_EQ(reinterpret_cast<std::uintptr_t>(b) % 64, 0u);
+    return a;
+  };
+  pass();
+  arena.Reset();
+  EXPECT_EQ(arena.block_count(), 1u);
+  const std::size_t capacity = arena.capacity();
+  float* first = pass();
+  arena.Reset();
+  float* second = pass();
+  EXPECT_EQ(first, second);
+  EXPECT_EQ(arena.capacity(), capacity);
+  EXPECT_EQ(arena.block_count(), 1u);
+}
+
+}  // namespace
+}  // namespace sieve::nn
