@@ -38,7 +38,7 @@ sys.dont_write_bytecode = True  # keep tools/ free of __pycache__
 import sentencepiece  # noqa: E402
 import torch  # noqa: E402
 
-from fixturegen import hf_models, safetensors_writer, wordpiece  # noqa: E402
+from fixturegen import hf_models, numpy_consumer, safetensors_writer, wordpiece  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -288,8 +288,10 @@ def run_model(model, batch, bugs=hf_models.NO_BUGS, dtype=torch.float32):
         return model.to(dtype)(input_ids, type_ids, mask, bugs)
 
 
-def pool(spec, hidden, mask):
+def pool(spec, hidden, mask, bugs=hf_models.NO_BUGS):
     mask = torch.tensor(mask, dtype=hidden.dtype)
+    if bugs.mean_pool_padding:
+        mask = torch.ones_like(mask)
     if spec.pooling == "cls":
         pooled = hidden[:, 0]
     else:  # sentence-transformers mean pooling over real tokens
@@ -309,9 +311,46 @@ def case_outputs(spec, model, batch, bugs=hf_models.NO_BUGS, dtype=torch.float32
     output = run_model(model, batch, bugs, dtype)
     if spec.kind == "embedder":
         hidden = output[0]
-        return pool(spec, hidden, batch[2]), hidden, None
+        return pool(spec, hidden, batch[2], bugs), hidden, None
     hidden, logits = output
     return logits, hidden, scores_from_logits(logits)
+
+
+def encoder_body(model):
+    if hasattr(model, "bert"):
+        return model.bert
+    if hasattr(model, "roberta"):
+        return model.roberta
+    return model
+
+
+def check_against_torch_transformer(model, config, batch):
+    """Independent check of the encoder layers: torch.nn.TransformerEncoderLayer (post-LN, erf
+    GELU) loaded with the same weights must give the same hidden states on real tokens."""
+    body = encoder_body(model)
+    input_ids, type_ids, mask = (torch.tensor(x, dtype=torch.long) for x in batch)
+    with torch.no_grad():
+        hidden = body.embeddings(input_ids, type_ids, hf_models.NO_BUGS)
+        ours = run_model(model, batch)[0]
+        for layer in body.encoder.layer:
+            attention = layer.attention
+            reference = torch.nn.TransformerEncoderLayer(
+                config.hidden_size, config.num_attention_heads, config.intermediate_size,
+                dropout=0.0, activation="gelu", layer_norm_eps=config.layer_norm_eps,
+                batch_first=True).eval()
+            reference.self_attn.in_proj_weight.copy_(torch.cat([
+                attention.self.query.weight, attention.self.key.weight,
+                attention.self.value.weight]))
+            reference.self_attn.in_proj_bias.copy_(torch.cat([
+                attention.self.query.bias, attention.self.key.bias, attention.self.value.bias]))
+            reference.self_attn.out_proj.load_state_dict(attention.output.dense.state_dict())
+            reference.norm1.load_state_dict(attention.output.LayerNorm.state_dict())
+            reference.linear1.load_state_dict(layer.intermediate.dense.state_dict())
+            reference.linear2.load_state_dict(layer.output.dense.state_dict())
+            reference.norm2.load_state_dict(layer.output.LayerNorm.state_dict())
+            hidden = reference(hidden, src_key_padding_mask=mask.eq(0))
+    real = mask.bool()
+    return float((hidden[real] - ours[real]).abs().max())
 
 
 # ----------------------------------------------------------------------------- writing
@@ -424,6 +463,8 @@ def planted_bugs(spec):
         bugs.append(("LayerNorm eps 1e-5 (config 1e-12)", hf_models.Bugs(layer_norm_eps=1e-5)))
     bugs.append(("no query bias", hf_models.Bugs(no_query_bias=True)))
     bugs.append(("padding mask ignored", hf_models.Bugs(ignore_padding_mask=True)))
+    if spec.pooling == "mean":
+        bugs.append(("mean pooling over padding", hf_models.Bugs(mean_pool_padding=True)))
     if spec.is_xlmr:
         bugs.append(("XLM-R positions from 0", hf_models.Bugs(xlmr_positions_from=0)))
         bugs.append(("XLM-R positions from 1", hf_models.Bugs(xlmr_positions_from=1)))
@@ -508,6 +549,21 @@ def generate(spec, out_root, wordpiece_vocab, spm_tokenizer):
           f"float32 vs float64 max|diff| {noise:.2e}")
     if noise > FLOAT32_NOISE_MAX:
         print(f"  FAIL: float32 noise above {FLOAT32_NOISE_MAX}", file=sys.stderr)
+        ok = False
+    # Outputs must be reproduced from the files alone; last_hidden_state (unnormalized, for
+    # debugging) carries more float32 noise and gets 1e-4.
+    for field, diff in numpy_consumer.recompute(folder).items():
+        limit = 1e-4 if field == "last_hidden_state" else FLOAT32_NOISE_MAX
+        print(f"  files on disk -> float64 numpy, {field:17s} max|diff| {diff:.2e}")
+        if diff > limit:
+            print(f"  FAIL: {field} from the written files differs by more than {limit}",
+                  file=sys.stderr)
+            ok = False
+    cross_check = check_against_torch_transformer(model, config, batches[1])
+    print(f"  encoder layers vs torch.nn.TransformerEncoderLayer max|diff| {cross_check:.2e}")
+    if cross_check > FLOAT32_NOISE_MAX:
+        print("  FAIL: encoder layers disagree with torch.nn.TransformerEncoderLayer",
+              file=sys.stderr)
         ok = False
     for label, bugs in planted_bugs(spec):
         buggy = [case_outputs(spec, model, batch, bugs)[0] for batch in batches]

@@ -22,6 +22,7 @@ class Bugs:
     no_query_bias: bool = False        # query projection without its bias
     ignore_padding_mask: bool = False  # attention also looks at padding tokens
     xlmr_positions_from: int = None    # XLM-R position ids starting here instead of pad_idx + 1
+    mean_pool_padding: bool = False    # mean pooling that also averages padding positions
 
 
 NO_BUGS = Bugs()
@@ -239,10 +240,26 @@ class XLMRobertaModelNoPooler(BertModel):
         return self.encoder(self.embeddings(input_ids, token_type_ids, bugs), extended_mask, bugs)
 
 
-def sharp_init(model, seed):
+@dataclasses.dataclass(frozen=True)
+class InitScales:
+    """Standard deviations (and means) of the fixture weights; see sharp_init."""
+    embedding_std: float = 0.005
+    query_key_std: float = 0.3
+    query_key_bias_std: float = 0.5
+    layer_norm_bias_std: float = 0.2
+    ffn_std: float = 0.3
+    ffn_tail_std: float = 0.1
+    ffn_tail_mean: float = -2.8
+    ffn_tail_out_mean_std: float = 2.5
+    classifier_std: float = 0.25
+    other_std: float = 0.2
+
+
+def sharp_init(model, seed, scales=InitScales()):
     """Seeded weights, deliberately far from the 0.02 init: large Q/K weights and biases (peaked
     attention), non-trivial LayerNorm affine terms, small embeddings (so the embedding LayerNorm
-    sees a small variance and its eps matters). Parameter order is fixed, so reruns are equal."""
+    sees a small variance and its eps matters), half the FFN units in GELU's negative tail.
+    Parameter order is fixed, so reruns are equal."""
     generator = torch.Generator().manual_seed(seed)
 
     def normal(shape, std, mean=0.0):
@@ -254,32 +271,34 @@ def sharp_init(model, seed):
     with torch.no_grad():
         for name, param in model.named_parameters():
             shape = param.shape
+            is_weight = name.endswith("weight")
             if "embeddings." in name and "LayerNorm" not in name:
-                value = normal(shape, 0.01)
+                value = normal(shape, scales.embedding_std)
             elif "LayerNorm.weight" in name:
                 value = uniform(shape, 0.5, 1.5)
             elif "LayerNorm.bias" in name:
-                value = normal(shape, 0.2)
+                value = normal(shape, scales.layer_norm_bias_std)
             elif ".query." in name or ".key." in name:
-                value = normal(shape, 0.3 if name.endswith("weight") else 0.5)
+                value = normal(shape, scales.query_key_std if is_weight
+                               else scales.query_key_bias_std)
             elif "intermediate.dense" in name:
-                # Half the FFN units sit in GELU's negative tail (pre-activation about -2.8),
-                # where the erf and tanh forms differ most relative to the value itself.
+                # Half the FFN units sit in GELU's negative tail, where the erf and tanh forms
+                # differ most relative to the value itself.
                 tail = shape[0] // 2
-                if name.endswith("weight"):
-                    value = torch.cat([normal((shape[0] - tail, shape[1]), 0.3),
-                                       normal((tail, shape[1]), 0.1)])
+                if is_weight:
+                    value = torch.cat([normal((shape[0] - tail, shape[1]), scales.ffn_std),
+                                       normal((tail, shape[1]), scales.ffn_tail_std)])
                 else:
                     value = torch.cat([normal((shape[0] - tail,), 0.5),
-                                       normal((tail,), 0.3, mean=-2.8)])
+                                       normal((tail,), 0.3, mean=scales.ffn_tail_mean)])
             elif re.fullmatch(r"(.*\.)?encoder\.layer\.\d+\.output\.dense\.weight", name):
                 # Each output unit weighs the tail units with a common sign, so their small
                 # GELU differences add up instead of cancelling.
                 tail = shape[1] // 2
-                value = normal(shape, 0.2)
-                value[:, shape[1] - tail:] += normal((shape[0], 1), 2.5)
+                value = normal(shape, scales.other_std)
+                value[:, shape[1] - tail:] += normal((shape[0], 1), scales.ffn_tail_out_mean_std)
             elif "classifier" in name:
-                value = normal(shape, 0.25 if name.endswith("weight") else 0.1)
+                value = normal(shape, scales.classifier_std if is_weight else 0.1)
             else:  # value, attention output, output dense, pooler
-                value = normal(shape, 0.2 if name.endswith("weight") else 0.1)
+                value = normal(shape, scales.other_std if is_weight else 0.1)
             param.copy_(value)
