@@ -1,0 +1,275 @@
+#include "models/transformer.h"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+#include "models/safetensors.h"
+#include "nn/kernels.h"
+
+namespace sieve::models {
+namespace {
+
+// Tensor names vary between checkpoints: the encoder may sit under "bert.", "roberta." or at the
+// top level, and old BERT checkpoints call LayerNorm parameters gamma/beta.
+class WeightReader {
+ public:
+  WeightReader(const SafetensorsFile& file, std::string prefix)
+      : file_(file), prefix_(std::move(prefix)) {}
+
+  // `name` under the encoder prefix.
+  Status Read(const std::string& name, std::vector<std::size_t> shape,
+              std::vector<float>& out) const {
+    return ReadExact(prefix_ + name, std::move(shape), out);
+  }
+  // `name` at the top level (classification heads).
+  Status ReadExact(const std::string& name, std::vector<std::size_t> shape,
+                   std::vector<float>& out) const {
+    std::string actual = name;
+    if (!file_.Contains(actual)) {
+      if (name.ends_with("LayerNorm.weight")) {
+        actual = name.substr(0, name.size() - 6) + "gamma";
+      } else if (name.ends_with("LayerNorm.bias")) {
+        actual = name.substr(0, name.size() - 4) + "beta";
+      }
+      if (!file_.Contains(actual)) actual = name;  // report the modern name
+    }
+    SIEVE_ASSIGN_OR_RETURN(out, file_.ReadFloat32(actual, shape));
+    return Status::Ok();
+  }
+
+ private:
+  const SafetensorsFile& file_;
+  std::string prefix_;
+};
+
+Result<std::filesystem::path> FindWeights(const std::filesystem::path& model_dir) {
+  std::error_code ec;
+  const auto weights = model_dir / "model.safetensors";
+  if (std::filesystem::exists(weights, ec)) return weights;
+  if (std::filesystem::exists(model_dir / "pytorch_model.bin", ec)) {
+    return Status::Unsupported(
+        (model_dir / "pytorch_model.bin").string() +
+        ": PyTorch pickle checkpoints are not loaded (unsafe to unpickle); convert it to "
+        "model.safetensors, e.g. in Python: `import torch; from safetensors.torch import "
+        "save_file; save_file(torch.load('pytorch_model.bin'), 'model.safetensors')` "
+        "(tied tensors may need .contiguous().clone()), or download the Hub's safetensors "
+        "version (the Hub's conversion bot opens a PR with one)");
+  }
+  if (std::filesystem::exists(model_dir / "model.safetensors.index.json", ec)) {
+    return Status::Unsupported((model_dir / "model.safetensors.index.json").string() +
+                               ": sharded checkpoints are not supported");
+  }
+  return Status::NotFound(weights.string() + ": no such file");
+}
+
+void Append(std::vector<float>& to, const std::vector<float>& from) {
+  to.insert(to.end(), from.begin(), from.end());
+}
+
+}  // namespace
+
+Result<TransformerModel> TransformerModel::Load(const std::filesystem::path& model_dir) {
+  TransformerModel model;
+  SIEVE_ASSIGN_OR_RETURN(model.config_, LoadTransformerConfig(model_dir));
+  const TransformerConfig& c = model.config_;
+  SIEVE_ASSIGN_OR_RETURN(auto weights_path, FindWeights(model_dir));
+  SIEVE_ASSIGN_OR_RETURN(SafetensorsFile file, SafetensorsFile::Open(weights_path));
+
+  std::string prefix;
+  bool found = false;
+  for (const char* candidate : {"", "bert.", "roberta.", "model."}) {
+    if (file.Contains(std::string(candidate) + "embeddings.word_embeddings.weight")) {
+      prefix = candidate;
+      found = true;
+      break;
+    }
+  }
+  if (!found) {
+    return Status::InvalidInput(weights_path.string() +
+                                ": no 'embeddings.word_embeddings.weight' tensor (with or "
+                                "without a bert./roberta. prefix); not a BERT-family checkpoint?");
+  }
+  const WeightReader reader(file, prefix);
+  const std::size_t h = c.hidden_size;
+  const std::size_t inter = c.intermediate_size;
+  SIEVE_RETURN_IF_ERROR(
+      reader.Read("embeddings.word_embeddings.weight", {c.vocab_size, h}, model.word_embeddings_));
+  SIEVE_RETURN_IF_ERROR(reader.Read("embeddings.position_embeddings.weight",
+                                    {c.max_position_embeddings, h}, model.position_embeddings_));
+  SIEVE_RETURN_IF_ERROR(reader.Read("embeddings.token_type_embeddings.weight",
+                                    {c.type_vocab_size, h}, model.token_type_embeddings_));
+  SIEVE_RETURN_IF_ERROR(
+      reader.Read("embeddings.LayerNorm.weight", {h}, model.embedding_norm_weight_));
+  SIEVE_RETURN_IF_ERROR(reader.Read("embeddings.LayerNorm.bias", {h}, model.embedding_norm_bias_));
+
+  model.layers_.resize(c.num_layers);
+  for (std::size_t i = 0; i < c.num_layers; ++i) {
+    Layer& layer = model.layers_[i];
+    const std::string p = "encoder.layer." + std::to_string(i) + ".";
+    std::vector<float> w, b;
+    for (const char* part : {"query", "key", "value"}) {
+      SIEVE_RETURN_IF_ERROR(reader.Read(p + "attention.self." + part + ".weight", {h, h}, w));
+      SIEVE_RETURN_IF_ERROR(reader.Read(p + "attention.self." + part + ".bias", {h}, b));
+      Append(layer.qkv_weight, w);
+      Append(layer.qkv_bias, b);
+    }
+    SIEVE_RETURN_IF_ERROR(
+        reader.Read(p + "attention.output.dense.weight", {h, h}, layer.attention_out_weight));
+    SIEVE_RETURN_IF_ERROR(
+        reader.Read(p + "attention.output.dense.bias", {h}, layer.attention_out_bias));
+    SIEVE_RETURN_IF_ERROR(
+        reader.Read(p + "attention.output.LayerNorm.weight", {h}, layer.attention_norm_weight));
+    SIEVE_RETURN_IF_ERROR(
+        reader.Read(p + "attention.output.LayerNorm.bias", {h}, layer.attention_norm_bias));
+    SIEVE_RETURN_IF_ERROR(
+        reader.Read(p + "intermediate.dense.weight", {inter, h}, layer.intermediate_weight));
+    SIEVE_RETURN_IF_ERROR(
+        reader.Read(p + "intermediate.dense.bias", {inter}, layer.intermediate_bias));
+    SIEVE_RETURN_IF_ERROR(reader.Read(p + "output.dense.weight", {h, inter}, layer.output_weight));
+    SIEVE_RETURN_IF_ERROR(reader.Read(p + "output.dense.bias", {h}, layer.output_bias));
+    SIEVE_RETURN_IF_ERROR(
+        reader.Read(p + "output.LayerNorm.weight", {h}, layer.output_norm_weight));
+    SIEVE_RETURN_IF_ERROR(reader.Read(p + "output.LayerNorm.bias", {h}, layer.output_norm_bias));
+  }
+
+  if (c.architecture == Architecture::kBertForSequenceClassification) {
+    SIEVE_RETURN_IF_ERROR(reader.Read("pooler.dense.weight", {h, h}, model.head_dense_weight_));
+    SIEVE_RETURN_IF_ERROR(reader.Read("pooler.dense.bias", {h}, model.head_dense_bias_));
+    SIEVE_RETURN_IF_ERROR(
+        reader.ReadExact("classifier.weight", {c.num_labels, h}, model.classifier_weight_));
+    SIEVE_RETURN_IF_ERROR(
+        reader.ReadExact("classifier.bias", {c.num_labels}, model.classifier_bias_));
+  } else if (c.architecture == Architecture::kXLMRobertaForSequenceClassification) {
+    SIEVE_RETURN_IF_ERROR(
+        reader.ReadExact("classifier.dense.weight", {h, h}, model.head_dense_weight_));
+    SIEVE_RETURN_IF_ERROR(reader.ReadExact("classifier.dense.bias", {h}, model.head_dense_bias_));
+    SIEVE_RETURN_IF_ERROR(reader.ReadExact("classifier.out_proj.weight", {c.num_labels, h},
+                                           model.classifier_weight_));
+    SIEVE_RETURN_IF_ERROR(
+        reader.ReadExact("classifier.out_proj.bias", {c.num_labels}, model.classifier_bias_));
+  }
+  return model;
+}
+
+Result<const float*> TransformerModel::Encode(const TokenBatch& batch, nn::Arena& arena) const {
+  const TransformerConfig& c = config_;
+  const std::size_t tokens = batch.batch * batch.seq_len;
+  if (batch.input_ids.size() != tokens || batch.token_type_ids.size() != tokens ||
+      batch.attention_mask.size() != tokens) {
+    return Status::Internal("token batch: id/type/mask sizes do not match batch x seq_len");
+  }
+  if (batch.seq_len > c.max_positions()) {
+    return Status::InvalidArgument("input of " + std::to_string(batch.seq_len) +
+                                   " tokens is longer than the model's " +
+                                   std::to_string(c.max_positions()) + " positions");
+  }
+  const std::size_t h = c.hidden_size;
+  float* x = arena.Allocate(tokens * h);
+  for (std::size_t b = 0; b < batch.batch; ++b) {
+    std::size_t running = 0;  // XLM-R: count of non-pad tokens so far
+    for (std::size_t t = 0; t < batch.seq_len; ++t) {
+      const std::size_t index = b * batch.seq_len + t;
+      const std::int32_t id = batch.input_ids[index];
+      const std::int32_t type = batch.token_type_ids[index];
+      if (id < 0 || static_cast<std::size_t>(id) >= c.vocab_size) {
+        return Status::InvalidArgument("token id " + std::to_string(id) +
+                                       " is outside the vocabulary of " +
+                                       std::to_string(c.vocab_size));
+      }
+      if (type < 0 || static_cast<std::size_t>(type) >= c.type_vocab_size) {
+        return Status::InvalidArgument("token type id " + std::to_string(type) +
+                                       " is outside the model's " +
+                                       std::to_string(c.type_vocab_size) + " types");
+      }
+      std::size_t position = t;
+      if (c.is_xlmr()) {
+        // HF create_position_ids_from_input_ids: pads get padding_idx, others count from it.
+        const auto pad = static_cast<std::size_t>(c.pad_token_id);
+        position = id == c.pad_token_id ? pad : pad + (++running);
+      }
+      float* row = x + index * h;
+      const float* word = word_embeddings_.data() + static_cast<std::size_t>(id) * h;
+      const float* pos = position_embeddings_.data() + position * h;
+      const float* typ = token_type_embeddings_.data() + static_cast<std::size_t>(type) * h;
+      for (std::size_t i = 0; i < h; ++i) row[i] = word[i] + pos[i] + typ[i];
+    }
+  }
+  nn::AddLayerNorm(x, nullptr, embedding_norm_weight_.data(), embedding_norm_bias_.data(), tokens,
+                   h, c.layer_norm_eps);
+
+  float* qkv = arena.Allocate(tokens * 3 * h);
+  float* context = arena.Allocate(tokens * h);
+  float* attention_out = arena.Allocate(tokens * h);
+  float* intermediate = arena.Allocate(tokens * c.intermediate_size);
+  const nn::AttentionShape shape{batch.batch, batch.seq_len, c.num_heads, h / c.num_heads};
+  for (const Layer& layer : layers_) {
+    nn::Linear(x, layer.qkv_weight.data(), layer.qkv_bias.data(), qkv, tokens, 3 * h, h);
+    nn::SelfAttention(qkv, batch.attention_mask.data(), shape, context, arena);
+    nn::Linear(context, layer.attention_out_weight.data(), layer.attention_out_bias.data(),
+               attention_out, tokens, h, h);
+    nn::AddLayerNorm(attention_out, x, layer.attention_norm_weight.data(),
+                     layer.attention_norm_bias.data(), tokens, h, c.layer_norm_eps);
+    nn::Linear(attention_out, layer.intermediate_weight.data(), layer.intermediate_bias.data(),
+               intermediate, tokens, c.intermediate_size, h);
+    nn::Activate(c.hidden_act, intermediate, tokens * c.intermediate_size);
+    nn::Linear(intermediate, layer.output_weight.data(), layer.output_bias.data(), x, tokens, h,
+               c.intermediate_size);
+    nn::AddLayerNorm(x, attention_out, layer.output_norm_weight.data(),
+                     layer.output_norm_bias.data(), tokens, h, c.layer_norm_eps);
+  }
+  return static_cast<const float*>(x);
+}
+
+std::vector<float> TransformerModel::Classify(const float* hidden_states, const TokenBatch& batch,
+                                              nn::Arena& arena) const {
+  const std::size_t h = config_.hidden_size;
+  float* first_tokens = arena.Allocate(batch.batch * h);
+  for (std::size_t b = 0; b < batch.batch; ++b) {
+    const float* row = hidden_states + b * batch.seq_len * h;
+    std::copy(row, row + h, first_tokens + b * h);
+  }
+  float* dense = arena.Allocate(batch.batch * h);
+  nn::Linear(first_tokens, head_dense_weight_.data(), head_dense_bias_.data(), dense, batch.batch,
+             h, h);
+  nn::Activate(nn::Activation::kTanh, dense, batch.batch * h);
+  std::vector<float> logits(batch.batch * config_.num_labels);
+  nn::Linear(dense, classifier_weight_.data(), classifier_bias_.data(), logits.data(), batch.batch,
+             config_.num_labels, h);
+  return logits;
+}
+
+std::vector<std::vector<float>> PoolEmbeddings(const float* hidden_states, const TokenBatch& batch,
+                                               std::size_t hidden_size, Pooling pooling,
+                                               bool normalize) {
+  std::vector<std::vector<float>> vectors(batch.batch, std::vector<float>(hidden_size));
+  for (std::size_t b = 0; b < batch.batch; ++b) {
+    const float* sequence = hidden_states + b * batch.seq_len * hidden_size;
+    std::vector<float>& out = vectors[b];
+    if (pooling == Pooling::kCls) {
+      std::copy(sequence, sequence + hidden_size, out.begin());
+    } else {
+      nn::MeanPool(sequence, batch.attention_mask.data() + b * batch.seq_len, batch.seq_len,
+                   hidden_size, out.data());
+    }
+    if (normalize) nn::L2Normalize(out.data(), hidden_size);
+  }
+  return vectors;
+}
+
+CrossEncoderScore ScoreFromLogits(const float* logits, std::size_t num_labels) {
+  CrossEncoderScore result;
+  if (num_labels == 1) {
+    result.logit = logits[0];
+    result.score = 1.0f / (1.0f + std::exp(-logits[0]));
+    return result;
+  }
+  const float max_logit = *std::max_element(logits, logits + num_labels);
+  double sum = 0;
+  for (std::size_t i = 0; i < num_labels; ++i) sum += std::exp(double(logits[i]) - max_logit);
+  result.logit = logits[num_labels - 1];
+  result.score = static_cast<float>(std::exp(double(logits[num_labels - 1]) - max_logit) / sum);
+  return result;
+}
+
+}  // namespace sieve::models
