@@ -1,0 +1,44 @@
+// Format extractors behind LoadFile(), for callers (and tests) that already hold the bytes.
+// They do not know the file name: their errors say only the reason ("encrypted PDF (password
+// required)", "line 7: malformed JSON: ..."), and LoadFile() puts the path in front. They leave
+// key, source_path and type for the caller to fill in, and do not reject empty text.
+#pragma once
+
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+#include "text/document.h"
+
+namespace sieve::text {
+
+// Plain text: cleaned (normalize.h), nothing else changed.
+ExtractedDocument ExtractPlainText(std::string_view bytes);
+
+// Markdown (CommonMark + GFM tables, strikethrough, autolinks, task lists): readable text with
+// markup removed. Each block (paragraph, heading, list item, table row, code block, quote)
+// becomes its own paragraph; code blocks keep their text and line breaks; link and image
+// targets are dropped (their text is kept); raw HTML blocks are reduced to their text. Headings
+// stay in the text and each starts a Section; the title is the first level-1 heading.
+ExtractedDocument ExtractMarkdown(std::string_view bytes);
+
+// HTML: visible text. script, style, nav, noscript, template, iframe, svg, canvas, object and
+// <head> are dropped (<title> becomes the title; if absent the first <h1>); block elements
+// become paragraph breaks, <br> a line break, table cells are separated by a tab; whitespace is
+// collapsed except inside <pre> and <textarea>; entities are decoded; h1-h6 start Sections.
+ExtractedDocument ExtractHtml(std::string_view bytes);
+
+// PDF: each page's text in reading order, pages separated by a blank line, one PageStart per
+// page; the title from the document information dictionary. Fails with kInvalidInput for a
+// corrupt file and kUnsupported for one that needs a password.
+Result<ExtractedDocument> ExtractPdf(std::string_view bytes);
+
+// BEIR corpus.jsonl: one JSON object per line with "_id" (string or integer), optional
+// "title" and "text". key = _id; title kept; text = title + "\n\n" + text (just text when the
+// title is empty), so lexical search sees the title as Xapian's BEIR baseline does. Blank
+// lines are skipped; a record whose title and text are both empty is kept with empty text (a
+// corpus may judge it, e.g. Cranfield 471 and 995). Fails naming the 1-based line for
+// malformed JSON, a non-object, a missing/ill-typed field or a duplicate _id.
+Result<std::vector<ExtractedDocument>> ExtractBeirCorpus(std::string_view bytes);
+
+}  // namespace sieve::text

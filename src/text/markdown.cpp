@@ -1,0 +1,128 @@
+#include <cmark-gfm-core-extensions.h>
+#include <cmark-gfm.h>
+
+#include <algorithm>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+#include "text/extract.h"
+#include "text/normalize.h"
+#include "text/text_builder.h"
+
+namespace sieve::text {
+namespace {
+
+struct ParserDeleter {
+  void operator()(cmark_parser* parser) const { cmark_parser_free(parser); }
+};
+struct NodeDeleter {
+  void operator()(cmark_node* node) const { cmark_node_free(node); }
+};
+struct IterDeleter {
+  void operator()(cmark_iter* iter) const { cmark_iter_free(iter); }
+};
+
+// The extension registry is process-wide inside libcmark-gfm; fill it exactly once.
+void RegisterExtensionsOnce() {
+  static std::once_flag once;
+  std::call_once(once, [] { cmark_gfm_core_extensions_ensure_registered(); });
+}
+
+bool IsBlock(cmark_node* node) {
+  return (static_cast<unsigned>(cmark_node_get_type(node)) & CMARK_NODE_TYPE_MASK) ==
+         CMARK_NODE_TYPE_BLOCK;
+}
+
+std::string_view Literal(cmark_node* node) {
+  const char* literal = cmark_node_get_literal(node);
+  return literal == nullptr ? std::string_view() : std::string_view(literal);
+}
+
+// The trimmed text from byte `begin` to the end (a heading's text, read when it closes).
+std::string TextFrom(std::string_view text, std::size_t begin) {
+  std::string_view s = text.substr(std::min(begin, text.size()));
+  const auto first = s.find_first_not_of(" \t\n");
+  if (first == std::string_view::npos) return {};
+  const auto last = s.find_last_not_of(" \t\n");
+  return std::string(s.substr(first, last - first + 1));
+}
+
+}  // namespace
+
+ExtractedDocument ExtractMarkdown(std::string_view bytes) {
+  RegisterExtensionsOnce();
+  std::unique_ptr<cmark_parser, ParserDeleter> parser(cmark_parser_new(CMARK_OPT_DEFAULT));
+  for (const char* name : {"table", "strikethrough", "autolink", "tasklist"}) {
+    if (cmark_syntax_extension* ext = cmark_find_syntax_extension(name)) {
+      cmark_parser_attach_syntax_extension(parser.get(), ext);
+    }
+  }
+  // Clean first so invalid bytes are counted here (cmark would replace them silently).
+  std::size_t invalid_in_input = 0;
+  const std::string clean = NormalizeText(bytes, &invalid_in_input);
+  cmark_parser_feed(parser.get(), clean.data(), clean.size());
+  std::unique_ptr<cmark_node, NodeDeleter> root(cmark_parser_finish(parser.get()));
+
+  ExtractedDocument doc;
+  TextBuilder out;
+  std::size_t heading_begin = 0;
+  std::unique_ptr<cmark_iter, IterDeleter> iter(cmark_iter_new(root.get()));
+  for (cmark_event_type event = cmark_iter_next(iter.get()); event != CMARK_EVENT_DONE;
+       event = cmark_iter_next(iter.get())) {
+    cmark_node* node = cmark_iter_get_node(iter.get());
+    const bool enter = event == CMARK_EVENT_ENTER;
+    const std::string_view type_name = cmark_node_get_type_string(node);
+    if (type_name == "table_cell") {
+      // Cells stay on their row's line, separated by a tab.
+      if (enter && cmark_node_previous(node) != nullptr) out.AppendRaw("\t");
+      continue;
+    }
+    switch (cmark_node_get_type(node)) {
+      case CMARK_NODE_HEADING:
+        out.ParagraphBreak();
+        if (enter) {
+          heading_begin = out.ContentOffset();
+        } else {
+          std::string title = TextFrom(out.text(), heading_begin);
+          if (!title.empty()) {
+            if (doc.title.empty() && cmark_node_get_heading_level(node) == 1) doc.title = title;
+            doc.sections.push_back({heading_begin, std::move(title)});
+          }
+        }
+        break;
+      case CMARK_NODE_TEXT:
+      case CMARK_NODE_CODE:
+        out.AppendRaw(Literal(node));
+        break;
+      case CMARK_NODE_SOFTBREAK:
+        out.Space();
+        break;
+      case CMARK_NODE_LINEBREAK:
+        out.LineBreak();
+        break;
+      case CMARK_NODE_CODE_BLOCK:
+        out.ParagraphBreak();
+        out.AppendRaw(Literal(node));
+        out.ParagraphBreak();
+        break;
+      case CMARK_NODE_HTML_BLOCK:
+        out.ParagraphBreak();
+        out.AppendRaw(ExtractHtml(Literal(node)).text);
+        out.ParagraphBreak();
+        break;
+      case CMARK_NODE_HTML_INLINE:
+        break;  // a tag; the text around it is in TEXT nodes
+      default:
+        if (IsBlock(node)) out.ParagraphBreak();
+        break;
+    }
+  }
+  doc.invalid_utf8_replaced = invalid_in_input + out.invalid_utf8_replaced();
+  doc.text = out.Finish();
+  ClampOffsets(doc);
+  return doc;
+}
+
+}  // namespace sieve::text

@@ -1,0 +1,95 @@
+#include "text/text_builder.h"
+
+#include <algorithm>
+
+#include "text/normalize.h"
+
+namespace sieve::text {
+namespace {
+
+bool IsAsciiSpace(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f';
+}
+
+}  // namespace
+
+void TextBuilder::LineBreak() {
+  pending_newlines_ = std::max(pending_newlines_, 1);
+}
+
+void TextBuilder::ParagraphBreak() {
+  pending_newlines_ = 2;
+}
+
+void TextBuilder::PlacePendingBreak() {
+  if (pending_newlines_ == 0) return;
+  if (!text_.empty()) {
+    // Exactly the asked-for break, whatever whitespace the last piece ended with.
+    while (!text_.empty() && IsAsciiSpace(text_.back())) text_.pop_back();
+    if (!text_.empty()) text_.append(static_cast<std::size_t>(pending_newlines_), '\n');
+  }
+  pending_newlines_ = 0;
+  pending_space_ = false;
+}
+
+std::size_t TextBuilder::ContentOffset() {
+  PlacePendingBreak();
+  return text_.size();
+}
+
+void TextBuilder::AppendClean(std::string_view clean) {
+  if (clean.empty()) return;
+  PlacePendingBreak();
+  if (pending_space_ && !text_.empty() && !IsAsciiSpace(text_.back())) text_.push_back(' ');
+  pending_space_ = false;
+  text_.append(clean);
+}
+
+void TextBuilder::AppendRaw(std::string_view bytes) {
+  scratch_.clear();
+  invalid_utf8_replaced_ += AppendNormalized(bytes, scratch_);
+  std::string_view clean = scratch_;
+  if (text_.empty() || (pending_newlines_ > 0)) {
+    // Whitespace right after a break (or at the start) would only push content away from it.
+    std::size_t first = 0;
+    while (first < clean.size() && IsAsciiSpace(clean[first])) ++first;
+    clean.remove_prefix(first);
+  }
+  AppendClean(clean);
+}
+
+void TextBuilder::AppendCollapsed(std::string_view bytes) {
+  scratch_.clear();
+  invalid_utf8_replaced_ += AppendNormalized(bytes, scratch_);
+  std::string_view clean = scratch_;
+  std::size_t i = 0;
+  while (i < clean.size()) {
+    if (IsAsciiSpace(clean[i])) {
+      pending_space_ = true;
+      ++i;
+      continue;
+    }
+    std::size_t j = i;
+    while (j < clean.size() && !IsAsciiSpace(clean[j])) ++j;
+    AppendClean(clean.substr(i, j - i));
+    i = j;
+  }
+}
+
+std::string TextBuilder::Finish() {
+  while (!text_.empty() && IsAsciiSpace(text_.back())) text_.pop_back();
+  pending_newlines_ = 0;
+  pending_space_ = false;
+  std::string out = std::move(text_);
+  text_.clear();
+  return out;
+}
+
+void ClampOffsets(ExtractedDocument& doc) {
+  const std::size_t size = doc.text.size();
+  std::erase_if(doc.sections, [size](const Section& s) { return s.begin >= size && size > 0; });
+  for (Section& section : doc.sections) section.begin = std::min(section.begin, size);
+  for (PageStart& page : doc.pages) page.begin = std::min(page.begin, size);
+}
+
+}  // namespace sieve::text
