@@ -1,0 +1,574 @@
+#include "store/document_store.h"
+
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <set>
+#include <system_error>
+#include <utility>
+
+#include "store/fts_tokenizer.h"
+#include "store/sqlite_util.h"
+
+namespace sieve::store {
+namespace {
+
+using sqlite::Statement;
+
+// The tokenizer the FTS table was made with is recorded in meta: an index made with another
+// tokenizer cannot be searched correctly, so it is refused rather than silently misranked.
+constexpr const char* kFtsTokenizerSetting = "sieve_snowball remove_diacritics 2";
+
+// Schema version 1. Chunks are never updated in place: a changed document gets new chunk rows
+// (new ids). The FTS5 table is an external-content index over a view (chunk text, section,
+// document title) kept in step by triggers, so every write path updates it in the same
+// transaction. Chunks are deleted before their document (the delete trigger reads the title).
+constexpr const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS meta(
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS documents(
+  doc_id INTEGER PRIMARY KEY AUTOINCREMENT,
+  key TEXT NOT NULL UNIQUE,
+  source_path TEXT NOT NULL,
+  type TEXT NOT NULL,
+  title TEXT NOT NULL DEFAULT '',
+  content_hash TEXT NOT NULL,
+  bytes INTEGER NOT NULL DEFAULT 0,
+  chunking TEXT NOT NULL DEFAULT '',
+  ingested_at INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS documents_by_source ON documents(source_path);
+CREATE TABLE IF NOT EXISTS doc_tags(
+  doc_id INTEGER NOT NULL REFERENCES documents(doc_id) ON DELETE CASCADE,
+  tag TEXT NOT NULL,
+  PRIMARY KEY(doc_id, tag)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS doc_tags_by_tag ON doc_tags(tag, doc_id);
+CREATE TABLE IF NOT EXISTS chunks(
+  chunk_id INTEGER PRIMARY KEY AUTOINCREMENT,
+  doc_id INTEGER NOT NULL REFERENCES documents(doc_id),
+  ordinal INTEGER NOT NULL,
+  byte_begin INTEGER NOT NULL,
+  byte_end INTEGER NOT NULL,
+  section TEXT NOT NULL DEFAULT '',
+  page INTEGER NOT NULL DEFAULT 0,
+  text TEXT NOT NULL,
+  UNIQUE(doc_id, ordinal));
+CREATE VIEW IF NOT EXISTS chunk_fts_source AS
+  SELECT c.chunk_id AS chunk_id, c.text AS text, c.section AS section, d.title AS title
+  FROM chunks c JOIN documents d ON d.doc_id = c.doc_id;
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
+  text, section, title,
+  content='chunk_fts_source', content_rowid='chunk_id',
+  tokenize='sieve_snowball remove_diacritics 2');
+CREATE TRIGGER IF NOT EXISTS chunks_fts_insert AFTER INSERT ON chunks BEGIN
+  INSERT INTO chunks_fts(rowid, text, section, title)
+  VALUES (new.chunk_id, new.text, new.section,
+          (SELECT title FROM documents WHERE doc_id = new.doc_id));
+END;
+CREATE TRIGGER IF NOT EXISTS chunks_fts_delete AFTER DELETE ON chunks BEGIN
+  INSERT INTO chunks_fts(chunks_fts, rowid, text, section, title)
+  VALUES ('delete', old.chunk_id, old.text, old.section,
+          (SELECT title FROM documents WHERE doc_id = old.doc_id));
+END;
+CREATE TRIGGER IF NOT EXISTS chunks_no_update BEFORE UPDATE ON chunks BEGIN
+  SELECT RAISE(ABORT, 'chunks are immutable: delete and insert instead');
+END;
+CREATE TRIGGER IF NOT EXISTS documents_title_guard BEFORE UPDATE OF title ON documents
+WHEN new.title IS NOT old.title AND EXISTS (SELECT 1 FROM chunks WHERE doc_id = old.doc_id) BEGIN
+  SELECT RAISE(ABORT, 'delete a document''s chunks before changing its title');
+END;
+)sql";
+
+std::int64_t NowUnixSeconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// SQL conditions on `d` (documents) for a filter, with the values to bind in order.
+struct FilterSql {
+  std::string where;  // starts with " AND " when not empty
+  std::vector<std::string> values;
+};
+
+FilterSql BuildFilterSql(const ChunkFilter& filter) {
+  FilterSql sql;
+  if (!filter.path_prefix.empty()) {
+    sql.where += " AND substr(d.source_path, 1, length(CAST(? AS BLOB))) = ?";
+    sql.values.push_back(filter.path_prefix);
+    sql.values.push_back(filter.path_prefix);
+  }
+  auto placeholders = [](size_t n) {
+    std::string out;
+    for (size_t i = 0; i < n; ++i) out += i ? ",?" : "?";
+    return out;
+  };
+  if (!filter.types.empty()) {
+    sql.where += " AND d.type IN (" + placeholders(filter.types.size()) + ")";
+    for (const auto& type : filter.types) sql.values.push_back(type);
+  }
+  std::set<std::string> tags(filter.tags.begin(), filter.tags.end());
+  if (!tags.empty()) {
+    sql.where += " AND (SELECT count(*) FROM doc_tags t WHERE t.doc_id = d.doc_id AND t.tag IN (" +
+                 placeholders(tags.size()) + ")) = " + std::to_string(tags.size());
+    sql.values.insert(sql.values.end(), tags.begin(), tags.end());
+  }
+  return sql;
+}
+
+bool HasWordCharacter(std::string_view word) {
+  return std::any_of(word.begin(), word.end(), [](char c) {
+    auto byte = static_cast<unsigned char>(c);
+    return byte >= 0x80 || std::isalnum(byte);
+  });
+}
+
+}  // namespace
+
+std::string BuildFtsQuery(std::string_view text) {
+  std::string query;
+  std::set<std::string> seen;
+  size_t i = 0;
+  while (i < text.size()) {
+    while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i]))) ++i;
+    size_t start = i;
+    while (i < text.size() && !std::isspace(static_cast<unsigned char>(text[i]))) ++i;
+    std::string_view word = text.substr(start, i - start);
+    if (word.empty() || !HasWordCharacter(word)) continue;
+    std::string folded(word);
+    std::transform(folded.begin(), folded.end(), folded.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    if (!seen.insert(folded).second) continue;
+    if (!query.empty()) query += " OR ";
+    query += '"';
+    for (char c : word) {
+      if (c == '"') query += '"';  // FTS5 escapes a quote inside a string by doubling it
+      query += c;
+    }
+    query += '"';
+  }
+  return query;
+}
+
+void DocumentStore::SqliteCloser::operator()(sqlite3* db) const {
+  sqlite3_close_v2(db);
+}
+
+DocumentStore::DocumentStore(std::filesystem::path database_path, DatabaseHandle db)
+    : database_path_(std::move(database_path)), db_(std::move(db)) {}
+
+DocumentStore::~DocumentStore() = default;
+
+Status DocumentStore::Execute(const char* sql) {
+  char* error = nullptr;
+  if (sqlite3_exec(db_.get(), sql, nullptr, nullptr, &error) != SQLITE_OK) {
+    std::string message = error ? error : "unknown error";
+    sqlite3_free(error);
+    Status status = sqlite::ErrorStatus(db_.get(), database_path_.string());
+    return Status(status.code(), database_path_.string() + ": " + message);
+  }
+  return Status::Ok();
+}
+
+Result<std::unique_ptr<DocumentStore>> DocumentStore::Open(const std::filesystem::path& index_dir,
+                                                           const OpenOptions& options) {
+  std::error_code ec;
+  auto dir_status = std::filesystem::status(index_dir, ec);
+  if (std::filesystem::exists(dir_status) && !std::filesystem::is_directory(dir_status)) {
+    return Status::InvalidArgument(index_dir.string() + ": index path is not a directory");
+  }
+  std::filesystem::path database_path = index_dir / kDatabaseFileName;
+  if (!std::filesystem::exists(database_path, ec)) {
+    if (!options.create) {
+      return Status::NotFound(index_dir.string() + ": no Sieve index here (run `sieve ingest`)");
+    }
+    std::filesystem::create_directories(index_dir, ec);
+    if (ec) return Status::IoError(index_dir.string() + ": cannot create: " + ec.message());
+  }
+  sqlite3* raw = nullptr;
+  int flags =
+      SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (options.create ? SQLITE_OPEN_CREATE : 0);
+  int rc = sqlite3_open_v2(database_path.c_str(), &raw, flags, nullptr);
+  DatabaseHandle db(raw);
+  if (rc != SQLITE_OK) {
+    return Status::IoError(database_path.string() +
+                           ": cannot open: " + (raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc)));
+  }
+  sqlite3_extended_result_codes(db.get(), 1);
+  sqlite3_busy_timeout(db.get(), options.busy_timeout_ms);
+  Status registered = RegisterFtsExtensions(db.get());
+  if (!registered.ok()) return registered.WithContext(database_path.string());
+  std::unique_ptr<DocumentStore> store(new DocumentStore(database_path, std::move(db)));
+  // WAL: readers never block the writer; synchronous=NORMAL keeps every committed transaction
+  // across a process crash (only a power loss may drop the last ones).
+  SIEVE_RETURN_IF_ERROR(
+      store->Execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+                     "PRAGMA foreign_keys=ON;"));
+  {
+    SIEVE_ASSIGN_OR_RETURN(Transaction txn, store->BeginTransaction());
+    SIEVE_RETURN_IF_ERROR(store->Execute(kSchema));
+    SIEVE_ASSIGN_OR_RETURN(auto version, store->GetMeta("schema_version"));
+    if (!version) {
+      SIEVE_RETURN_IF_ERROR(store->SetMeta("schema_version", std::to_string(kSchemaVersion)));
+      SIEVE_RETURN_IF_ERROR(store->SetMeta("fts_tokenizer", kFtsTokenizerSetting));
+      SIEVE_RETURN_IF_ERROR(store->SetMeta("created_at", std::to_string(NowUnixSeconds())));
+    } else if (*version != std::to_string(kSchemaVersion)) {
+      return Status::Unsupported(database_path.string() + ": index schema version " + *version +
+                                 ", this sieve reads version " + std::to_string(kSchemaVersion) +
+                                 "; re-create the index");
+    }
+    SIEVE_ASSIGN_OR_RETURN(auto tokenizer, store->GetMeta("fts_tokenizer"));
+    if (tokenizer.value_or("") != kFtsTokenizerSetting) {
+      return Status::Unsupported(database_path.string() + ": index was built with tokenizer '" +
+                                 tokenizer.value_or("") + "'; re-create the index");
+    }
+    SIEVE_RETURN_IF_ERROR(txn.Commit());
+  }
+  return store;
+}
+
+// ---- Transaction ----
+
+DocumentStore::Transaction::Transaction(Transaction&& other) noexcept : store_(other.store_) {
+  other.store_ = nullptr;
+}
+
+DocumentStore::Transaction::~Transaction() {
+  if (store_) (void)store_->Execute("ROLLBACK");
+}
+
+Status DocumentStore::Transaction::Commit() {
+  if (!store_) return Status::Internal("commit of a finished transaction");
+  DocumentStore* store = store_;
+  store_ = nullptr;
+  Status status = store->Execute("COMMIT");
+  if (!status.ok()) (void)store->Execute("ROLLBACK");
+  return status;
+}
+
+Result<DocumentStore::Transaction> DocumentStore::BeginTransaction() {
+  SIEVE_RETURN_IF_ERROR(Execute("BEGIN IMMEDIATE"));
+  return Transaction(this);
+}
+
+// ---- writes ----
+
+Result<std::int64_t> DocumentStore::PutDocument(const DocumentInput& input) {
+  sqlite3* db = db_.get();
+  SIEVE_ASSIGN_OR_RETURN(auto existing, FindDocument(input.key));
+  std::int64_t doc_id = 0;
+  if (existing) {
+    doc_id = existing->doc_id;
+    SIEVE_ASSIGN_OR_RETURN(auto drop,
+                           Statement::Prepare(db, "DELETE FROM chunks WHERE doc_id = ?"));
+    SIEVE_RETURN_IF_ERROR(drop.Bind(1, doc_id).Run());
+    SIEVE_ASSIGN_OR_RETURN(auto update, Statement::Prepare(db, R"sql(
+      UPDATE documents SET source_path = ?, type = ?, title = ?, content_hash = ?, bytes = ?,
+        chunking = ?, ingested_at = ? WHERE doc_id = ?)sql"));
+    SIEVE_RETURN_IF_ERROR(update.Bind(1, input.source_path)
+                              .Bind(2, input.type)
+                              .Bind(3, input.title)
+                              .Bind(4, input.content_hash)
+                              .Bind(5, static_cast<std::int64_t>(input.bytes))
+                              .Bind(6, input.chunking)
+                              .Bind(7, NowUnixSeconds())
+                              .Bind(8, doc_id)
+                              .Run());
+  } else {
+    SIEVE_ASSIGN_OR_RETURN(auto insert, Statement::Prepare(db, R"sql(
+      INSERT INTO documents(key, source_path, type, title, content_hash, bytes, chunking,
+        ingested_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?))sql"));
+    SIEVE_RETURN_IF_ERROR(insert.Bind(1, input.key)
+                              .Bind(2, input.source_path)
+                              .Bind(3, input.type)
+                              .Bind(4, input.title)
+                              .Bind(5, input.content_hash)
+                              .Bind(6, static_cast<std::int64_t>(input.bytes))
+                              .Bind(7, input.chunking)
+                              .Bind(8, NowUnixSeconds())
+                              .Run());
+    doc_id = sqlite3_last_insert_rowid(db);
+  }
+  SIEVE_ASSIGN_OR_RETURN(auto insert_chunk, Statement::Prepare(db, R"sql(
+    INSERT INTO chunks(doc_id, ordinal, byte_begin, byte_end, section, page, text)
+    VALUES (?, ?, ?, ?, ?, ?, ?))sql"));
+  for (const auto& chunk : input.chunks) {
+    SIEVE_RETURN_IF_ERROR(insert_chunk.Bind(1, doc_id)
+                              .Bind(2, static_cast<std::int64_t>(chunk.ordinal))
+                              .Bind(3, static_cast<std::int64_t>(chunk.begin))
+                              .Bind(4, static_cast<std::int64_t>(chunk.end))
+                              .Bind(5, chunk.section)
+                              .Bind(6, chunk.page)
+                              .Bind(7, chunk.text)
+                              .Run());
+  }
+  SIEVE_RETURN_IF_ERROR(SetTags(doc_id, input.tags));
+  return doc_id;
+}
+
+Status DocumentStore::SetTags(std::int64_t doc_id, const std::vector<std::string>& tags) {
+  SIEVE_ASSIGN_OR_RETURN(auto drop,
+                         Statement::Prepare(db_.get(), "DELETE FROM doc_tags WHERE doc_id = ?"));
+  SIEVE_RETURN_IF_ERROR(drop.Bind(1, doc_id).Run());
+  SIEVE_ASSIGN_OR_RETURN(
+      auto insert,
+      Statement::Prepare(db_.get(), "INSERT OR IGNORE INTO doc_tags(doc_id, tag) VALUES (?, ?)"));
+  for (const auto& tag : tags) SIEVE_RETURN_IF_ERROR(insert.Bind(1, doc_id).Bind(2, tag).Run());
+  return Status::Ok();
+}
+
+Result<bool> DocumentStore::DeleteDocument(const std::string& key) {
+  SIEVE_ASSIGN_OR_RETURN(auto existing, FindDocument(key));
+  if (!existing) return false;
+  SIEVE_ASSIGN_OR_RETURN(auto drop_chunks,
+                         Statement::Prepare(db_.get(), "DELETE FROM chunks WHERE doc_id = ?"));
+  SIEVE_RETURN_IF_ERROR(drop_chunks.Bind(1, existing->doc_id).Run());
+  SIEVE_ASSIGN_OR_RETURN(auto drop_doc,
+                         Statement::Prepare(db_.get(), "DELETE FROM documents WHERE doc_id = ?"));
+  SIEVE_RETURN_IF_ERROR(drop_doc.Bind(1, existing->doc_id).Run());
+  return true;
+}
+
+Status DocumentStore::SetMeta(const std::string& key, const std::string& value) {
+  SIEVE_ASSIGN_OR_RETURN(
+      auto stmt, Statement::Prepare(db_.get(),
+                                    "INSERT INTO meta(key, value) VALUES (?, ?) "
+                                    "ON CONFLICT(key) DO UPDATE SET value = excluded.value"));
+  return stmt.Bind(1, key).Bind(2, value).Run();
+}
+
+// ---- reads ----
+
+namespace {
+
+constexpr const char* kDocumentColumns = R"sql(
+  d.doc_id, d.key, d.source_path, d.type, d.title, d.content_hash, d.bytes, d.chunking,
+  d.ingested_at,
+  (SELECT count(*) FROM chunks c WHERE c.doc_id = d.doc_id),
+  (SELECT group_concat(tag, char(31)) FROM (SELECT tag FROM doc_tags t WHERE t.doc_id = d.doc_id
+   ORDER BY tag)) )sql";
+
+DocumentInfo ReadDocument(const Statement& stmt) {
+  DocumentInfo info;
+  info.doc_id = stmt.Int(0);
+  info.key = stmt.Text(1);
+  info.source_path = stmt.Text(2);
+  info.type = stmt.Text(3);
+  info.title = stmt.Text(4);
+  info.content_hash = stmt.Text(5);
+  info.bytes = static_cast<std::uint64_t>(stmt.Int(6));
+  info.chunking = stmt.Text(7);
+  info.ingested_at = stmt.Int(8);
+  info.chunk_count = static_cast<std::size_t>(stmt.Int(9));
+  std::string tags = stmt.Text(10);
+  size_t start = 0;
+  while (!tags.empty() && start <= tags.size()) {
+    size_t end = tags.find('\x1f', start);
+    if (end == std::string::npos) end = tags.size();
+    info.tags.push_back(tags.substr(start, end - start));
+    start = end + 1;
+  }
+  return info;
+}
+
+}  // namespace
+
+Result<std::optional<DocumentInfo>> DocumentStore::FindDocument(const std::string& key) {
+  SIEVE_ASSIGN_OR_RETURN(auto stmt,
+                         Statement::Prepare(db_.get(), std::string("SELECT ") + kDocumentColumns +
+                                                           " FROM documents d WHERE d.key = ?"));
+  stmt.Bind(1, key);
+  SIEVE_ASSIGN_OR_RETURN(bool row, stmt.Step());
+  if (!row) return std::optional<DocumentInfo>();
+  return std::optional<DocumentInfo>(ReadDocument(stmt));
+}
+
+Result<std::vector<std::string>> DocumentStore::KeysFromSource(const std::string& source_path) {
+  SIEVE_ASSIGN_OR_RETURN(
+      auto stmt, Statement::Prepare(
+                     db_.get(), "SELECT key FROM documents WHERE source_path = ? ORDER BY key"));
+  stmt.Bind(1, source_path);
+  std::vector<std::string> keys;
+  while (true) {
+    SIEVE_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) break;
+    keys.push_back(stmt.Text(0));
+  }
+  return keys;
+}
+
+Result<std::vector<DocumentInfo>> DocumentStore::ListDocuments() {
+  SIEVE_ASSIGN_OR_RETURN(auto stmt,
+                         Statement::Prepare(db_.get(), std::string("SELECT ") + kDocumentColumns +
+                                                           " FROM documents d ORDER BY d.doc_id"));
+  std::vector<DocumentInfo> documents;
+  while (true) {
+    SIEVE_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) break;
+    documents.push_back(ReadDocument(stmt));
+  }
+  return documents;
+}
+
+Result<std::optional<std::string>> DocumentStore::GetMeta(const std::string& key) {
+  SIEVE_ASSIGN_OR_RETURN(auto stmt,
+                         Statement::Prepare(db_.get(), "SELECT value FROM meta WHERE key = ?"));
+  stmt.Bind(1, key);
+  SIEVE_ASSIGN_OR_RETURN(bool row, stmt.Step());
+  if (!row) return std::optional<std::string>();
+  return std::optional<std::string>(stmt.Text(0));
+}
+
+Result<std::vector<std::int64_t>> DocumentStore::ListChunkIds(const ChunkFilter& filter) {
+  FilterSql filter_sql = BuildFilterSql(filter);
+  SIEVE_ASSIGN_OR_RETURN(
+      auto stmt,
+      Statement::Prepare(db_.get(),
+                         "SELECT c.chunk_id FROM chunks c JOIN documents d ON d.doc_id = c.doc_id "
+                         "WHERE 1" +
+                             filter_sql.where + " ORDER BY c.chunk_id"));
+  for (size_t i = 0; i < filter_sql.values.size(); ++i) {
+    stmt.Bind(static_cast<int>(i + 1), filter_sql.values[i]);
+  }
+  std::vector<std::int64_t> ids;
+  while (true) {
+    SIEVE_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) break;
+    ids.push_back(stmt.Int(0));
+  }
+  return ids;
+}
+
+Result<std::vector<ChunkRecord>> DocumentStore::GetChunks(std::span<const std::int64_t> chunk_ids) {
+  SIEVE_ASSIGN_OR_RETURN(auto stmt, Statement::Prepare(db_.get(), R"sql(
+    SELECT c.chunk_id, c.doc_id, c.ordinal, c.byte_begin, c.byte_end, c.section, c.page, c.text,
+           d.key, d.source_path, d.title, d.type
+    FROM chunks c JOIN documents d ON d.doc_id = c.doc_id WHERE c.chunk_id = ?)sql"));
+  std::vector<ChunkRecord> chunks;
+  chunks.reserve(chunk_ids.size());
+  for (std::int64_t id : chunk_ids) {
+    stmt.Bind(1, id);
+    SIEVE_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (row) {
+      ChunkRecord chunk;
+      chunk.chunk_id = stmt.Int(0);
+      chunk.doc_id = stmt.Int(1);
+      chunk.ordinal = static_cast<size_t>(stmt.Int(2));
+      chunk.begin = static_cast<size_t>(stmt.Int(3));
+      chunk.end = static_cast<size_t>(stmt.Int(4));
+      chunk.section = stmt.Text(5);
+      chunk.page = static_cast<int>(stmt.Int(6));
+      chunk.text = stmt.Text(7);
+      chunk.doc_key = stmt.Text(8);
+      chunk.source_path = stmt.Text(9);
+      chunk.title = stmt.Text(10);
+      chunk.type = stmt.Text(11);
+      chunks.push_back(std::move(chunk));
+    }
+    stmt.Reset();
+  }
+  return chunks;
+}
+
+Result<std::vector<LexicalMatch>> DocumentStore::SearchLexical(const LexicalQuery& query) {
+  std::vector<LexicalMatch> matches;
+  std::string match = BuildFtsQuery(query.text);
+  if (match.empty() || query.k == 0) return matches;
+  FilterSql filter_sql = BuildFilterSql(query.filter);
+  std::string sql = std::string("SELECT f.rowid, ") + kBm25Function +
+                    "(chunks_fts, ?, ?, ?, ?, ?) AS score FROM chunks_fts f";
+  if (!filter_sql.where.empty()) {
+    sql += " JOIN chunks c ON c.chunk_id = f.rowid JOIN documents d ON d.doc_id = c.doc_id";
+  }
+  sql +=
+      " WHERE chunks_fts MATCH ?" + filter_sql.where + " ORDER BY score DESC, f.rowid ASC LIMIT ?";
+  SIEVE_ASSIGN_OR_RETURN(auto stmt, Statement::Prepare(db_.get(), sql));
+  stmt.Bind(1, query.bm25.k1)
+      .Bind(2, query.bm25.b)
+      .Bind(3, query.bm25.text_weight)
+      .Bind(4, query.bm25.section_weight)
+      .Bind(5, query.bm25.title_weight)
+      .Bind(6, match);
+  int index = 7;
+  for (const auto& value : filter_sql.values) stmt.Bind(index++, value);
+  stmt.Bind(index++, static_cast<std::int64_t>(query.k));
+  while (true) {
+    auto row = stmt.Step();
+    if (!row.ok()) return row.status().WithContext("search \"" + query.text + "\"");
+    if (!*row) break;
+    matches.push_back({stmt.Int(0), stmt.Double(1)});
+  }
+  return matches;
+}
+
+Result<StoreStats> DocumentStore::Stats() {
+  StoreStats stats;
+  {
+    SIEVE_ASSIGN_OR_RETURN(auto stmt,
+                           Statement::Prepare(db_.get(),
+                                              "SELECT count(*), coalesce(sum(bytes), 0) FROM "
+                                              "documents"));
+    SIEVE_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (row) {
+      stats.documents = static_cast<size_t>(stmt.Int(0));
+      stats.bytes = static_cast<std::uint64_t>(stmt.Int(1));
+    }
+  }
+  {
+    SIEVE_ASSIGN_OR_RETURN(auto stmt, Statement::Prepare(db_.get(), "SELECT count(*) FROM chunks"));
+    SIEVE_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (row) stats.chunks = static_cast<size_t>(stmt.Int(0));
+  }
+  auto grouped = [this](const char* sql,
+                        std::vector<std::pair<std::string, size_t>>& out) -> Status {
+    SIEVE_ASSIGN_OR_RETURN(auto stmt, Statement::Prepare(db_.get(), sql));
+    while (true) {
+      SIEVE_ASSIGN_OR_RETURN(bool row, stmt.Step());
+      if (!row) break;
+      out.emplace_back(stmt.Text(0), static_cast<size_t>(stmt.Int(1)));
+    }
+    return Status::Ok();
+  };
+  SIEVE_RETURN_IF_ERROR(grouped("SELECT type, count(*) FROM documents GROUP BY type ORDER BY type",
+                                stats.documents_by_type));
+  SIEVE_RETURN_IF_ERROR(grouped("SELECT tag, count(*) FROM doc_tags GROUP BY tag ORDER BY tag",
+                                stats.documents_by_tag));
+  std::error_code ec;
+  for (const char* suffix : {"", "-wal", "-shm"}) {
+    auto size = std::filesystem::file_size(database_path_.string() + suffix, ec);
+    if (!ec) stats.database_bytes += size;
+  }
+  return stats;
+}
+
+Status DocumentStore::CheckIntegrity() {
+  std::string where = database_path_.string() + ": integrity check failed: ";
+  {
+    SIEVE_ASSIGN_OR_RETURN(auto stmt, Statement::Prepare(db_.get(), "PRAGMA integrity_check"));
+    SIEVE_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row || stmt.Text(0) != "ok") return Status::InvalidInput(where + stmt.Text(0));
+  }
+  {
+    SIEVE_ASSIGN_OR_RETURN(auto stmt, Statement::Prepare(db_.get(), "PRAGMA foreign_key_check"));
+    SIEVE_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (row) return Status::InvalidInput(where + "orphan rows in table " + stmt.Text(0));
+  }
+  Status fts = Execute("INSERT INTO chunks_fts(chunks_fts) VALUES('integrity-check')");
+  if (!fts.ok()) return Status::InvalidInput(where + "full-text index: " + fts.message());
+  {
+    SIEVE_ASSIGN_OR_RETURN(auto stmt,
+                           Statement::Prepare(db_.get(),
+                                              "SELECT (SELECT count(*) FROM chunks), "
+                                              "(SELECT count(*) FROM chunks_fts_docsize)"));
+    SIEVE_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (row && stmt.Int(0) != stmt.Int(1)) {
+      return Status::InvalidInput(where + std::to_string(stmt.Int(0)) + " chunks but " +
+                                  std::to_string(stmt.Int(1)) + " rows in the full-text index");
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace sieve::store

@@ -1,0 +1,199 @@
+// store: where ingested documents live.
+//
+// Interface of the stage: one SQLite database per index (`<index>/sieve.db`, WAL mode) holding
+// documents, their chunks, user tags, key/value metadata and an FTS5 full-text index over the
+// chunks (BM25). Chunk ids are never reused (AUTOINCREMENT), so a vector index keyed by chunk_id
+// stays valid: a chunk that changes gets a new id. Writes happen inside a Transaction; each file
+// is ingested in one transaction (ingest.h), so a killed process leaves a valid index.
+//
+// A DocumentStore is one SQLite connection: use it from one thread at a time. Several processes
+// may open the same index (WAL + busy timeout).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "text/chunker.h"
+
+struct sqlite3;
+
+namespace sieve::store {
+
+inline constexpr int kSchemaVersion = 1;
+inline constexpr const char* kDatabaseFileName = "sieve.db";
+
+// Which documents a query may return; an empty field means "no constraint". Mirrors
+// retrieval::Filter (the store sits below retrieval).
+struct ChunkFilter {
+  std::string path_prefix;         // document source_path starts with this (byte prefix)
+  std::vector<std::string> types;  // document type is any of these ("pdf", "markdown", ...)
+  std::vector<std::string> tags;   // document carries all of these tags
+  bool empty() const { return path_prefix.empty() && types.empty() && tags.empty(); }
+};
+
+// A document as stored (without its chunks).
+struct DocumentInfo {
+  std::int64_t doc_id = 0;
+  std::string key;  // unique: absolute file path, or a BEIR record's _id
+  std::string source_path;
+  std::string type;  // text::DocumentTypeName()
+  std::string title;
+  std::string content_hash;  // sha256 hex of the file bytes (of the record for BEIR)
+  std::uint64_t bytes = 0;
+  std::string chunking;  // chunker settings the chunks were made with, e.g. "max=256,overlap=32"
+  std::vector<std::string> tags;  // sorted
+  std::int64_t ingested_at = 0;   // unix seconds
+  std::size_t chunk_count = 0;
+};
+
+// What PutDocument writes: the document row plus all of its chunks.
+struct DocumentInput {
+  std::string key;
+  std::string source_path;
+  std::string type;
+  std::string title;
+  std::string content_hash;
+  std::uint64_t bytes = 0;
+  std::string chunking;
+  std::vector<std::string> tags;
+  std::vector<text::Chunk> chunks;
+};
+
+// A chunk with the metadata of its document: what retrieval, eval and generation need to show,
+// score and cite it.
+struct ChunkRecord {
+  std::int64_t chunk_id = 0;
+  std::int64_t doc_id = 0;
+  std::size_t ordinal = 0;
+  std::size_t begin = 0;  // byte offsets into the document's extracted text
+  std::size_t end = 0;
+  std::string section;
+  int page = 0;
+  std::string text;
+  std::string doc_key;
+  std::string source_path;
+  std::string title;
+  std::string type;
+};
+
+// One BM25 match from the FTS5 index.
+struct LexicalMatch {
+  std::int64_t chunk_id = 0;
+  double score = 0;  // BM25, higher is better
+};
+
+// BM25 parameters and per-column term weights (the FTS5 columns are chunk text, section title
+// and document title). Defaults measured on Cranfield (see docs/store.md).
+struct Bm25Parameters {
+  double k1 = 1.2;
+  double b = 0.75;
+  double text_weight = 1.0;
+  double section_weight = 1.0;
+  double title_weight = 1.0;
+};
+
+struct LexicalQuery {
+  std::string text;  // free text; never parsed as FTS5 syntax
+  std::size_t k = 50;
+  ChunkFilter filter;
+  Bm25Parameters bm25;
+};
+
+struct StoreStats {
+  std::size_t documents = 0;
+  std::size_t chunks = 0;
+  std::uint64_t bytes = 0;  // sum of documents.bytes
+  std::uint64_t database_bytes = 0;
+  std::vector<std::pair<std::string, std::size_t>> documents_by_type;  // sorted by type
+  std::vector<std::pair<std::string, std::size_t>> documents_by_tag;   // sorted by tag
+};
+
+struct OpenOptions {
+  bool create = true;  // create the directory and database when missing
+  int busy_timeout_ms = 10000;
+};
+
+// Turns free text into an FTS5 MATCH expression: an OR of quoted terms (whitespace-separated
+// words, with FTS5 quoting), so user text can never raise an FTS5 syntax error. Words without a
+// letter or digit are dropped; repeated words are kept once. Empty when nothing is left.
+std::string BuildFtsQuery(std::string_view text);
+
+class DocumentStore {
+ public:
+  // Opens (and by default creates) `<index_dir>/sieve.db`, applies the schema, checks its version.
+  static Result<std::unique_ptr<DocumentStore>> Open(const std::filesystem::path& index_dir,
+                                                     const OpenOptions& options = {});
+  ~DocumentStore();
+  DocumentStore(const DocumentStore&) = delete;
+  DocumentStore& operator=(const DocumentStore&) = delete;
+
+  const std::filesystem::path& database_path() const { return database_path_; }
+
+  // RAII write transaction (BEGIN IMMEDIATE). Rolled back unless Commit() succeeds.
+  class Transaction {
+   public:
+    Transaction(Transaction&& other) noexcept;
+    Transaction& operator=(Transaction&&) = delete;
+    ~Transaction();
+    Status Commit();
+
+   private:
+    friend class DocumentStore;
+    explicit Transaction(DocumentStore* store) : store_(store) {}
+    DocumentStore* store_;  // null once committed, rolled back or moved from
+  };
+  Result<Transaction> BeginTransaction();
+
+  // --- writes (call inside a Transaction to make several of them atomic) ---
+
+  // Inserts the document, or replaces the existing one with the same key: old chunks (and their
+  // FTS rows) are deleted, new chunks get new ids. Keeps doc_id. Returns the doc_id.
+  Result<std::int64_t> PutDocument(const DocumentInput& input);
+  // Replaces the tags of a document.
+  Status SetTags(std::int64_t doc_id, const std::vector<std::string>& tags);
+  // Deletes a document, its chunks, FTS rows and tags. False when no such key.
+  Result<bool> DeleteDocument(const std::string& key);
+  Status SetMeta(const std::string& key, const std::string& value);
+
+  // --- reads ---
+
+  Result<std::optional<DocumentInfo>> FindDocument(const std::string& key);
+  // Keys of the documents ingested from one source file, sorted.
+  Result<std::vector<std::string>> KeysFromSource(const std::string& source_path);
+  Result<std::vector<DocumentInfo>> ListDocuments();
+  Result<std::optional<std::string>> GetMeta(const std::string& key);
+
+  // Ids of all chunks whose document passes the filter, ascending.
+  Result<std::vector<std::int64_t>> ListChunkIds(const ChunkFilter& filter = {});
+  // Chunks by id, in the order of `chunk_ids`; ids that do not exist are left out.
+  Result<std::vector<ChunkRecord>> GetChunks(std::span<const std::int64_t> chunk_ids);
+
+  // BM25 over the FTS5 index, best first, at most query.k matches.
+  Result<std::vector<LexicalMatch>> SearchLexical(const LexicalQuery& query);
+
+  Result<StoreStats> Stats();
+
+  // PRAGMA integrity_check, the FTS5 integrity check and the absence of orphan rows.
+  Status CheckIntegrity();
+
+ private:
+  struct SqliteCloser {
+    void operator()(sqlite3* db) const;
+  };
+  using DatabaseHandle = std::unique_ptr<sqlite3, SqliteCloser>;
+
+  DocumentStore(std::filesystem::path database_path, DatabaseHandle db);
+  Status Execute(const char* sql);
+
+  std::filesystem::path database_path_;
+  DatabaseHandle db_;
+};
+
+}  // namespace sieve::store
