@@ -1,0 +1,310 @@
+// Loading model folders: bad inputs get specific errors; documented behaviours hold.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "models/encoder.h"
+#include "models/model_config.h"
+#include "models/transformer.h"
+#include "nn/arena.h"
+
+namespace sieve::models {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+
+fs::path Fixture(const std::string& name) {
+  return fs::path(SIEVE_SOURCE_DIR) / "tests/data/models" / name;
+}
+
+std::string ReadText(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+void WriteText(const fs::path& path, const std::string& text) {
+  std::ofstream(path, std::ios::binary) << text;
+}
+
+void ReplaceInFile(const fs::path& path, const std::string& from, const std::string& to) {
+  std::string text = ReadText(path);
+  const auto at = text.find(from);
+  ASSERT_NE(at, std::string::npos) << from;
+  text.replace(at, from.size(), to);
+  WriteText(path, text);
+}
+
+class ModelLoadTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_ = fs::path(::testing::TempDir()) / ("sieve_model_load_" + std::to_string(::getpid()));
+    fs::remove_all(root_);
+    fs::create_directories(root_);
+  }
+  void TearDown() override { fs::remove_all(root_); }
+  // A private copy of a fixture to damage.
+  fs::path Copy(const std::string& name) {
+    const fs::path to = root_ / name;
+    fs::copy(Fixture(name), to, fs::copy_options::recursive);
+    return to;
+  }
+  fs::path root_;
+};
+
+TEST_F(ModelLoadTest, MissingFolderAndFiles) {
+  auto no_dir = LoadEmbedder(root_ / "nowhere");
+  EXPECT_EQ(no_dir.status().code(), StatusCode::kNotFound);
+  EXPECT_THAT(no_dir.status().message(), HasSubstr("nowhere"));
+
+  const fs::path no_config = Copy("tiny-bge");
+  fs::remove(no_config / "config.json");
+  auto missing_config = LoadEmbedder(no_config);
+  EXPECT_EQ(missing_config.status().code(), StatusCode::kNotFound);
+  EXPECT_THAT(missing_config.status().message(), HasSubstr("config.json"));
+
+  const fs::path no_weights = Copy("tiny-minilm");
+  fs::remove(no_weights / "model.safetensors");
+  auto missing_weights = LoadEmbedder(no_weights);
+  EXPECT_EQ(missing_weights.status().code(), StatusCode::kNotFound);
+  EXPECT_THAT(missing_weights.status().message(), HasSubstr("model.safetensors"));
+}
+
+TEST_F(ModelLoadTest, PytorchBinOnlySaysHowToConvert) {
+  const fs::path dir = Copy("tiny-bge");
+  fs::rename(dir / "model.safetensors", dir / "pytorch_model.bin");
+  auto result = LoadEmbedder(dir);
+  EXPECT_EQ(result.status().code(), StatusCode::kUnsupported);
+  EXPECT_THAT(result.status().message(), HasSubstr("pytorch_model.bin"));
+  EXPECT_THAT(result.status().message(), HasSubstr("from safetensors.torch import save_file"));
+}
+
+TEST_F(ModelLoadTest, MalformedConfig) {
+  const fs::path dir = Copy("tiny-bge");
+  WriteText(dir / "config.json", "{\"architectures\": [\"BertModel\"], ");
+  auto truncated = LoadEmbedder(dir);
+  EXPECT_EQ(truncated.status().code(), StatusCode::kInvalidInput);
+  EXPECT_THAT(truncated.status().message(), HasSubstr("config.json: not valid JSON"));
+
+  auto parse = [](const std::string& text) { return ParseTransformerConfig(text, "c.json"); };
+  const std::string base =
+      R"("architectures":["BertModel"],"vocab_size":10,"hidden_size":8,"num_hidden_layers":1,)"
+      R"("intermediate_size":16,"max_position_embeddings":16)";
+  EXPECT_TRUE(parse("{" + base + R"(,"num_attention_heads":2})").ok());
+  EXPECT_THAT(parse("{" + base + R"(,"num_attention_heads":3})").status().message(),
+              HasSubstr("not a multiple"));
+  EXPECT_THAT(parse("{" + base + "}").status().message(), HasSubstr("'num_attention_heads'"));
+  EXPECT_THAT(parse("{" + base + R"(,"num_attention_heads":"two"})").status().message(),
+              HasSubstr("positive integer"));
+  EXPECT_THAT(
+      parse("{" + base + R"(,"num_attention_heads":2,"hidden_act":"swish"})").status().message(),
+      HasSubstr("hidden_act 'swish'"));
+  // A field of the wrong JSON type is an error, not an exception.
+  EXPECT_EQ(parse("{" + base + R"(,"num_attention_heads":2,"hidden_act":7})").status().code(),
+            StatusCode::kInvalidInput);
+  EXPECT_THAT(parse("[]").status().message(), HasSubstr("not a JSON object"));
+}
+
+TEST_F(ModelLoadTest, UnsupportedArchitectureIsNamed) {
+  const fs::path dir = Copy("tiny-bge");
+  ReplaceInFile(dir / "config.json", "\"BertModel\"", "\"GPT2LMHeadModel\"");
+  auto result = LoadEmbedder(dir);
+  EXPECT_EQ(result.status().code(), StatusCode::kUnsupported);
+  EXPECT_THAT(result.status().message(), HasSubstr("unsupported architecture 'GPT2LMHeadModel'"));
+}
+
+TEST_F(ModelLoadTest, WeightShapesAreCheckedAgainstConfig) {
+  const fs::path dir = Copy("tiny-bge");
+  ReplaceInFile(dir / "config.json", "\"intermediate_size\": 64", "\"intermediate_size\": 48");
+  auto result = LoadEmbedder(dir);
+  EXPECT_EQ(result.status().code(), StatusCode::kInvalidInput);
+  EXPECT_THAT(result.status().message(), HasSubstr("intermediate.dense.weight"));
+  EXPECT_THAT(result.status().message(),
+              HasSubstr("shape [64, 32] but the config implies [48, 32]"));
+}
+
+TEST_F(ModelLoadTest, TruncatedWeightsAreRefused) {
+  const fs::path dir = Copy("tiny-ms-marco");
+  const std::string bytes = ReadText(dir / "model.safetensors");
+  WriteText(dir / "model.safetensors", bytes.substr(0, bytes.size() - 100));
+  auto result = LoadCrossEncoder(dir);
+  EXPECT_EQ(result.status().code(), StatusCode::kInvalidInput);
+  EXPECT_THAT(result.status().message(), HasSubstr("model.safetensors"));
+}
+
+TEST_F(ModelLoadTest, WrongKindOfModelIsRefused) {
+  auto embed_reranker = LoadEmbedder(Fixture("tiny-ms-marco"));
+  EXPECT_EQ(embed_reranker.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(embed_reranker.status().message(), HasSubstr("cross-encoder"));
+  auto rerank_embedder = LoadCrossEncoder(Fixture("tiny-bge"));
+  EXPECT_EQ(rerank_embedder.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(rerank_embedder.status().message(), HasSubstr("no classification head"));
+}
+
+TEST_F(ModelLoadTest, MaxLengthBeyondPositionsIsRefused) {
+  LoadModelOptions options;
+  options.max_length = 1000;
+  auto result = LoadEmbedder(Fixture("tiny-bge"), options);
+  EXPECT_EQ(result.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(result.status().message(), HasSubstr("64 positions"));
+}
+
+TEST(ModelInfoTest, ReflectsSentenceTransformersMetadata) {
+  auto bge = LoadEmbedder(Fixture("tiny-bge"));
+  ASSERT_TRUE(bge.ok()) << bge.status().ToString();
+  const ModelInfo& info = (*bge)->info();
+  EXPECT_EQ(info.architecture, "BertModel");
+  EXPECT_EQ(info.dimension, 32u);
+  EXPECT_EQ(info.pooling, "cls");
+  EXPECT_TRUE(info.normalize);
+  EXPECT_EQ(info.query_prompt, "Represent this sentence for searching relevant passages: ");
+  EXPECT_EQ(info.max_seq_length, 64u);
+  auto minilm = LoadEmbedder(Fixture("tiny-minilm"));
+  ASSERT_TRUE(minilm.ok()) << minilm.status().ToString();
+  EXPECT_EQ((*minilm)->info().pooling, "mean");
+  EXPECT_EQ((*minilm)->info().query_prompt, "");
+}
+
+TEST_F(ModelLoadTest, WithoutSentenceTransformersFilesDefaultsToMeanAndNormalize) {
+  const fs::path dir = Copy("tiny-bge");
+  for (const char* name :
+       {"modules.json", "sentence_bert_config.json", "config_sentence_transformers.json"}) {
+    fs::remove(dir / name);
+  }
+  fs::remove_all(dir / "1_Pooling");
+  auto embedder = LoadEmbedder(dir);
+  ASSERT_TRUE(embedder.ok()) << embedder.status().ToString();
+  EXPECT_EQ((*embedder)->info().pooling, "mean");
+  EXPECT_TRUE((*embedder)->info().normalize);
+  EXPECT_EQ((*embedder)->info().query_prompt, "");
+}
+
+float Dot(const std::vector<float>& a, const std::vector<float>& b) {
+  float sum = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) sum += a[i] * b[i];
+  return sum;
+}
+
+TEST(EmbedderTest, EmptyStringAndBatchOrderIndependence) {
+  LoadModelOptions options;
+  options.batch_size = 2;
+  auto embedder = LoadEmbedder(Fixture("tiny-xlmr"), options);
+  ASSERT_TRUE(embedder.ok()) << embedder.status().ToString();
+  const std::vector<std::string> texts = {"a rather longer text about supersonic flow over wings",
+                                          "", "short", "medium length text here"};
+  auto together = (*embedder)->Embed(texts, false);
+  ASSERT_TRUE(together.ok()) << together.status().ToString();
+  ASSERT_EQ(together->size(), texts.size());
+  for (std::size_t i = 0; i < texts.size(); ++i) {
+    auto alone = (*embedder)->Embed({texts[i]}, false);
+    ASSERT_TRUE(alone.ok());
+    ASSERT_EQ((*alone)[0].size(), 32u);
+    EXPECT_NEAR(Dot((*alone)[0], (*together)[i]), 1.0f, 1e-5) << "text " << i;
+  }
+  EXPECT_NEAR(Dot((*together)[1], (*together)[1]), 1.0f, 1e-5);  // "" is a unit vector too
+  EXPECT_LT(Dot((*together)[1], (*together)[0]), 0.99999f);      // and not a copy of another
+  auto none = (*embedder)->Embed({}, false);
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+}
+
+TEST(EmbedderTest, QueryPromptChangesTheVector) {
+  auto embedder = LoadEmbedder(Fixture("tiny-bge"));
+  ASSERT_TRUE(embedder.ok());
+  auto query = (*embedder)->Embed({"lift of a wing"}, true);
+  auto passage = (*embedder)->Embed({"lift of a wing"}, false);
+  ASSERT_TRUE(query.ok() && passage.ok());
+  EXPECT_LT(Dot((*query)[0], (*passage)[0]), 0.9999f);
+}
+
+TEST(EmbedderTest, LongInputIsTruncatedAndReportedWhenVerbose) {
+  LoadModelOptions options;
+  options.max_length = 8;
+  options.verbose = true;
+  auto embedder = LoadEmbedder(Fixture("tiny-bge"), options);
+  ASSERT_TRUE(embedder.ok());
+  std::string long_text;
+  for (int i = 0; i < 200; ++i) long_text += "boundary layer ";
+  ::testing::internal::CaptureStderr();
+  auto vectors = (*embedder)->Embed({long_text, "short"}, false);
+  const std::string err = ::testing::internal::GetCapturedStderr();
+  ASSERT_TRUE(vectors.ok()) << vectors.status().ToString();
+  EXPECT_THAT(err, HasSubstr("1 of 2 inputs truncated to 8 tokens"));
+  // Everything after the first 6 word pieces is dropped.
+  auto prefix = (*embedder)->Embed({"boundary layer boundary layer boundary layer"}, false);
+  ASSERT_TRUE(prefix.ok());
+  EXPECT_GT((*embedder)->CountTokens(long_text), 100u);
+  EXPECT_NEAR(Dot((*vectors)[0], (*prefix)[0]), 1.0f, 1e-5);
+}
+
+TEST(CrossEncoderTest, ScoresAreProbabilitiesInInputOrder) {
+  LoadModelOptions options;
+  options.batch_size = 2;
+  for (const char* name : {"tiny-ms-marco", "tiny-ms-marco-2label", "tiny-xlmr-reranker"}) {
+    auto cross = LoadCrossEncoder(Fixture(name), options);
+    ASSERT_TRUE(cross.ok()) << cross.status().ToString();
+    const std::vector<std::string> passages = {"the lift of a wing", "", "heat transfer",
+                                               "a much longer passage about slipstream effects"};
+    auto scores = (*cross)->Score("lift of a wing", passages);
+    ASSERT_TRUE(scores.ok()) << scores.status().ToString();
+    ASSERT_EQ(scores->size(), passages.size());
+    for (std::size_t i = 0; i < passages.size(); ++i) {
+      EXPECT_GE((*scores)[i].score, 0.0f);
+      EXPECT_LE((*scores)[i].score, 1.0f);
+      auto alone = (*cross)->Score("lift of a wing", {passages[i]});
+      ASSERT_TRUE(alone.ok());
+      EXPECT_NEAR((*alone)[0].logit, (*scores)[i].logit, 1e-5) << name << " passage " << i;
+    }
+  }
+}
+
+TEST(ScoreFromLogitsTest, SigmoidForOneLabelSoftmaxOfLastLabelForSeveral) {
+  const float one[] = {0.0f};
+  EXPECT_FLOAT_EQ(ScoreFromLogits(one, 1).score, 0.5f);
+  const float two[] = {1.0f, 3.0f};
+  const CrossEncoderScore score = ScoreFromLogits(two, 2);
+  EXPECT_NEAR(score.score, 1.0 / (1.0 + std::exp(-2.0)), 1e-6);
+  EXPECT_FLOAT_EQ(score.logit, 3.0f);
+}
+
+TEST(TransformerModelTest, OutOfRangeIdsAreRefused) {
+  auto model = TransformerModel::Load(Fixture("tiny-bge"));
+  ASSERT_TRUE(model.ok()) << model.status().ToString();
+  nn::Arena arena;
+  TokenBatch batch{1, 2, {2, 5000}, {0, 0}, {1, 1}};
+  auto result = model->Encode(batch, arena);
+  EXPECT_EQ(result.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(result.status().message(), HasSubstr("token id 5000"));
+  TokenBatch bad_type{1, 2, {2, 3}, {0, 7}, {1, 1}};
+  EXPECT_THAT(model->Encode(bad_type, arena).status().message(), HasSubstr("token type id 7"));
+  TokenBatch too_long{1, 65, std::vector<std::int32_t>(65, 2), std::vector<std::int32_t>(65, 0),
+                      std::vector<std::int32_t>(65, 1)};
+  EXPECT_THAT(model->Encode(too_long, arena).status().message(), HasSubstr("64 positions"));
+}
+
+TEST(TransformerModelTest, ArenaIsReusedAcrossCalls) {
+  auto model = TransformerModel::Load(Fixture("tiny-bge"));
+  ASSERT_TRUE(model.ok());
+  nn::Arena arena;
+  TokenBatch batch{
+      2, 4, {2, 10, 11, 3, 2, 12, 3, 0}, std::vector<std::int32_t>(8, 0), {1, 1, 1, 1, 1, 1, 1, 0}};
+  ASSERT_TRUE(model->Encode(batch, arena).ok());
+  arena.Reset();
+  const std::size_t capacity = arena.capacity();
+  auto first = model->Encode(batch, arena);
+  arena.Reset();
+  auto second = model->Encode(batch, arena);
+  ASSERT_TRUE(first.ok() && second.ok());
+  EXPECT_EQ(*first, *second);
+  EXPECT_EQ(arena.capacity(), capacity);
+}
+
+}  // namespace
+}  // namespace sieve::models
