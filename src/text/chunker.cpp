@@ -149,9 +149,12 @@ class Packer {
 
   // Appends `span` to `units`, cut into pieces of at most max_tokens: at word boundaries, and
   // a word that alone is too long at code point boundaries.
-  void AddUnit(TextSpan span, std::vector<TextSpan>& units) const {
-    if (Fits(span.begin, span.end, max_tokens_)) {
+  // `tokens` gets the count of each piece.
+  void AddUnit(TextSpan span, std::vector<TextSpan>& units,
+               std::vector<std::size_t>& tokens) const {
+    if (const std::size_t count = Count(span.begin, span.end); count <= max_tokens_) {
       units.push_back(span);
+      tokens.push_back(count);
       return;
     }
     std::vector<TextSpan> words;
@@ -168,16 +171,18 @@ class Packer {
       const std::size_t n = FitPrefix(words[w].begin, word_ends, w, words.size(), max_tokens_);
       if (n > 0) {
         units.push_back({words[w].begin, words[w + n - 1].end});
+        tokens.push_back(Count(units.back().begin, units.back().end));
         w += n;
       } else {
-        SplitWord(words[w], units);
+        SplitWord(words[w], units, tokens);
         ++w;
       }
     }
   }
 
  private:
-  void SplitWord(TextSpan word, std::vector<TextSpan>& units) const {
+  void SplitWord(TextSpan word, std::vector<TextSpan>& units,
+                 std::vector<std::size_t>& tokens) const {
     std::vector<std::size_t> boundaries;  // end of each code point
     for (std::size_t i = word.begin + 1; i <= word.end; ++i) {
       if (i == word.end || (static_cast<unsigned char>(text_[i]) & 0xC0) != 0x80) {
@@ -188,6 +193,7 @@ class Packer {
       std::size_t n = FitPrefix(begin, boundaries, b, boundaries.size(), max_tokens_);
       n = std::max<std::size_t>(n, 1);  // a code point that alone is over budget still goes
       units.push_back({begin, boundaries[b + n - 1]});
+      tokens.push_back(Count(units.back().begin, units.back().end));
       begin = boundaries[b + n - 1];
       b += n;
     }
@@ -331,6 +337,7 @@ std::vector<Chunk> ChunkDocument(const ExtractedDocument& doc, const ChunkOption
 
   // Sentences, cut where a section starts inside one, then cut to fit the budget.
   std::vector<TextSpan> units;
+  std::vector<std::size_t> unit_tokens;
   for (TextSpan sentence : SplitSentences(text)) {
     // Sections that start strictly inside the sentence (sections are sorted by begin).
     auto section =
@@ -342,11 +349,11 @@ std::vector<Chunk> ChunkDocument(const ExtractedDocument& doc, const ChunkOption
       if (cut <= sentence.begin || cut >= sentence.end) continue;
       std::size_t head_end = cut;
       while (head_end > sentence.begin && IsSpace(text[head_end - 1])) --head_end;
-      if (head_end > sentence.begin) packer.AddUnit({sentence.begin, head_end}, units);
+      if (head_end > sentence.begin) packer.AddUnit({sentence.begin, head_end}, units, unit_tokens);
       sentence.begin = cut;
       while (sentence.begin < sentence.end && IsSpace(text[sentence.begin])) ++sentence.begin;
     }
-    if (sentence.end > sentence.begin) packer.AddUnit(sentence, units);
+    if (sentence.end > sentence.begin) packer.AddUnit(sentence, units, unit_tokens);
   }
   const std::size_t n = units.size();
   if (n == 0) return {};
@@ -362,13 +369,28 @@ std::vector<Chunk> ChunkDocument(const ExtractedDocument& doc, const ChunkOption
   }
   std::vector<std::size_t> unit_ends(n);
   for (std::size_t u = 0; u < n; ++u) unit_ends[u] = units[u].end;
+  // Sums of unit counts estimate a range's count (exact for counters that add up across
+  // whitespace, as WordPiece does); every chunk is then checked with one exact count.
+  std::vector<std::size_t> prefix(n + 1, 0);
+  for (std::size_t u = 0; u < n; ++u) prefix[u + 1] = prefix[u] + unit_tokens[u];
+  auto sum = [&prefix](std::size_t first, std::size_t last) {
+    return prefix[last] - prefix[first];
+  };
 
   std::vector<Chunk> chunks;
   std::size_t start = 0;    // first unit of the next chunk
   std::size_t carried = 0;  // how many of those repeat the previous chunk (already fit)
   while (start < n) {
+    const std::size_t limit = group_end[start];
     std::size_t count =
-        packer.FitPrefix(units[start].begin, unit_ends, start, group_end[start], max_tokens);
+        static_cast<std::size_t>(std::upper_bound(prefix.begin() + static_cast<long>(start) + 1,
+                                                  prefix.begin() + static_cast<long>(limit) + 1,
+                                                  prefix[start] + max_tokens) -
+                                 prefix.begin() - 1 - static_cast<long>(start));
+    if (count > 1 && !packer.Fits(units[start].begin, units[start + count - 1].end, max_tokens)) {
+      // The counter does not add up over this range: search with exact counts.
+      count = packer.FitPrefix(units[start].begin, unit_ends, start, start + count, max_tokens);
+    }
     count = std::max(count, carried + 1);  // progress even with an erratic counter
     const std::size_t end = start + count;
 
@@ -389,10 +411,13 @@ std::vector<Chunk> ChunkDocument(const ExtractedDocument& doc, const ChunkOption
     // Overlap: trailing units of this chunk, within the budget, same section as what follows,
     // never the whole chunk, and leaving room for the next new unit.
     std::size_t overlap = 0;
-    while (
-        overlap + 1 < count && section_of[end - overlap - 1] == section_of[end] &&
-        packer.Fits(units[end - overlap - 1].begin, units[end - 1].end, options.overlap_tokens)) {
+    while (overlap + 1 < count && section_of[end - overlap - 1] == section_of[end] &&
+           sum(end - overlap - 1, end) <= options.overlap_tokens) {
       ++overlap;
+    }
+    while (overlap > 0 &&
+           !packer.Fits(units[end - overlap].begin, units[end - 1].end, options.overlap_tokens)) {
+      --overlap;
     }
     while (overlap > 0 && !packer.Fits(units[end - overlap].begin, units[end].end, max_tokens)) {
       --overlap;
