@@ -59,8 +59,9 @@ struct Answer {
 
 // Counts tokens of a piece of text; used for the context budget.
 using TokenCounter = std::function<std::size_t(std::string_view)>;
-// Approximation for English with WordPiece/BPE vocabularies: one token per word piece of up to
-// 4 letters/digits (so a long word counts as several) and one per punctuation mark.
+// Approximation for English with WordPiece/BPE vocabularies: one token per piece of up to 6
+// letters/digits of a word (so a long word counts as several) and one per punctuation mark; it
+// errs on the high side so a budget is not overrun.
 std::size_t ApproxTokenCount(std::string_view text);
 
 struct GenerationOptions {

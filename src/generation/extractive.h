@@ -33,7 +33,8 @@ std::unique_ptr<SentenceScorer> MakeCrossEncoderScorer(models::CrossEncoder& cro
 // BM25-like term overlap: each question term (lowercased, letters/digits, stop words removed)
 // found in the sentence adds idf * tf*(k1+1) / (tf + k1*(1 - b + b*len/avglen)), with k1 = 1.2,
 // b = 0.75, and idf = ln(1 + (N - df + 0.5) / (df + 0.5)) over the N candidate sentences. Terms
-// also match on a shared 5-letter prefix (cheap stemming: "retrieval" ~ "retrieve").
+// are compared after dropping a plural "s" and cutting to 6 characters (cheap stemming:
+// "retrieval" ~ "retrieve" ~ "retrieved").
 std::unique_ptr<SentenceScorer> MakeLexicalScorer();
 
 // A sentence of a passage: text and byte offsets within Passage::text.
