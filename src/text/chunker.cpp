@@ -3,6 +3,7 @@
 #include <utf8proc.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <iterator>
 #include <string_view>
 
@@ -382,11 +383,12 @@ std::vector<Chunk> ChunkDocument(const ExtractedDocument& doc, const ChunkOption
   std::size_t carried = 0;  // how many of those repeat the previous chunk (already fit)
   while (start < n) {
     const std::size_t limit = group_end[start];
-    std::size_t count =
-        static_cast<std::size_t>(std::upper_bound(prefix.begin() + static_cast<long>(start) + 1,
-                                                  prefix.begin() + static_cast<long>(limit) + 1,
-                                                  prefix[start] + max_tokens) -
-                                 prefix.begin() - 1 - static_cast<long>(start));
+    const std::size_t most = prefix[start] > SIZE_MAX - max_tokens ? SIZE_MAX  // no overflow
+                                                                   : prefix[start] + max_tokens;
+    std::size_t count = static_cast<std::size_t>(
+        std::upper_bound(prefix.begin() + static_cast<long>(start) + 1,
+                         prefix.begin() + static_cast<long>(limit) + 1, most) -
+        prefix.begin() - 1 - static_cast<long>(start));
     if (count > 1 && !packer.Fits(units[start].begin, units[start + count - 1].end, max_tokens)) {
       // The counter does not add up over this range: search with exact counts.
       count = packer.FitPrefix(units[start].begin, unit_ends, start, start + count, max_tokens);

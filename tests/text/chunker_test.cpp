@@ -324,6 +324,9 @@ TEST(ChunkerTest, OverlapLargerThanBudgetStillTerminates) {
   options.max_tokens = 10;
   options.overlap_tokens = 100;
   ExpectValidChunks(doc, ChunkDocument(doc, options), options, ApproxTokenCount);
+  options.max_tokens = SIZE_MAX;  // no limit: one chunk
+  options.overlap_tokens = 5;
+  EXPECT_EQ(ChunkDocument(doc, options).size(), 1u);
   options.max_tokens = 0;  // taken as 1
   options.overlap_tokens = 0;
   ExpectValidChunks(doc, ChunkDocument(doc, options), options, ApproxTokenCount);
