@@ -19,13 +19,15 @@ ExtractedDocument ExtractPlainText(std::string_view bytes);
 // markup removed. Each block (paragraph, heading, list item, table row, code block, quote)
 // becomes its own paragraph; code blocks keep their text and line breaks; link and image
 // targets are dropped (their text is kept); raw HTML blocks are reduced to their text. Headings
-// stay in the text and each starts a Section; the title is the first level-1 heading.
+// stay in the text and each starts a Section. YAML front matter at the start is dropped; the
+// title is its `title:` if it has one, else the first level-1 heading.
 ExtractedDocument ExtractMarkdown(std::string_view bytes);
 
 // HTML: visible text. script, style, nav, noscript, template, iframe, svg, canvas, object and
 // <head> are dropped (<title> becomes the title; if absent the first <h1>); block elements
-// become paragraph breaks, <br> a line break, table cells are separated by a tab; whitespace is
-// collapsed except inside <pre> and <textarea>; entities are decoded; h1-h6 start Sections.
+// become paragraph breaks, <br> a line break, table cells are separated by a tab; whitespace
+// (no-break spaces included) is collapsed to one space except inside <pre> and <textarea>;
+// entities are decoded; h1-h6 start Sections.
 ExtractedDocument ExtractHtml(std::string_view bytes);
 
 // PDF: each page's text in reading order, pages separated by a blank line, one PageStart per

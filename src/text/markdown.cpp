@@ -49,6 +49,50 @@ std::string TextFrom(std::string_view text, std::size_t begin) {
   return std::string(s.substr(first, last - first + 1));
 }
 
+// YAML front matter ("---" line, "key: value" lines, "---" or "..." line) at the very start of
+// a file, as static-site generators use it. Returns the body after it and the `title:` value.
+struct FrontMatter {
+  std::string_view body;
+  std::string title;
+};
+
+FrontMatter SplitFrontMatter(std::string_view text) {
+  FrontMatter result{text, {}};
+  if (!text.starts_with("---\n")) return result;
+  bool has_key = false;
+  std::string title;
+  std::size_t pos = 4;
+  while (pos < text.size()) {
+    std::size_t end = text.find('\n', pos);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view line = text.substr(pos, end - pos);
+    while (!line.empty() && (line.back() == ' ' || line.back() == '\t')) line.remove_suffix(1);
+    if (line == "---" || line == "...") {
+      if (has_key) {
+        result.body = text.substr(std::min(end + 1, text.size()));
+        result.title = std::move(title);
+      }
+      return result;
+    }
+    const std::size_t colon = line.find(':');
+    if (colon != std::string_view::npos && colon > 0 && line.front() != ' ' &&
+        line.front() != '#') {
+      has_key = true;
+      if (line.substr(0, colon) == "title") {
+        std::string_view value = line.substr(colon + 1);
+        while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+        if (value.size() >= 2 && (value.front() == '"' || value.front() == '\'') &&
+            value.back() == value.front()) {
+          value = value.substr(1, value.size() - 2);
+        }
+        title = std::string(value);
+      }
+    }
+    pos = end + 1;
+  }
+  return result;  // never closed: not front matter
+}
+
 }  // namespace
 
 ExtractedDocument ExtractMarkdown(std::string_view bytes) {
@@ -62,10 +106,12 @@ ExtractedDocument ExtractMarkdown(std::string_view bytes) {
   // Clean first so invalid bytes are counted here (cmark would replace them silently).
   std::size_t invalid_in_input = 0;
   const std::string clean = NormalizeText(bytes, &invalid_in_input);
-  cmark_parser_feed(parser.get(), clean.data(), clean.size());
+  const FrontMatter front_matter = SplitFrontMatter(clean);
+  cmark_parser_feed(parser.get(), front_matter.body.data(), front_matter.body.size());
   std::unique_ptr<cmark_node, NodeDeleter> root(cmark_parser_finish(parser.get()));
 
   ExtractedDocument doc;
+  doc.title = front_matter.title;
   TextBuilder out;
   std::size_t heading_begin = 0;
   std::unique_ptr<cmark_iter, IterDeleter> iter(cmark_iter_new(root.get()));

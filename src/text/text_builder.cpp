@@ -62,15 +62,21 @@ void TextBuilder::AppendCollapsed(std::string_view bytes) {
   scratch_.clear();
   invalid_utf8_replaced_ += AppendNormalized(bytes, scratch_);
   std::string_view clean = scratch_;
+  // A no-break space (&nbsp;) counts as whitespace here: "end.&nbsp; Next" must read as two
+  // sentences, and "5&nbsp;kW" reads the same with a plain space.
+  auto space_length = [&clean](std::size_t i) -> std::size_t {
+    if (IsAsciiSpace(clean[i])) return 1;
+    return clean.substr(i, 2) == "\xC2\xA0" ? 2 : 0;
+  };
   std::size_t i = 0;
   while (i < clean.size()) {
-    if (IsAsciiSpace(clean[i])) {
+    if (const std::size_t n = space_length(i)) {
       pending_space_ = true;
-      ++i;
+      i += n;
       continue;
     }
     std::size_t j = i;
-    while (j < clean.size() && !IsAsciiSpace(clean[j])) ++j;
+    while (j < clean.size() && space_length(j) == 0) ++j;
     AppendClean(clean.substr(i, j - i));
     i = j;
   }

@@ -16,7 +16,8 @@ class TextBuilder {
   // Appends a piece keeping its whitespace (code blocks, <pre>, PDF page text). Leading
   // whitespace at the very start of the document is skipped.
   void AppendRaw(std::string_view bytes);
-  // Appends a piece with each run of ASCII whitespace collapsed to one space (HTML text nodes).
+  // Appends a piece with each run of ASCII whitespace and no-break spaces collapsed to one
+  // space (HTML text nodes).
   void AppendCollapsed(std::string_view bytes);
   // Asks for a space before the next content (nothing if the text ends in whitespace).
   void Space() { pending_space_ = true; }

@@ -95,6 +95,17 @@ TEST(MarkdownTest, InvalidBytesAreCounted) {
   EXPECT_EQ(doc.sections[0].title, "T\xEF\xBF\xBDst");
 }
 
+TEST(MarkdownTest, FrontMatterIsDroppedAndGivesTheTitle) {
+  const ExtractedDocument doc =
+      ExtractMarkdown("---\ntitle: \"Flow Notes\"\ntags: [a, b]\n---\n# Heading\n\nBody.\n");
+  EXPECT_EQ(doc.title, "Flow Notes");
+  EXPECT_EQ(doc.text, "Heading\n\nBody.");
+  // A thematic break followed by prose is not front matter.
+  const ExtractedDocument plain = ExtractMarkdown("---\nJust text\n\n---\nMore.\n");
+  EXPECT_THAT(plain.text, HasSubstr("More."));
+  EXPECT_THAT(plain.text, HasSubstr("Just text"));
+}
+
 // ---- HTML -------------------------------------------------------------------------------------
 
 TEST(HtmlTest, VisibleTextSectionsAndTitle) {
@@ -107,7 +118,7 @@ TEST(HtmlTest, VisibleTextSectionsAndTitle) {
   ExpectSectionsPointAtTitles(doc);
   EXPECT_THAT(doc.text,
               HasSubstr("The boundary layer is thin near the leading edge.\nA second line"));
-  EXPECT_THAT(doc.text, HasSubstr("Heat flux < 5\xC2\xA0kW \xE2\x80\x94 measured."));
+  EXPECT_THAT(doc.text, HasSubstr("Heat flux < 5 kW \xE2\x80\x94 measured."));
   EXPECT_THAT(doc.text, HasSubstr("alpha\t0.5\n\nbeta\t1.5"));
   EXPECT_THAT(doc.text, HasSubstr("x = 1\n  y = 2"));
   EXPECT_THAT(doc.text, HasSubstr("First item\n\nSecond item"));
@@ -120,6 +131,7 @@ TEST(HtmlTest, VisibleTextSectionsAndTitle) {
 TEST(HtmlTest, TitleFallsBackToFirstH1AndDeepNestingIsSafe) {
   const ExtractedDocument doc = ExtractHtml("<body><h2>Minor</h2><h1>Main</h1><p>x</p></body>");
   EXPECT_EQ(doc.title, "Main");
+  EXPECT_EQ(ExtractHtml("<p>One.&nbsp; Two&nbsp;&nbsp;three.</p>").text, "One. Two three.");
   std::string deep;
   for (int i = 0; i < 5000; ++i) deep += "<div>";
   deep += "deep text";
