@@ -1,0 +1,601 @@
+#include "store/vector_index.h"
+
+#include <faiss/IndexFlat.h>
+#include <faiss/IndexHNSW.h>
+#include <faiss/IndexIDMap.h>
+#include <faiss/impl/IDSelector.h>
+#include <faiss/index_io.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <unordered_set>
+
+#include "core/file.h"
+
+namespace sieve::store {
+
+namespace fs = std::filesystem;
+using faiss_id = faiss::Index::idx_t;
+
+namespace {
+
+constexpr int kManifestFormat = 1;
+
+// Unit length; a zero vector stays zero (it matches nothing).
+void Normalize(float* v, std::size_t d) {
+  double norm = 0;
+  for (std::size_t i = 0; i < d; ++i) norm += static_cast<double>(v[i]) * v[i];
+  if (norm <= 0) return;
+  const float inv = static_cast<float>(1.0 / std::sqrt(norm));
+  for (std::size_t i = 0; i < d; ++i) v[i] *= inv;
+}
+
+bool IsFinite(const std::vector<float>& v) {
+  return std::all_of(v.begin(), v.end(), [](float x) { return std::isfinite(x); });
+}
+
+nlohmann::json ModelToJson(const models::ModelInfo& m) {
+  return {{"id", m.id},
+          {"revision", m.revision},
+          {"architecture", m.architecture},
+          {"dimension", m.dimension},
+          {"pooling", m.pooling},
+          {"normalize", m.normalize},
+          {"query_prompt", m.query_prompt},
+          {"max_seq_length", m.max_seq_length}};
+}
+
+models::ModelInfo ModelFromJson(const nlohmann::json& j) {
+  models::ModelInfo m;
+  m.id = j.at("id").get<std::string>();
+  m.revision = j.at("revision").get<std::string>();
+  m.architecture = j.value("architecture", std::string());
+  m.dimension = j.at("dimension").get<std::size_t>();
+  m.pooling = j.at("pooling").get<std::string>();
+  m.normalize = j.value("normalize", false);
+  m.query_prompt = j.at("query_prompt").get<std::string>();
+  m.max_seq_length = j.value("max_seq_length", std::size_t{512});
+  return m;
+}
+
+// faiss::write_index to a temporary file, fsync, rename over `path`, fsync the directory.
+Status WriteIndexAtomic(const faiss::Index& index, const fs::path& path) {
+  const fs::path tmp = path.string() + ".tmp." + std::to_string(::getpid());
+  std::FILE* f = std::fopen(tmp.c_str(), "wb");
+  if (f == nullptr) return Status::IoError(tmp.string() + ": cannot create: " + strerror(errno));
+  Status status;
+  try {
+    faiss::write_index(&index, f);
+  } catch (const std::exception& e) {
+    status = Status::IoError(tmp.string() + ": writing the vector index failed: " + e.what());
+  }
+  if (status.ok() && (std::fflush(f) != 0 || ::fsync(::fileno(f)) != 0)) {
+    status = Status::IoError(tmp.string() + ": " + strerror(errno));
+  }
+  if (std::fclose(f) != 0 && status.ok()) {
+    status = Status::IoError(tmp.string() + ": " + strerror(errno));
+  }
+  if (status.ok() && std::rename(tmp.c_str(), path.c_str()) != 0) {
+    status = Status::IoError(path.string() + ": cannot rename into place: " + strerror(errno));
+  }
+  if (!status.ok()) {
+    std::error_code ignored;
+    fs::remove(tmp, ignored);
+    return status;
+  }
+  const int dir_fd =
+      ::open(path.parent_path().empty() ? "." : path.parent_path().c_str(), O_RDONLY | O_DIRECTORY);
+  if (dir_fd >= 0) {
+    ::fsync(dir_fd);
+    ::close(dir_fd);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+bool SameEmbeddingModel(const models::ModelInfo& a, const models::ModelInfo& b) {
+  // A Hub commit names a model exactly, whatever path or id it was reached by.
+  const bool same_source =
+      (!a.revision.empty() && !b.revision.empty()) ? a.revision == b.revision : a.id == b.id;
+  return same_source && a.dimension == b.dimension && a.pooling == b.pooling &&
+         a.normalize == b.normalize && a.query_prompt == b.query_prompt;
+}
+
+std::string DescribeModel(const models::ModelInfo& model) {
+  std::string out = model.id;
+  if (!model.revision.empty()) out += " @" + model.revision.substr(0, 12);
+  out += " (" + std::to_string(model.dimension) + "-d";
+  if (!model.pooling.empty()) out += ", " + model.pooling + " pooling";
+  if (!model.query_prompt.empty()) out += ", query prompt \"" + model.query_prompt + "\"";
+  out += ")";
+  return out;
+}
+
+std::string IdsChecksum(std::vector<std::int64_t> ids) {
+  std::sort(ids.begin(), ids.end());
+  std::string bytes;
+  bytes.reserve(ids.size() * 8);
+  for (std::int64_t id : ids) {
+    auto u = static_cast<std::uint64_t>(id);
+    for (int i = 0; i < 8; ++i) bytes.push_back(static_cast<char>((u >> (8 * i)) & 0xff));
+  }
+  return Sha256Hex(bytes);
+}
+
+VectorIndex::VectorIndex(fs::path dir, VectorIndexOptions options)
+    : dir_(std::move(dir)), options_(options) {}
+
+VectorIndex::~VectorIndex() = default;
+
+Result<std::unique_ptr<VectorIndex>> VectorIndex::Open(const fs::path& dir,
+                                                       const VectorIndexOptions& options) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) {
+    return Status::NotFound(dir.string() + ": index directory does not exist");
+  }
+  if (options.hnsw_m < 2 || options.hnsw_ef_construction < 1 || options.hnsw_ef_search < 1) {
+    return Status::InvalidArgument(
+        "vector index: HNSW M must be >= 2 and efConstruction, "
+        "efSearch >= 1");
+  }
+  std::unique_ptr<VectorIndex> index(new VectorIndex(dir, options));
+  SIEVE_RETURN_IF_ERROR(index->LoadFiles());
+  return index;
+}
+
+Status VectorIndex::LoadFiles() {
+  const fs::path index_path = dir_ / kVectorIndexFile;
+  const fs::path manifest_path = dir_ / kVectorManifestFile;
+  std::error_code ec;
+  const bool has_index = fs::exists(index_path, ec);
+  const bool has_manifest = fs::exists(manifest_path, ec);
+  if (!has_manifest) {
+    // Vectors whose model is unknown cannot be trusted; Reconcile() re-embeds.
+    if (has_index) damage_ = index_path.string() + " has no " + kVectorManifestFile;
+    return Status::Ok();
+  }
+  auto manifest_text = ReadFile(manifest_path, 16u << 20);
+  if (!manifest_text.ok()) {
+    damage_ = manifest_text.status().message();
+    return Status::Ok();
+  }
+  std::size_t expected_count = 0;
+  std::string expected_checksum;
+  try {
+    const auto j = nlohmann::json::parse(*manifest_text);
+    if (j.at("format").get<int>() != kManifestFormat) {
+      damage_ = manifest_path.string() + ": unknown format " + j.at("format").dump();
+      return Status::Ok();
+    }
+    model_ = ModelFromJson(j.at("model"));
+    expected_count = j.at("count").get<std::size_t>();
+    expected_checksum = j.at("ids_sha256").get<std::string>();
+  } catch (const std::exception& e) {
+    model_.reset();
+    damage_ = manifest_path.string() + ": corrupt manifest: " + e.what();
+    return Status::Ok();
+  }
+  if (model_->dimension == 0) {
+    model_.reset();
+    damage_ = manifest_path.string() + ": model dimension is 0";
+    return Status::Ok();
+  }
+  if (!has_index) {
+    if (expected_count > 0) {
+      damage_ = index_path.string() + " is missing (manifest lists " +
+                std::to_string(expected_count) + " vectors)";
+    }
+    return ResetIndexLocked(0);
+  }
+  std::unique_ptr<faiss::Index> loaded;
+  try {
+    loaded.reset(faiss::read_index(index_path.c_str()));
+  } catch (const std::exception& e) {
+    damage_ = index_path.string() + ": unreadable: " + e.what();
+    return ResetIndexLocked(0);
+  }
+  auto* id_map = dynamic_cast<faiss::IndexIDMap2*>(loaded.get());
+  const bool inner_ok =
+      id_map != nullptr && (dynamic_cast<faiss::IndexFlatIP*>(id_map->index) != nullptr ||
+                            dynamic_cast<faiss::IndexHNSWFlat*>(id_map->index) != nullptr);
+  if (!inner_ok || loaded->metric_type != faiss::METRIC_INNER_PRODUCT) {
+    damage_ = index_path.string() + ": not an ID-mapped inner-product flat or HNSW index";
+    return ResetIndexLocked(0);
+  }
+  if (static_cast<std::size_t>(loaded->d) != model_->dimension) {
+    damage_ = index_path.string() + ": vectors have " + std::to_string(loaded->d) +
+              " dimensions, the manifest's model " + std::to_string(model_->dimension);
+    return ResetIndexLocked(0);
+  }
+  loaded.release();
+  index_.reset(id_map);
+  std::vector<std::int64_t> ids(index_->id_map.begin(), index_->id_map.end());
+  if (ids.size() != expected_count || IdsChecksum(ids) != expected_checksum) {
+    // Saved between the index and its manifest (the index is the newer one; both are from the
+    // same model). Reconcile() compares against the store and Save() rewrites the manifest.
+    damage_ = manifest_path.string() + " does not match " + kVectorIndexFile + " (" +
+              std::to_string(expected_count) + " vs " + std::to_string(ids.size()) + " ids)";
+  }
+  return Status::Ok();
+}
+
+Status VectorIndex::ResetIndexLocked(std::size_t expected_size) {
+  if (!model_) return Status::Internal("vector index: no model bound");
+  const int d = static_cast<int>(model_->dimension);
+  try {
+    std::unique_ptr<faiss::Index> inner;
+    if (expected_size >= options_.exact_threshold) {
+      auto hnsw =
+          std::make_unique<faiss::IndexHNSWFlat>(d, options_.hnsw_m, faiss::METRIC_INNER_PRODUCT);
+      hnsw->hnsw.efConstruction = options_.hnsw_ef_construction;
+      hnsw->hnsw.efSearch = options_.hnsw_ef_search;
+      inner = std::move(hnsw);
+    } else {
+      inner = std::make_unique<faiss::IndexFlatIP>(d);
+    }
+    auto id_map = std::make_unique<faiss::IndexIDMap2>(inner.release());
+    id_map->own_fields = true;
+    index_ = std::move(id_map);
+  } catch (const std::exception& e) {
+    return Status::Internal(std::string("vector index: ") + e.what());
+  }
+  return Status::Ok();
+}
+
+Status VectorIndex::BindModel(const models::ModelInfo& model) {
+  std::unique_lock lock(mutex_);
+  if (model.dimension == 0) {
+    return Status::InvalidArgument("embedding model " + model.id + " reports dimension 0");
+  }
+  if (model_) {
+    if (SameEmbeddingModel(*model_, model)) return Status::Ok();
+    return Status::InvalidArgument(
+        "the vectors in " + dir_.string() + " were made by " + DescribeModel(*model_) +
+        ", not by " + DescribeModel(model) +
+        "; vectors of different models cannot be mixed. To re-embed every chunk with the new "
+        "model run `sieve --index " +
+        dir_.string() + " reembed --embed-model " + model.id +
+        "`, or use the old model (--embed-model " + model_->id + ")");
+  }
+  model_ = model;
+  return ResetIndexLocked(0);
+}
+
+std::size_t VectorIndex::SizeLocked() const {
+  return index_ ? static_cast<std::size_t>(index_->ntotal) : 0;
+}
+
+std::size_t VectorIndex::size() const {
+  std::shared_lock lock(mutex_);
+  return SizeLocked();
+}
+
+bool VectorIndex::is_hnsw() const {
+  std::shared_lock lock(mutex_);
+  return index_ && dynamic_cast<const faiss::IndexHNSW*>(index_->index) != nullptr;
+}
+
+std::vector<std::int64_t> VectorIndex::Ids() const {
+  std::shared_lock lock(mutex_);
+  if (!index_) return {};
+  std::vector<std::int64_t> ids(index_->id_map.begin(), index_->id_map.end());
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+bool VectorIndex::Contains(std::int64_t id) const {
+  std::shared_lock lock(mutex_);
+  return index_ && index_->rev_map.count(id) > 0;
+}
+
+Result<std::vector<float>> VectorIndex::Vector(std::int64_t id) const {
+  std::shared_lock lock(mutex_);
+  if (!index_ || index_->rev_map.count(id) == 0) {
+    return Status::NotFound("vector index: no vector for chunk " + std::to_string(id));
+  }
+  std::vector<float> v(model_->dimension);
+  try {
+    index_->reconstruct(id, v.data());
+  } catch (const std::exception& e) {
+    return Status::Internal(std::string("vector index: ") + e.what());
+  }
+  return v;
+}
+
+// Builds a fresh index (kind chosen by size) holding every vector except those of `drop`.
+Status VectorIndex::RebuildLocked(const std::vector<std::int64_t>& drop) {
+  const std::unordered_set<std::int64_t> dropped(drop.begin(), drop.end());
+  const std::size_t d = model_->dimension;
+  std::vector<faiss_id> keep_ids;
+  std::vector<float> keep_vectors;
+  try {
+    for (std::size_t i = 0; i < index_->id_map.size(); ++i) {
+      const faiss_id id = index_->id_map[i];
+      if (dropped.count(id) > 0) continue;
+      keep_ids.push_back(id);
+      keep_vectors.resize(keep_ids.size() * d);
+      index_->index->reconstruct(static_cast<faiss_id>(i),
+                                 keep_vectors.data() + (keep_ids.size() - 1) * d);
+    }
+  } catch (const std::exception& e) {
+    return Status::Internal(std::string("vector index: rebuild failed: ") + e.what());
+  }
+  SIEVE_RETURN_IF_ERROR(ResetIndexLocked(keep_ids.size()));
+  if (keep_ids.empty()) return Status::Ok();
+  try {
+    index_->add_with_ids(static_cast<faiss_id>(keep_ids.size()), keep_vectors.data(),
+                         keep_ids.data());
+  } catch (const std::exception& e) {
+    return Status::Internal(std::string("vector index: rebuild failed: ") + e.what());
+  }
+  return Status::Ok();
+}
+
+Status VectorIndex::Upsert(const std::vector<std::int64_t>& ids,
+                           const std::vector<std::vector<float>>& vectors) {
+  std::unique_lock lock(mutex_);
+  if (!model_ || !index_) {
+    return Status::Internal("vector index: Upsert before a model was bound");
+  }
+  if (ids.size() != vectors.size()) {
+    return Status::InvalidArgument("vector index: " + std::to_string(ids.size()) + " ids but " +
+                                   std::to_string(vectors.size()) + " vectors");
+  }
+  if (ids.empty()) return Status::Ok();
+  const std::size_t d = model_->dimension;
+  std::vector<float> flat(ids.size() * d);
+  std::unordered_set<std::int64_t> seen;
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    if (!seen.insert(ids[i]).second) {
+      return Status::InvalidArgument("vector index: chunk " + std::to_string(ids[i]) +
+                                     " given twice");
+    }
+    if (vectors[i].size() != d) {
+      return Status::InvalidArgument("vector index: vector for chunk " + std::to_string(ids[i]) +
+                                     " has " + std::to_string(vectors[i].size()) +
+                                     " dimensions, the index " + std::to_string(d));
+    }
+    if (!IsFinite(vectors[i])) {
+      return Status::InvalidInput("vector index: vector for chunk " + std::to_string(ids[i]) +
+                                  " has NaN or infinite values");
+    }
+    std::copy(vectors[i].begin(), vectors[i].end(), flat.begin() + i * d);
+    Normalize(flat.data() + i * d, d);
+  }
+  std::vector<std::int64_t> replaced;
+  for (std::int64_t id : ids) {
+    if (index_->rev_map.count(id) > 0) replaced.push_back(id);
+  }
+  const bool hnsw = dynamic_cast<const faiss::IndexHNSW*>(index_->index) != nullptr;
+  const std::size_t final_size = SizeLocked() - replaced.size() + ids.size();
+  // HNSW cannot delete; crossing the threshold changes the kind: both mean a rebuild.
+  const bool rebuild = (hnsw && !replaced.empty()) ||
+                       (!hnsw && final_size >= options_.exact_threshold) ||
+                       (hnsw && final_size < options_.exact_threshold);
+  try {
+    if (rebuild) {
+      // Rebuild once with the new vectors included, so the kind fits the final size.
+      std::vector<faiss_id> all_ids;
+      std::vector<float> all_vectors;
+      const std::unordered_set<std::int64_t> drop(replaced.begin(), replaced.end());
+      all_ids.reserve(final_size);
+      all_vectors.reserve(final_size * d);
+      std::vector<float> v(d);
+      for (std::size_t i = 0; i < index_->id_map.size(); ++i) {
+        if (drop.count(index_->id_map[i]) > 0) continue;
+        index_->index->reconstruct(static_cast<faiss_id>(i), v.data());
+        all_ids.push_back(index_->id_map[i]);
+        all_vectors.insert(all_vectors.end(), v.begin(), v.end());
+      }
+      all_ids.insert(all_ids.end(), ids.begin(), ids.end());
+      all_vectors.insert(all_vectors.end(), flat.begin(), flat.end());
+      SIEVE_RETURN_IF_ERROR(ResetIndexLocked(all_ids.size()));
+      index_->add_with_ids(static_cast<faiss_id>(all_ids.size()), all_vectors.data(),
+                           all_ids.data());
+      return Status::Ok();
+    }
+    if (!replaced.empty()) {
+      faiss::IDSelectorBatch selector(replaced.size(), replaced.data());
+      index_->remove_ids(selector);
+    }
+    std::vector<faiss_id> new_ids(ids.begin(), ids.end());
+    index_->add_with_ids(static_cast<faiss_id>(new_ids.size()), flat.data(), new_ids.data());
+  } catch (const std::exception& e) {
+    return Status::Internal(std::string("vector index: adding vectors failed: ") + e.what());
+  }
+  return Status::Ok();
+}
+
+Status VectorIndex::Remove(const std::vector<std::int64_t>& ids) {
+  std::unique_lock lock(mutex_);
+  if (!index_) return Status::Ok();
+  std::vector<faiss_id> present;
+  for (std::int64_t id : ids) {
+    if (index_->rev_map.count(id) > 0) present.push_back(id);
+  }
+  if (present.empty()) return Status::Ok();
+  const bool hnsw = dynamic_cast<const faiss::IndexHNSW*>(index_->index) != nullptr;
+  if (hnsw) return RebuildLocked(present);
+  try {
+    faiss::IDSelectorBatch selector(present.size(), present.data());
+    index_->remove_ids(selector);
+  } catch (const std::exception& e) {
+    return Status::Internal(std::string("vector index: removing vectors failed: ") + e.what());
+  }
+  return Status::Ok();
+}
+
+Status VectorIndex::Clear() {
+  std::unique_lock lock(mutex_);
+  std::error_code ec;
+  // Manifest first: an index file left without one is treated as damaged, never trusted.
+  for (const char* name : {kVectorManifestFile, kVectorIndexFile}) {
+    fs::remove(dir_ / name, ec);
+    if (ec) return Status::IoError((dir_ / name).string() + ": cannot delete: " + ec.message());
+  }
+  model_.reset();
+  index_.reset();
+  damage_.clear();
+  return Status::Ok();
+}
+
+Result<std::vector<VectorMatch>> VectorIndex::Search(
+    const std::vector<float>& query, std::size_t k,
+    const std::vector<std::int64_t>* allowed) const {
+  std::shared_lock lock(mutex_);
+  std::vector<VectorMatch> matches;
+  if (!index_) return matches;
+  const std::size_t d = model_->dimension;
+  if (query.size() != d) {
+    return Status::InvalidArgument("vector index: query has " + std::to_string(query.size()) +
+                                   " dimensions, the index " + std::to_string(d));
+  }
+  if (index_->ntotal == 0 || k == 0) return matches;
+  if (!IsFinite(query)) return Status::InvalidInput("vector index: query vector is not finite");
+  std::vector<float> q = query;
+  Normalize(q.data(), d);
+
+  std::vector<faiss_id> allowed_internal;
+  if (allowed != nullptr) {
+    for (std::int64_t id : *allowed) {
+      auto it = index_->rev_map.find(id);
+      if (it != index_->rev_map.end()) allowed_internal.push_back(it->second);
+    }
+    if (allowed_internal.empty()) return matches;
+    std::sort(allowed_internal.begin(), allowed_internal.end());
+    allowed_internal.erase(std::unique(allowed_internal.begin(), allowed_internal.end()),
+                           allowed_internal.end());
+  }
+  const std::size_t candidates =
+      allowed != nullptr ? allowed_internal.size() : static_cast<std::size_t>(index_->ntotal);
+  const std::size_t kk = std::min(k, candidates);
+  std::vector<float> distances(kk);
+  std::vector<faiss_id> labels(kk, -1);
+  const auto* hnsw = dynamic_cast<const faiss::IndexHNSW*>(index_->index);
+  try {
+    if (allowed != nullptr && hnsw != nullptr && allowed_internal.size() <= 50000) {
+      // A small allowed set is scored exactly: a filtered graph walk could miss some of them.
+      std::vector<std::pair<float, faiss_id>> scored;
+      scored.reserve(allowed_internal.size());
+      std::vector<float> v(d);
+      for (faiss_id internal : allowed_internal) {
+        index_->index->reconstruct(internal, v.data());
+        float dot = 0;
+        for (std::size_t i = 0; i < d; ++i) dot += v[i] * q[i];
+        scored.emplace_back(dot, internal);
+      }
+      std::partial_sort(scored.begin(), scored.begin() + static_cast<std::ptrdiff_t>(kk),
+                        scored.end(), [](const auto& a, const auto& b) {
+                          return a.first != b.first ? a.first > b.first : a.second < b.second;
+                        });
+      for (std::size_t i = 0; i < kk; ++i) {
+        distances[i] = scored[i].first;
+        labels[i] = scored[i].second;
+      }
+    } else {
+      std::unique_ptr<faiss::IDSelectorBatch> selector;
+      if (allowed != nullptr) {
+        selector = std::make_unique<faiss::IDSelectorBatch>(allowed_internal.size(),
+                                                            allowed_internal.data());
+      }
+      if (hnsw != nullptr) {
+        faiss::SearchParametersHNSW params;
+        params.sel = selector.get();
+        params.efSearch = std::max(options_.hnsw_ef_search, static_cast<int>(kk));
+        index_->index->search(1, q.data(), static_cast<faiss_id>(kk), distances.data(),
+                              labels.data(), &params);
+      } else {
+        faiss::SearchParameters params;
+        params.sel = selector.get();
+        index_->index->search(1, q.data(), static_cast<faiss_id>(kk), distances.data(),
+                              labels.data(), &params);
+      }
+    }
+  } catch (const std::exception& e) {
+    return Status::Internal(std::string("vector index: search failed: ") + e.what());
+  }
+  for (std::size_t i = 0; i < kk; ++i) {
+    if (labels[i] < 0) continue;
+    matches.push_back({index_->id_map[static_cast<std::size_t>(labels[i])], distances[i]});
+  }
+  return matches;
+}
+
+Status VectorIndex::Save() {
+  std::unique_lock lock(mutex_);
+  if (!model_ || !index_) return Status::Ok();  // nothing bound, nothing to record
+  SIEVE_RETURN_IF_ERROR(WriteIndexAtomic(*index_, dir_ / kVectorIndexFile));
+  std::vector<std::int64_t> ids(index_->id_map.begin(), index_->id_map.end());
+  nlohmann::json manifest = {
+      {"format", kManifestFormat},
+      {"model", ModelToJson(*model_)},
+      {"count", ids.size()},
+      {"ids_sha256", IdsChecksum(ids)},
+      {"kind", dynamic_cast<const faiss::IndexHNSW*>(index_->index) != nullptr ? "hnsw" : "flat"},
+      {"hnsw", {{"M", options_.hnsw_m}, {"efConstruction", options_.hnsw_ef_construction}}}};
+  SIEVE_RETURN_IF_ERROR(WriteFileAtomic(dir_ / kVectorManifestFile, manifest.dump(2) + "\n"));
+  damage_.clear();
+  return Status::Ok();
+}
+
+Result<ReconcileReport> Reconcile(VectorIndex& index, const std::vector<std::int64_t>& store_ids,
+                                  const EmbedChunks& embed, const ReconcileOptions& options) {
+  if (!index.model()) return Status::Internal("Reconcile: no embedding model bound to the index");
+  ReconcileReport report;
+  const std::unordered_set<std::int64_t> wanted(store_ids.begin(), store_ids.end());
+  std::vector<std::int64_t> stale;
+  for (std::int64_t id : index.Ids()) {
+    if (wanted.count(id) == 0) stale.push_back(id);
+  }
+  std::vector<std::int64_t> missing;
+  for (std::int64_t id : wanted) {
+    if (!index.Contains(id)) missing.push_back(id);
+  }
+  std::sort(missing.begin(), missing.end());
+  const bool needs_save = !index.damage().empty();
+  if (!stale.empty()) {
+    SIEVE_RETURN_IF_ERROR(index.Remove(stale));
+    report.stale_removed = stale.size();
+  }
+  const std::size_t batch = std::max<std::size_t>(1, options.batch_size);
+  std::size_t since_save = 0;
+  for (std::size_t start = 0; start < missing.size(); start += batch) {
+    const std::vector<std::int64_t> ids(
+        missing.begin() + static_cast<std::ptrdiff_t>(start),
+        missing.begin() + static_cast<std::ptrdiff_t>(std::min(missing.size(), start + batch)));
+    auto vectors = embed(ids);
+    Status status = vectors.ok() ? Status::Ok() : vectors.status();
+    if (status.ok() && vectors->size() != ids.size()) {
+      status = Status::Internal("embedding returned " + std::to_string(vectors->size()) +
+                                " vectors for " + std::to_string(ids.size()) + " chunks");
+    }
+    if (status.ok()) status = index.Upsert(ids, *vectors);
+    if (!status.ok()) {
+      // Keep what was embedded so far; a rerun continues from there.
+      if (report.missing_embedded > 0 || report.stale_removed > 0) (void)index.Save();
+      return status;
+    }
+    report.missing_embedded += ids.size();
+    since_save += ids.size();
+    if (options.progress) options.progress(report.missing_embedded, missing.size());
+    if (since_save >= options.save_every && report.missing_embedded < missing.size()) {
+      SIEVE_RETURN_IF_ERROR(index.Save());
+      since_save = 0;
+    }
+  }
+  if (needs_save || report.stale_removed > 0 || report.missing_embedded > 0) {
+    SIEVE_RETURN_IF_ERROR(index.Save());
+    report.saved = true;
+  }
+  return report;
+}
+
+}  // namespace sieve::store
