@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <random>
 #include <string>
 
 #include "core/file.h"
@@ -354,6 +355,48 @@ TEST(BadInputTest, OverSizeLimit) {
   EXPECT_THAT(docs.status().message(), HasSubstr("limit"));
   options.max_file_bytes = 1000;
   EXPECT_TRUE(LoadFile(file, options).ok());
+}
+
+}  // namespace
+}  // namespace sieve::text
+
+namespace sieve::text {
+namespace {
+
+// Random byte damage to the fixtures never crashes an extractor, and what comes out is still
+// valid UTF-8 with in-range offsets.
+TEST(RobustnessTest, DamagedFixturesStillGiveCleanText) {
+  std::mt19937 rng(2024);
+  for (const char* name : {"sample.md", "sample.html", "two_pages.pdf", "corpus.jsonl"}) {
+    auto original = ReadFile(FixturePath(name));
+    ASSERT_TRUE(original.ok()) << name;
+    for (int round = 0; round < 60; ++round) {
+      std::string bytes = *original;
+      for (int flips = 1 + static_cast<int>(rng() % 8); flips > 0; --flips) {
+        bytes[rng() % bytes.size()] = static_cast<char>(rng() % 256);
+      }
+      if (round % 3 == 0) bytes.resize(rng() % bytes.size());
+      std::vector<ExtractedDocument> docs;
+      const std::string_view type(name);
+      if (type.ends_with(".md")) {
+        docs.push_back(ExtractMarkdown(bytes));
+      } else if (type.ends_with(".html")) {
+        docs.push_back(ExtractHtml(bytes));
+      } else if (type.ends_with(".pdf")) {
+        auto pdf = ExtractPdf(bytes);
+        if (pdf.ok()) docs.push_back(std::move(*pdf));
+      } else {
+        auto records = ExtractBeirCorpus(bytes);
+        if (records.ok()) docs = std::move(*records);
+      }
+      for (const ExtractedDocument& doc : docs) {
+        ASSERT_TRUE(IsValidUtf8(doc.text)) << name << " round " << round;
+        ASSERT_TRUE(IsValidUtf8(doc.title)) << name << " round " << round;
+        for (const Section& s : doc.sections) ASSERT_LE(s.begin, doc.text.size());
+        for (const PageStart& p : doc.pages) ASSERT_LE(p.begin, doc.text.size());
+      }
+    }
+  }
 }
 
 }  // namespace
