@@ -15,6 +15,10 @@ endfunction()
 # current folder, registered with CTest.
 function(sieve_test_dir name)
   file(GLOB sources CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*_test.cpp)
+  # A folder may keep some tests for an executable of its own (tests/models: test_hub).
+  if(SIEVE_TEST_EXCLUDE_REGEX)
+    list(FILTER sources EXCLUDE REGEX "${SIEVE_TEST_EXCLUDE_REGEX}")
+  endif()
   if(NOT sources)
     return()
   endif()
