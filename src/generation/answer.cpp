@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <utility>
 
 #include "generation/extractive.h"
@@ -147,6 +148,44 @@ Result<Answer> GenerateAnswer(std::string_view question, const std::vector<Passa
   SIEVE_ASSIGN_OR_RETURN(Answer answer, Extract(question, passages, options, sentence_scorer));
   answer.notes.insert(answer.notes.begin(), notes.begin(), notes.end());
   return answer;
+}
+
+nlohmann::json StageScoresToJson(const retrieval::StageScores& scores) {
+  nlohmann::json out = nlohmann::json::object();
+  if (scores.bm25) out["bm25"] = *scores.bm25;
+  if (scores.bm25_rank) out["bm25_rank"] = *scores.bm25_rank;
+  if (scores.cosine) out["cosine"] = *scores.cosine;
+  if (scores.dense_rank) out["dense_rank"] = *scores.dense_rank;
+  if (scores.fused) out["fused"] = *scores.fused;
+  if (scores.rerank) out["rerank"] = *scores.rerank;
+  return out;
+}
+
+nlohmann::json AnswerToJson(const Answer& answer) {
+  nlohmann::json citations = nlohmann::json::array();
+  for (const Citation& citation : answer.citations) {
+    const Passage& p = citation.passage;
+    citations.push_back({{"number", citation.number},
+                         {"chunk_id", p.chunk_id},
+                         {"source_path", p.source_path},
+                         {"title", p.title},
+                         {"section", p.section},
+                         {"page", p.page},
+                         {"begin", p.begin},
+                         {"end", p.end},
+                         {"text", p.text},
+                         {"scores", StageScoresToJson(p.scores)}});
+  }
+  return {{"answer", answer.text},
+          {"extractive", answer.extractive},
+          {"model", answer.model},
+          {"notes", answer.notes},
+          {"passages_in_context", answer.passages_in_context},
+          {"usage",
+           {{"prompt_tokens", answer.usage.prompt_tokens},
+            {"completion_tokens", answer.usage.completion_tokens},
+            {"total_tokens", answer.usage.total_tokens}}},
+          {"citations", std::move(citations)}};
 }
 
 }  // namespace sieve::generation

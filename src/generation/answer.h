@@ -15,6 +15,8 @@
 #include <string_view>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "core/status.h"
 #include "generation/llm_client.h"
 #include "retrieval/retriever.h"
@@ -83,5 +85,14 @@ Result<Answer> GenerateAnswer(std::string_view question, const std::vector<Passa
                               const GenerationOptions& options,
                               models::CrossEncoder* sentence_scorer = nullptr,
                               const TokenCallback& on_token = {});
+
+// The Answer as JSON (what `sieve ask --json` prints):
+// {"answer", "extractive", "model", "notes": [...], "passages_in_context",
+//  "usage": {"prompt_tokens", "completion_tokens", "total_tokens"},
+//  "citations": [{"number", "chunk_id", "source_path", "title", "section", "page", "begin", "end",
+//                 "text", "scores": {only the stages that saw the chunk}}]}
+nlohmann::json AnswerToJson(const Answer& answer);
+// {"bm25", "bm25_rank", "cosine", "dense_rank", "fused", "rerank"}, each only when set.
+nlohmann::json StageScoresToJson(const retrieval::StageScores& scores);
 
 }  // namespace sieve::generation

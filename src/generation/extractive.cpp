@@ -278,6 +278,10 @@ Result<Answer> ExtractiveAnswer(std::string_view question, const std::vector<Pas
     answer.notes.push_back(
         "no sentence shares a word with the question; showing the top passage's opening");
   }
+  // Sentences that share nothing with the question are not evidence when others do.
+  if (candidates[order.front()].score > 0.0) {
+    std::erase_if(order, [&](std::size_t i) { return candidates[i].score <= 0.0; });
+  }
   order.resize(std::min(order.size(), std::max<std::size_t>(1, options.max_sentences)));
 
   // Document order: documents by their best passage's rank, then byte offset in the document.
@@ -303,7 +307,9 @@ Result<Answer> ExtractiveAnswer(std::string_view question, const std::vector<Pas
     const Candidate& c = candidates[order[k]];
     if (k > 0) answer.text += ' ';
     answer.text += OneLine(c.sentence.text);
-    answer.text += " [" + std::to_string(c.passage + 1) + "]";
+    // One citation after a run of sentences from the same passage.
+    bool run_continues = k + 1 < order.size() && candidates[order[k + 1]].passage == c.passage;
+    if (!run_continues) answer.text += " [" + std::to_string(c.passage + 1) + "]";
     cited.insert(c.passage);
   }
   for (std::size_t p : cited) answer.citations.push_back({p + 1, passages[p]});

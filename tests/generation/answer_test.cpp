@@ -239,6 +239,32 @@ TEST(GenerateAnswerTest, ZeroPassagesIsAnAnswerNotAnErrorAndTheLlmIsNotAsked) {
   EXPECT_EQ(server.requests(), 0);
 }
 
+TEST(AnswerJsonTest, CarriesTextCitationsWithSourcesAndOnlyTheScoresThatWereSet) {
+  Answer answer;
+  answer.text = "Yes [1].";
+  answer.model = "m";
+  answer.notes = {"a note"};
+  Citation citation;
+  citation.number = 1;
+  citation.passage = SamplePassages()[1];
+  citation.passage.scores.bm25 = 7.5;
+  citation.passage.scores.bm25_rank = 2;
+  citation.passage.scores.rerank = 0.875;
+  answer.citations.push_back(citation);
+  nlohmann::json json = AnswerToJson(answer);
+  EXPECT_EQ(json["answer"], "Yes [1].");
+  EXPECT_EQ(json["extractive"], false);
+  EXPECT_EQ(json["notes"], nlohmann::json::array({"a note"}));
+  ASSERT_EQ(json["citations"].size(), 1u);
+  const nlohmann::json& cited = json["citations"][0];
+  EXPECT_EQ(cited["number"], 1);
+  EXPECT_EQ(cited["source_path"], "papers/heat.pdf");
+  EXPECT_EQ(cited["page"], 7);
+  EXPECT_EQ(cited["begin"], 1200);
+  EXPECT_EQ(cited["end"], 1400);
+  EXPECT_EQ(cited["scores"], nlohmann::json({{"bm25", 7.5}, {"bm25_rank", 2}, {"rerank", 0.875}}));
+}
+
 TEST(GenerateAnswerTest, EmptyQuestionIsAUsageError) {
   Result<Answer> answer = GenerateAnswer("  \n", SamplePassages(), GenerationOptions{});
   ASSERT_FALSE(answer.ok());

@@ -137,6 +137,16 @@ TEST(ExtractiveAnswerTest, RespectsSentenceAndPassageLimitsAndCitesOnlyWhatIsUse
   EXPECT_EQ(answer->passages_in_context, 2u);
 }
 
+TEST(ExtractiveAnswerTest, IrrelevantSentencesAreLeftOutAndRunsFromOnePassageCiteOnce) {
+  std::vector<Passage> passages = {MakePassage("a.md", 0, "KEY one. KEY two. Nothing here."),
+                                   MakePassage("b.md", 0, "Nothing either.")};
+  KeywordScorer scorer;
+  Result<Answer> answer = ExtractiveAnswer("q", passages, {3, 5}, scorer);
+  ASSERT_TRUE(answer.ok());
+  EXPECT_EQ(answer->text, std::string(kExtractivePrefix) + "KEY one. KEY two. [1]");
+  ASSERT_EQ(answer->citations.size(), 1u);
+}
+
 TEST(ExtractiveAnswerTest, RepeatedSentencesFromOverlappingChunksAppearOnce) {
   std::vector<Passage> passages = {
       MakePassage("a.md", 0, "Intro. The KEY point."),

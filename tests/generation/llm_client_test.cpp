@@ -255,6 +255,10 @@ struct MalformedStreamCase {
   std::string expected_message;
 };
 
+void PrintTo(const MalformedStreamCase& c, std::ostream* os) {
+  *os << c.name;
+}
+
 class MalformedStreamTest : public ::testing::TestWithParam<MalformedStreamCase> {};
 
 TEST_P(MalformedStreamTest, IsAClearInvalidInputErrorNotRetried) {
