@@ -83,7 +83,8 @@ class FakeHub {
                 [this](const httplib::Request& req, httplib::Response& res) { Blob(req, res); });
     port_ = server_.bind_to_any_port("127.0.0.1");
     thread_ = std::thread([this] { server_.listen_after_bind(); });
-    // The socket already listens: connections queue until the accept loop runs.
+    // stop() is a no-op until the accept loop runs, so wait for it.
+    while (!server_.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   ~FakeHub() {
     server_.stop();
