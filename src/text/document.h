@@ -55,6 +55,9 @@ std::optional<DocumentType> DetectType(const std::filesystem::path& path);
 
 // Loads one file. Errors name the file and the reason: missing, unreadable, over the size
 // limit, binary junk, corrupt or encrypted PDF, empty document.
+// Codes: kNotFound (missing), kIoError (unreadable), kUnsupported (unknown extension, encrypted
+// PDF, UTF-16 text), kInvalidInput (everything else). A BEIR corpus gives one document per
+// record: text = title + "\n\n" + text; empty records are kept (see text/extract.h).
 Result<std::vector<ExtractedDocument>> LoadFile(const std::filesystem::path& path,
                                                 const LoadOptions& options = {});
 
