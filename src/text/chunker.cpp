@@ -92,6 +92,7 @@ bool PeriodEndsSentence(std::string_view text, std::size_t dot, std::size_t afte
 std::size_t ClosingMarkLength(std::string_view text, std::size_t i) {
   const char c = text[i];
   if (c == '"' || c == '\'' || c == ')' || c == ']' || c == '}') return 1;
+  if (c != '\xE2' && c != '\xC2') return 0;  // cheap exit: not the lead byte of ’ ” »
   for (std::string_view mark : {"\xE2\x80\x99", "\xE2\x80\x9D", "\xC2\xBB"}) {  // ’ ” »
     if (text.substr(i, mark.size()) == mark) return mark.size();
   }
@@ -100,6 +101,7 @@ std::size_t ClosingMarkLength(std::string_view text, std::size_t i) {
 
 // Length of an ideographic sentence end (。！？) at text[i], 0 if none.
 std::size_t IdeographicEndLength(std::string_view text, std::size_t i) {
+  if (text[i] != '\xE3' && text[i] != '\xEF') return 0;  // cheap exit: not 。！？
   for (std::string_view mark : {"\xE3\x80\x82", "\xEF\xBC\x81", "\xEF\xBC\x9F"}) {
     if (text.substr(i, mark.size()) == mark) return mark.size();
   }
