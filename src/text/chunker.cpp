@@ -122,7 +122,7 @@ class Packer {
     return Count(begin, end) <= budget;
   }
 
-  // The largest k <= ends.size() - first such that [begin, ends[first + k - 1]) fits the budget,
+  // The largest k <= last - first such that [begin, ends[first + k - 1]) fits the budget,
   // found with a galloping then binary search (counts grow with the range).
   std::size_t FitPrefix(std::size_t begin, const std::vector<std::size_t>& ends, std::size_t first,
                         std::size_t last, std::size_t budget) const {
