@@ -67,7 +67,7 @@ class FixtureSpec:
     num_labels: int = 0  # cross-encoders
     query_prompt: str = None
     do_lower_case: bool = False
-    position_ids_buffer: bool = False  # also store embeddings.position_ids (I64), as old checkpoints
+    position_ids_buffer: bool = False  # also store embeddings.position_ids (I64), like old files
     description: str = ""
 
     @property
@@ -390,7 +390,8 @@ def write_json(path, value, compact=False):
 def write_sentence_transformers_files(spec, folder, hidden_size):
     modules = [
         {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
-        {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+        {"idx": 1, "name": "1", "path": "1_Pooling",
+         "type": "sentence_transformers.models.Pooling"},
         {"idx": 2, "name": "2", "path": "2_Normalize",
          "type": "sentence_transformers.models.Normalize"},
     ]
