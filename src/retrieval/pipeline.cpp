@@ -1,0 +1,123 @@
+#include "retrieval/pipeline.h"
+
+#include <algorithm>
+
+#include "retrieval/vector_sync.h"
+
+namespace sieve::retrieval {
+
+const char* ModeName(Mode mode) {
+  switch (mode) {
+    case Mode::kLexical:
+      return "lexical";
+    case Mode::kDense:
+      return "dense";
+    case Mode::kHybrid:
+      return "hybrid";
+  }
+  return "?";
+}
+
+Result<Mode> ParseMode(std::string_view name) {
+  for (Mode mode : {Mode::kLexical, Mode::kDense, Mode::kHybrid}) {
+    if (name == ModeName(mode)) return mode;
+  }
+  return Status::InvalidArgument("unknown retrieval mode \"" + std::string(name) +
+                                 "\" (expected dense, lexical or hybrid)");
+}
+
+Result<std::unique_ptr<Pipeline>> Pipeline::Create(store::DocumentStore& store,
+                                                   store::VectorIndex* vectors,
+                                                   models::Embedder* embedder,
+                                                   models::CrossEncoder* cross_encoder,
+                                                   const PipelineOptions& options) {
+  if (options.k == 0) return Status::InvalidArgument("candidate depth k must be at least 1");
+  if (options.top_n == 0) return Status::InvalidArgument("top n must be at least 1");
+  if (options.rrf_k <= 0) return Status::InvalidArgument("RRF k must be positive");
+  std::unique_ptr<Pipeline> pipeline(new Pipeline(store, options));
+  if (options.mode != Mode::kLexical) {
+    if (vectors == nullptr || embedder == nullptr) {
+      return Status::InvalidArgument(std::string(ModeName(options.mode)) +
+                                     " retrieval needs an embedding model and its vectors");
+    }
+    pipeline->dense_.emplace(store, *vectors, *embedder);
+  }
+  switch (options.mode) {
+    case Mode::kLexical:
+      pipeline->retriever_ = &pipeline->lexical_;
+      break;
+    case Mode::kDense:
+      pipeline->retriever_ = &*pipeline->dense_;
+      break;
+    case Mode::kHybrid:
+      pipeline->hybrid_.emplace(pipeline->lexical_, *pipeline->dense_,
+                                HybridOptions{options.rrf_k, options.k});
+      pipeline->retriever_ = &*pipeline->hybrid_;
+      break;
+  }
+  if (options.rerank) {
+    if (cross_encoder == nullptr) {
+      return Status::InvalidArgument("reranking needs a cross-encoder model");
+    }
+    pipeline->reranker_.emplace(*cross_encoder);
+  }
+  return pipeline;
+}
+
+std::string Pipeline::Describe() const {
+  return std::string(ModeName(options_.mode)) + (reranker_ ? " + rerank" : "");
+}
+
+Result<std::vector<RankedChunk>> Pipeline::Run(std::string_view query) {
+  return Run(query, options_.filter);
+}
+
+Result<std::vector<RankedChunk>> Pipeline::Run(std::string_view query, const Filter& filter) {
+  SearchRequest request;
+  request.query = std::string(query);
+  request.k = options_.k;
+  request.filter = filter;
+  SIEVE_ASSIGN_OR_RETURN(auto hits, retriever_->Search(request));
+
+  std::vector<std::int64_t> ids;
+  ids.reserve(hits.size());
+  for (const Hit& hit : hits) ids.push_back(hit.chunk_id);
+  SIEVE_ASSIGN_OR_RETURN(auto chunks, store_.GetChunks(ids));
+  // A chunk deleted since it was found is dropped (GetChunks leaves it out).
+  std::vector<RankedChunk> ranked;
+  ranked.reserve(hits.size());
+  std::size_t c = 0;
+  for (const Hit& hit : hits) {
+    if (c < chunks.size() && chunks[c].chunk_id == hit.chunk_id) {
+      ranked.push_back({hit, std::move(chunks[c++])});
+    }
+  }
+
+  if (reranker_ && !ranked.empty()) {
+    const std::size_t depth =
+        options_.rerank_depth == 0 ? ranked.size() : std::min(options_.rerank_depth, ranked.size());
+    std::vector<Hit> head;
+    std::vector<std::string> texts;
+    head.reserve(depth);
+    texts.reserve(depth);
+    for (std::size_t i = 0; i < depth; ++i) {
+      head.push_back(ranked[i].hit);
+      texts.push_back(PassageText(ranked[i].chunk));
+    }
+    SIEVE_ASSIGN_OR_RETURN(auto reranked, reranker_->Rerank(query, std::move(head), texts, 0));
+    // Reorder the head by the reranked hits (ids are unique within a list).
+    std::vector<RankedChunk> reordered;
+    reordered.reserve(ranked.size());
+    for (Hit& hit : reranked) {
+      auto it = std::find_if(ranked.begin(), ranked.begin() + static_cast<std::ptrdiff_t>(depth),
+                             [&](const RankedChunk& r) { return r.hit.chunk_id == hit.chunk_id; });
+      reordered.push_back({std::move(hit), std::move(it->chunk)});
+    }
+    for (std::size_t i = depth; i < ranked.size(); ++i) reordered.push_back(std::move(ranked[i]));
+    ranked = std::move(reordered);
+  }
+  if (ranked.size() > options_.top_n) ranked.resize(options_.top_n);
+  return ranked;
+}
+
+}  // namespace sieve::retrieval

@@ -1,0 +1,77 @@
+// Pipeline: query -> candidates (lexical, dense or hybrid; k = 50) -> cross-encoder rerank ->
+// top n, with each result's chunk and document metadata. Used by `sieve ask`, `sieve eval` and
+// the server.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "models/encoder.h"
+#include "retrieval/dense_retriever.h"
+#include "retrieval/hybrid_retriever.h"
+#include "retrieval/lexical_retriever.h"
+#include "retrieval/reranker.h"
+#include "retrieval/retriever.h"
+#include "store/document_store.h"
+#include "store/vector_index.h"
+
+namespace sieve::retrieval {
+
+enum class Mode { kLexical, kDense, kHybrid };
+const char* ModeName(Mode mode);  // "lexical", "dense", "hybrid"
+Result<Mode> ParseMode(std::string_view name);
+
+struct PipelineOptions {
+  Mode mode = Mode::kHybrid;
+  std::size_t k = 50;                // candidates from the retriever
+  std::size_t top_n = kDefaultTopN;  // results kept (after rerank, or the first n without it)
+  bool rerank = true;
+  // Candidates the cross-encoder scores (0 = all k); the others follow them in retrieval order.
+  std::size_t rerank_depth = 0;
+  double rrf_k = kDefaultRrfK;
+  Filter filter;
+};
+
+struct RankedChunk {
+  Hit hit;  // score = the last stage's; stages = every stage's
+  store::ChunkRecord chunk;
+};
+
+class Pipeline {
+ public:
+  // Non-owning; what is given must outlive the pipeline. `vectors` and `embedder` are needed by
+  // the dense and hybrid modes, `cross_encoder` when options.rerank is set; a missing one is a
+  // kInvalidArgument error naming the mode.
+  static Result<std::unique_ptr<Pipeline>> Create(store::DocumentStore& store,
+                                                  store::VectorIndex* vectors,
+                                                  models::Embedder* embedder,
+                                                  models::CrossEncoder* cross_encoder,
+                                                  const PipelineOptions& options);
+
+  // Best first, at most options.top_n results.
+  Result<std::vector<RankedChunk>> Run(std::string_view query);
+  // Same as Run, with the filter of this query instead of options.filter.
+  Result<std::vector<RankedChunk>> Run(std::string_view query, const Filter& filter);
+
+  const PipelineOptions& options() const { return options_; }
+  // "hybrid + rerank", "lexical", ...
+  std::string Describe() const;
+
+ private:
+  Pipeline(store::DocumentStore& store, const PipelineOptions& options)
+      : store_(store), options_(options), lexical_(store) {}
+
+  store::DocumentStore& store_;
+  PipelineOptions options_;
+  LexicalRetriever lexical_;
+  std::optional<DenseRetriever> dense_;
+  std::optional<HybridRetriever> hybrid_;
+  std::optional<Reranker> reranker_;
+  Retriever* retriever_ = nullptr;  // one of the above
+};
+
+}  // namespace sieve::retrieval
