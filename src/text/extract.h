@@ -27,7 +27,8 @@ ExtractedDocument ExtractMarkdown(std::string_view bytes);
 // <head> are dropped (<title> becomes the title; if absent the first <h1>); block elements
 // become paragraph breaks, <br> a line break, table cells are separated by a tab; whitespace
 // (no-break spaces included) is collapsed to one space except inside <pre> and <textarea>;
-// entities are decoded; h1-h6 start Sections.
+// entities are decoded; h1-h6 start Sections. Input is UTF-8, except that a page which is not
+// valid UTF-8 and declares charset iso-8859-1/windows-1252 is decoded as windows-1252.
 ExtractedDocument ExtractHtml(std::string_view bytes);
 
 // PDF: each page's text in reading order, pages separated by a blank line, one PageStart per

@@ -1,6 +1,7 @@
 #include <gumbo.h>
 
 #include <algorithm>
+#include <cctype>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -162,11 +163,63 @@ struct Frame {
   std::size_t heading_begin = 0;
 };
 
+// Does the page declare a single-byte Western charset (<meta charset="iso-8859-1">, or the
+// http-equiv form) near its start? Browsers decode those as windows-1252.
+bool DeclaresWindows1252(std::string_view bytes) {
+  std::string head(bytes.substr(0, 2048));
+  std::transform(head.begin(), head.end(), head.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  const auto at = head.find("charset=");
+  if (at == std::string::npos) return false;
+  std::string_view value = std::string_view(head).substr(at + 8);
+  while (!value.empty() &&
+         (value.front() == '"' || value.front() == '\'' || value.front() == ' ')) {
+    value.remove_prefix(1);
+  }
+  for (std::string_view name :
+       {"iso-8859-1", "iso8859-1", "latin1", "latin-1", "windows-1252", "cp1252", "us-ascii"}) {
+    if (value.starts_with(name)) return true;
+  }
+  return false;
+}
+
+// windows-1252 -> UTF-8 (0x80..0x9F are the cp1252 punctuation; its 5 holes become U+FFFD).
+std::string Windows1252ToUtf8(std::string_view bytes) {
+  static constexpr char16_t kHigh[32] = {
+      0x20AC, 0xFFFD, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160,
+      0x2039, 0x0152, 0xFFFD, 0x017D, 0xFFFD, 0xFFFD, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022,
+      0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0xFFFD, 0x017E, 0x0178};
+  std::string out;
+  out.reserve(bytes.size() + bytes.size() / 8);
+  for (const char c : bytes) {
+    const auto byte = static_cast<unsigned char>(c);
+    const char16_t cp = byte < 0x80 ? byte : (byte < 0xA0 ? kHigh[byte - 0x80] : byte);
+    if (cp < 0x80) {
+      out.push_back(static_cast<char>(cp));
+    } else if (cp < 0x800) {
+      out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
+      out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    } else {
+      out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
+      out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+      out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 ExtractedDocument ExtractHtml(std::string_view bytes) {
   ExtractedDocument doc;
   std::size_t invalid_in_input = 0;
+  // A page that says it is Latin-1 and is not valid UTF-8 is decoded as it says; anything else
+  // is read as UTF-8 (invalid bytes replaced and counted).
+  std::string transcoded;
+  if (!IsValidUtf8(bytes) && DeclaresWindows1252(bytes)) {
+    transcoded = Windows1252ToUtf8(bytes);
+    bytes = transcoded;
+  }
   const std::string clean = NormalizeText(bytes, &invalid_in_input);
   GumboOptions options = kGumboDefaultOptions;
   options.max_errors = 0;  // parse errors are not reported; do not collect them

@@ -140,6 +140,19 @@ TEST(HtmlTest, TitleFallsBackToFirstH1AndDeepNestingIsSafe) {
   EXPECT_EQ(nested.text, "deep text");
 }
 
+TEST(HtmlTest, DeclaredLatin1IsDecoded) {
+  const ExtractedDocument latin1 = ExtractHtml(
+      "<html><head><meta charset=\"ISO-8859-1\"></head><body>Caf\xE9 \x93quoted\x94</body>");
+  EXPECT_EQ(latin1.text, "Caf\xC3\xA9 \xE2\x80\x9Cquoted\xE2\x80\x9D");
+  EXPECT_EQ(latin1.invalid_utf8_replaced, 0u);
+  // Undeclared: read as UTF-8, the bad byte replaced and counted.
+  const ExtractedDocument undeclared = ExtractHtml("<p>Caf\xE9</p>");
+  EXPECT_EQ(undeclared.text, "Caf\xEF\xBF\xBD");
+  EXPECT_EQ(undeclared.invalid_utf8_replaced, 1u);
+  // Declared Latin-1 but really UTF-8 (a common lie): the valid UTF-8 wins.
+  EXPECT_EQ(ExtractHtml("<meta charset=latin1><p>Caf\xC3\xA9</p>").text, "Caf\xC3\xA9");
+}
+
 // ---- PDF --------------------------------------------------------------------------------------
 
 TEST(PdfTest, TwoPagesWithPageStarts) {
@@ -161,6 +174,13 @@ TEST(PdfTest, EncryptedIsRefusedClearly) {
   ASSERT_FALSE(docs.ok());
   EXPECT_EQ(docs.status().code(), StatusCode::kUnsupported);
   EXPECT_THAT(docs.status().message(), HasSubstr("encrypted.pdf: encrypted PDF"));
+}
+
+TEST(PdfTest, OwnerPasswordOnlyStillLoads) {
+  // Encrypted, but the empty user password opens it (a permissions-only PDF).
+  const ExtractedDocument doc = LoadOne(FixturePath("owner_only.pdf"));
+  EXPECT_EQ(doc.pages.size(), 2u);
+  EXPECT_TRUE(doc.text.starts_with("Page one talks about wind tunnels."));
 }
 
 TEST(PdfTest, CorruptIsRefusedQuietly) {

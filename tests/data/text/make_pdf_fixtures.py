@@ -5,6 +5,8 @@ two_pages.pdf  - two pages of text (Helvetica), a Title in the info dictionary
 no_text.pdf    - one page with a drawn rectangle and no text (like a scan without OCR)
 corrupt.pdf    - a %PDF header followed by garbled, truncated bytes
 encrypted.pdf  - made afterwards with: qpdf --encrypt secret owner 256 -- two_pages.pdf encrypted.pdf
+owner_only.pdf - made with: qpdf --encrypt "" owner 256 -- two_pages.pdf owner_only.pdf
+                 (encrypted, but the empty user password opens it: it must load)
 """
 import pathlib
 
