@@ -10,38 +10,12 @@
 namespace sieve::models {
 namespace {
 
-// Tensor names vary between checkpoints: the encoder may sit under "bert.", "roberta." or at the
-// top level, and old BERT checkpoints call LayerNorm parameters gamma/beta.
-class WeightReader {
- public:
-  WeightReader(const SafetensorsFile& file, std::string prefix)
-      : file_(file), prefix_(std::move(prefix)) {}
-
-  // `name` under the encoder prefix.
-  Status Read(const std::string& name, std::vector<std::size_t> shape,
-              std::vector<float>& out) const {
-    return ReadExact(prefix_ + name, std::move(shape), out);
-  }
-  // `name` at the top level (classification heads).
-  Status ReadExact(const std::string& name, std::vector<std::size_t> shape,
-                   std::vector<float>& out) const {
-    std::string actual = name;
-    if (!file_.Contains(actual)) {
-      if (name.ends_with("LayerNorm.weight")) {
-        actual = name.substr(0, name.size() - 6) + "gamma";
-      } else if (name.ends_with("LayerNorm.bias")) {
-        actual = name.substr(0, name.size() - 4) + "beta";
-      }
-      if (!file_.Contains(actual)) actual = name;  // report the modern name
-    }
-    SIEVE_ASSIGN_OR_RETURN(out, file_.ReadFloat32(actual, shape));
-    return Status::Ok();
-  }
-
- private:
-  const SafetensorsFile& file_;
-  std::string prefix_;
-};
+// Old BERT checkpoints call LayerNorm parameters gamma/beta.
+std::string LegacyName(const std::string& name) {
+  if (name.ends_with("LayerNorm.weight")) return name.substr(0, name.size() - 6) + "gamma";
+  if (name.ends_with("LayerNorm.bias")) return name.substr(0, name.size() - 4) + "beta";
+  return name;
+}
 
 Result<std::filesystem::path> FindWeights(const std::filesystem::path& model_dir) {
   std::error_code ec;
@@ -70,12 +44,12 @@ void Append(std::vector<float>& to, const std::vector<float>& from) {
 }  // namespace
 
 Result<TransformerModel> TransformerModel::Load(const std::filesystem::path& model_dir) {
-  TransformerModel model;
-  SIEVE_ASSIGN_OR_RETURN(model.config_, LoadTransformerConfig(model_dir));
-  const TransformerConfig& c = model.config_;
+  SIEVE_ASSIGN_OR_RETURN(TransformerConfig config, LoadTransformerConfig(model_dir));
   SIEVE_ASSIGN_OR_RETURN(auto weights_path, FindWeights(model_dir));
   SIEVE_ASSIGN_OR_RETURN(SafetensorsFile file, SafetensorsFile::Open(weights_path));
 
+  // The encoder may sit under "bert.", "roberta." or at the top level, depending on how the
+  // checkpoint was saved.
   std::string prefix;
   bool found = false;
   for (const char* candidate : {"", "bert.", "roberta.", "model."}) {
@@ -90,64 +64,75 @@ Result<TransformerModel> TransformerModel::Load(const std::filesystem::path& mod
                                 ": no 'embeddings.word_embeddings.weight' tensor (with or "
                                 "without a bert./roberta. prefix); not a BERT-family checkpoint?");
   }
-  const WeightReader reader(file, prefix);
+  const TensorSource source = [&file, &prefix](const std::string& name,
+                                               const std::vector<std::size_t>& shape) {
+    std::string actual = name.starts_with("classifier.") ? name : prefix + name;
+    if (!file.Contains(actual) && file.Contains(LegacyName(actual))) actual = LegacyName(actual);
+    return file.ReadFloat32(actual, shape);
+  };
+  return FromTensors(config, source);
+}
+
+Result<TransformerModel> TransformerModel::FromTensors(const TransformerConfig& config,
+                                                       const TensorSource& tensors) {
+  TransformerModel model;
+  model.config_ = config;
+  const TransformerConfig& c = model.config_;
+  auto read = [&tensors](const std::string& name, std::vector<std::size_t> shape,
+                         std::vector<float>& out) -> Status {
+    SIEVE_ASSIGN_OR_RETURN(out, tensors(name, shape));
+    return Status::Ok();
+  };
   const std::size_t h = c.hidden_size;
   const std::size_t inter = c.intermediate_size;
   SIEVE_RETURN_IF_ERROR(
-      reader.Read("embeddings.word_embeddings.weight", {c.vocab_size, h}, model.word_embeddings_));
-  SIEVE_RETURN_IF_ERROR(reader.Read("embeddings.position_embeddings.weight",
-                                    {c.max_position_embeddings, h}, model.position_embeddings_));
-  SIEVE_RETURN_IF_ERROR(reader.Read("embeddings.token_type_embeddings.weight",
-                                    {c.type_vocab_size, h}, model.token_type_embeddings_));
-  SIEVE_RETURN_IF_ERROR(
-      reader.Read("embeddings.LayerNorm.weight", {h}, model.embedding_norm_weight_));
-  SIEVE_RETURN_IF_ERROR(reader.Read("embeddings.LayerNorm.bias", {h}, model.embedding_norm_bias_));
+      read("embeddings.word_embeddings.weight", {c.vocab_size, h}, model.word_embeddings_));
+  SIEVE_RETURN_IF_ERROR(read("embeddings.position_embeddings.weight",
+                             {c.max_position_embeddings, h}, model.position_embeddings_));
+  SIEVE_RETURN_IF_ERROR(read("embeddings.token_type_embeddings.weight", {c.type_vocab_size, h},
+                             model.token_type_embeddings_));
+  SIEVE_RETURN_IF_ERROR(read("embeddings.LayerNorm.weight", {h}, model.embedding_norm_weight_));
+  SIEVE_RETURN_IF_ERROR(read("embeddings.LayerNorm.bias", {h}, model.embedding_norm_bias_));
 
   model.layers_.resize(c.num_layers);
   for (std::size_t i = 0; i < c.num_layers; ++i) {
     Layer& layer = model.layers_[i];
     const std::string p = "encoder.layer." + std::to_string(i) + ".";
     std::vector<float> w, b;
+    // Query, key and value stacked into one matrix: one GEMM instead of three.
     for (const char* part : {"query", "key", "value"}) {
-      SIEVE_RETURN_IF_ERROR(reader.Read(p + "attention.self." + part + ".weight", {h, h}, w));
-      SIEVE_RETURN_IF_ERROR(reader.Read(p + "attention.self." + part + ".bias", {h}, b));
+      SIEVE_RETURN_IF_ERROR(read(p + "attention.self." + part + ".weight", {h, h}, w));
+      SIEVE_RETURN_IF_ERROR(read(p + "attention.self." + part + ".bias", {h}, b));
       Append(layer.qkv_weight, w);
       Append(layer.qkv_bias, b);
     }
     SIEVE_RETURN_IF_ERROR(
-        reader.Read(p + "attention.output.dense.weight", {h, h}, layer.attention_out_weight));
+        read(p + "attention.output.dense.weight", {h, h}, layer.attention_out_weight));
+    SIEVE_RETURN_IF_ERROR(read(p + "attention.output.dense.bias", {h}, layer.attention_out_bias));
     SIEVE_RETURN_IF_ERROR(
-        reader.Read(p + "attention.output.dense.bias", {h}, layer.attention_out_bias));
+        read(p + "attention.output.LayerNorm.weight", {h}, layer.attention_norm_weight));
     SIEVE_RETURN_IF_ERROR(
-        reader.Read(p + "attention.output.LayerNorm.weight", {h}, layer.attention_norm_weight));
+        read(p + "attention.output.LayerNorm.bias", {h}, layer.attention_norm_bias));
     SIEVE_RETURN_IF_ERROR(
-        reader.Read(p + "attention.output.LayerNorm.bias", {h}, layer.attention_norm_bias));
-    SIEVE_RETURN_IF_ERROR(
-        reader.Read(p + "intermediate.dense.weight", {inter, h}, layer.intermediate_weight));
-    SIEVE_RETURN_IF_ERROR(
-        reader.Read(p + "intermediate.dense.bias", {inter}, layer.intermediate_bias));
-    SIEVE_RETURN_IF_ERROR(reader.Read(p + "output.dense.weight", {h, inter}, layer.output_weight));
-    SIEVE_RETURN_IF_ERROR(reader.Read(p + "output.dense.bias", {h}, layer.output_bias));
-    SIEVE_RETURN_IF_ERROR(
-        reader.Read(p + "output.LayerNorm.weight", {h}, layer.output_norm_weight));
-    SIEVE_RETURN_IF_ERROR(reader.Read(p + "output.LayerNorm.bias", {h}, layer.output_norm_bias));
+        read(p + "intermediate.dense.weight", {inter, h}, layer.intermediate_weight));
+    SIEVE_RETURN_IF_ERROR(read(p + "intermediate.dense.bias", {inter}, layer.intermediate_bias));
+    SIEVE_RETURN_IF_ERROR(read(p + "output.dense.weight", {h, inter}, layer.output_weight));
+    SIEVE_RETURN_IF_ERROR(read(p + "output.dense.bias", {h}, layer.output_bias));
+    SIEVE_RETURN_IF_ERROR(read(p + "output.LayerNorm.weight", {h}, layer.output_norm_weight));
+    SIEVE_RETURN_IF_ERROR(read(p + "output.LayerNorm.bias", {h}, layer.output_norm_bias));
   }
 
   if (c.architecture == Architecture::kBertForSequenceClassification) {
-    SIEVE_RETURN_IF_ERROR(reader.Read("pooler.dense.weight", {h, h}, model.head_dense_weight_));
-    SIEVE_RETURN_IF_ERROR(reader.Read("pooler.dense.bias", {h}, model.head_dense_bias_));
-    SIEVE_RETURN_IF_ERROR(
-        reader.ReadExact("classifier.weight", {c.num_labels, h}, model.classifier_weight_));
-    SIEVE_RETURN_IF_ERROR(
-        reader.ReadExact("classifier.bias", {c.num_labels}, model.classifier_bias_));
+    SIEVE_RETURN_IF_ERROR(read("pooler.dense.weight", {h, h}, model.head_dense_weight_));
+    SIEVE_RETURN_IF_ERROR(read("pooler.dense.bias", {h}, model.head_dense_bias_));
+    SIEVE_RETURN_IF_ERROR(read("classifier.weight", {c.num_labels, h}, model.classifier_weight_));
+    SIEVE_RETURN_IF_ERROR(read("classifier.bias", {c.num_labels}, model.classifier_bias_));
   } else if (c.architecture == Architecture::kXLMRobertaForSequenceClassification) {
+    SIEVE_RETURN_IF_ERROR(read("classifier.dense.weight", {h, h}, model.head_dense_weight_));
+    SIEVE_RETURN_IF_ERROR(read("classifier.dense.bias", {h}, model.head_dense_bias_));
     SIEVE_RETURN_IF_ERROR(
-        reader.ReadExact("classifier.dense.weight", {h, h}, model.head_dense_weight_));
-    SIEVE_RETURN_IF_ERROR(reader.ReadExact("classifier.dense.bias", {h}, model.head_dense_bias_));
-    SIEVE_RETURN_IF_ERROR(reader.ReadExact("classifier.out_proj.weight", {c.num_labels, h},
-                                           model.classifier_weight_));
-    SIEVE_RETURN_IF_ERROR(
-        reader.ReadExact("classifier.out_proj.bias", {c.num_labels}, model.classifier_bias_));
+        read("classifier.out_proj.weight", {c.num_labels, h}, model.classifier_weight_));
+    SIEVE_RETURN_IF_ERROR(read("classifier.out_proj.bias", {c.num_labels}, model.classifier_bias_));
   }
   return model;
 }

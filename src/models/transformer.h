@@ -5,6 +5,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
+#include <string>
 #include <vector>
 
 #include "core/status.h"
@@ -28,6 +30,14 @@ class TransformerModel {
   // Reads config.json and model.safetensors from a Hub-layout folder, checking every tensor's
   // shape against the config. F16/BF16 weights are converted to F32.
   static Result<TransformerModel> Load(const std::filesystem::path& model_dir);
+
+  // Gives the float32 values of a tensor by its HF name (without any "bert."/"roberta." prefix
+  // for encoder tensors; "classifier.*" for heads), checked against `shape`.
+  using TensorSource = std::function<Result<std::vector<float>>(
+      const std::string& name, const std::vector<std::size_t>& shape)>;
+  // Builds a model from any source of weights (benchmarks use random ones).
+  static Result<TransformerModel> FromTensors(const TransformerConfig& config,
+                                              const TensorSource& tensors);
 
   const TransformerConfig& config() const { return config_; }
 
