@@ -1,0 +1,199 @@
+#include "store/ingest.h"
+
+#include <algorithm>
+#include <set>
+#include <system_error>
+#include <unordered_set>
+#include <utility>
+
+#include "core/file.h"
+#include "text/document.h"
+
+namespace sieve::store {
+namespace {
+
+namespace fs = std::filesystem;
+
+bool IsHidden(const fs::path& path) {
+  std::string name = path.filename().string();
+  return name.size() > 1 && name[0] == '.' && name != "..";
+}
+
+std::vector<std::string> SortedUnique(std::vector<std::string> values) {
+  std::sort(values.begin(), values.end());
+  values.erase(std::unique(values.begin(), values.end()), values.end());
+  return values;
+}
+
+// A BEIR record's identity: its id, title and text (the file holds many records, and one record
+// changing must not re-chunk the others).
+std::string RecordHash(const text::ExtractedDocument& doc) {
+  std::string record;
+  record.reserve(doc.key.size() + doc.title.size() + doc.text.size() + 2);
+  record.append(doc.key).append(1, '\0').append(doc.title).append(1, '\0').append(doc.text);
+  return Sha256Hex(record);
+}
+
+}  // namespace
+
+std::string ChunkingSignature(const text::ChunkOptions& options) {
+  return "max=" + std::to_string(options.max_tokens) +
+         ",overlap=" + std::to_string(options.overlap_tokens);
+}
+
+std::string DocumentKeyForPath(const fs::path& path) {
+  std::error_code ec;
+  fs::path absolute = fs::absolute(path, ec);
+  if (ec) absolute = path;
+  return absolute.lexically_normal().string();
+}
+
+Result<FileIngestReport> IngestFile(DocumentStore& store, const fs::path& path,
+                                    const IngestOptions& options) {
+  const std::string source = DocumentKeyForPath(path);
+  const std::string name = path.string();
+  std::optional<text::DocumentType> type = text::DetectType(path);
+  if (!type) {
+    std::string ext = path.extension().string();
+    return Status::Unsupported(name + ": unsupported file type" +
+                               (ext.empty() ? std::string(" (no extension)") : " \"" + ext + "\""));
+  }
+  std::error_code ec;
+  auto file_status = fs::status(path, ec);
+  if (ec || !fs::exists(file_status)) return Status::NotFound(name + ": no such file");
+  if (!fs::is_regular_file(file_status)) return Status::InvalidInput(name + ": not a regular file");
+  std::uint64_t size = fs::file_size(path, ec);
+  if (ec) return Status::IoError(name + ": cannot read size: " + ec.message());
+  if (size > options.max_file_bytes) {
+    return Status::InvalidInput(name + ": file is " + std::to_string(size) +
+                                " bytes, over the limit of " +
+                                std::to_string(options.max_file_bytes) + " (--max-file-mb)");
+  }
+  FileIngestReport report;
+  report.bytes = size;
+  const std::string chunking = ChunkingSignature(options.chunking);
+  const std::vector<std::string> tags = SortedUnique(options.tags);
+
+  SIEVE_ASSIGN_OR_RETURN(std::string file_hash, Sha256HexOfFile(path));
+  if (*type != text::DocumentType::kBeir) {
+    // Fast path: an unchanged file is not even parsed.
+    SIEVE_ASSIGN_OR_RETURN(auto existing, store.FindDocument(source));
+    if (existing && existing->content_hash == file_hash && existing->chunking == chunking &&
+        existing->source_path == source) {
+      if (existing->tags != tags) {
+        SIEVE_ASSIGN_OR_RETURN(auto txn, store.BeginTransaction());
+        SIEVE_RETURN_IF_ERROR(store.SetTags(existing->doc_id, tags));
+        SIEVE_RETURN_IF_ERROR(txn.Commit());
+      }
+      report.documents_unchanged = 1;
+      return report;
+    }
+  }
+
+  text::LoadOptions load_options;
+  load_options.max_file_bytes = options.max_file_bytes;
+  SIEVE_ASSIGN_OR_RETURN(auto documents, text::LoadFile(fs::path(source), load_options));
+
+  // The whole file is one transaction: a crash leaves either the old or the new version.
+  SIEVE_ASSIGN_OR_RETURN(auto txn, store.BeginTransaction());
+  std::unordered_set<std::string> keys_in_file;
+  for (auto& doc : documents) {
+    if (*type != text::DocumentType::kBeir) doc.key = source;
+    doc.source_path = source;
+    keys_in_file.insert(doc.key);
+    report.invalid_utf8_replaced += doc.invalid_utf8_replaced;
+    const bool is_record = *type == text::DocumentType::kBeir;
+    std::string hash = is_record ? RecordHash(doc) : file_hash;
+    SIEVE_ASSIGN_OR_RETURN(auto existing, store.FindDocument(doc.key));
+    if (existing && existing->content_hash == hash && existing->chunking == chunking &&
+        existing->source_path == source) {
+      if (existing->tags != tags) SIEVE_RETURN_IF_ERROR(store.SetTags(existing->doc_id, tags));
+      ++report.documents_unchanged;
+      continue;
+    }
+    DocumentInput input;
+    input.key = doc.key;
+    input.source_path = source;
+    input.type = text::DocumentTypeName(doc.type);
+    input.title = doc.title;
+    input.content_hash = std::move(hash);
+    input.bytes = is_record ? doc.title.size() + doc.text.size() : size;
+    input.chunking = chunking;
+    input.tags = tags;
+    input.chunks = text::ChunkDocument(doc, options.chunking);
+    report.chunks_written += input.chunks.size();
+    auto put = store.PutDocument(input);
+    if (!put.ok()) return put.status().WithContext(name);
+    ++(existing ? report.documents_replaced : report.documents_added);
+  }
+  // Records that are no longer in the file (BEIR) go away with this version of it.
+  SIEVE_ASSIGN_OR_RETURN(auto previous_keys, store.KeysFromSource(source));
+  for (const auto& key : previous_keys) {
+    if (keys_in_file.count(key)) continue;
+    SIEVE_ASSIGN_OR_RETURN(bool deleted, store.DeleteDocument(key));
+    if (deleted) ++report.documents_removed;
+  }
+  Status committed = txn.Commit();
+  if (!committed.ok()) return committed.WithContext(name);
+  return report;
+}
+
+IngestPlan PlanIngest(const std::vector<fs::path>& paths) {
+  IngestPlan plan;
+  std::set<std::string> seen;
+  auto add_file = [&](const fs::path& file) {
+    if (seen.insert(DocumentKeyForPath(file)).second) plan.files.push_back(file);
+  };
+  for (const auto& path : paths) {
+    std::error_code ec;
+    auto status = fs::status(path, ec);
+    if (!fs::exists(status)) {
+      plan.errors.push_back(Status::NotFound(path.string() + ": no such file or directory"));
+      continue;
+    }
+    if (!fs::is_directory(status)) {
+      if (!text::DetectType(path)) {
+        std::string ext = path.extension().string();
+        plan.errors.push_back(Status::Unsupported(
+            path.string() + ": unsupported file type" +
+            (ext.empty() ? std::string(" (no extension)") : " \"" + ext + "\"")));
+        continue;
+      }
+      add_file(path);
+      continue;
+    }
+    std::vector<fs::path> found;
+    fs::recursive_directory_iterator it(path, fs::directory_options::none, ec);
+    if (ec) {
+      plan.errors.push_back(
+          Status::IoError(path.string() + ": cannot read directory: " + ec.message()));
+      continue;
+    }
+    for (; it != fs::recursive_directory_iterator(); it.increment(ec)) {
+      if (ec) {
+        plan.errors.push_back(
+            Status::IoError(path.string() + ": cannot read directory: " + ec.message()));
+        break;
+      }
+      const fs::path& entry = it->path();
+      // Hidden files and folders (.git, the .sieve index itself) are not documents.
+      if (IsHidden(entry)) {
+        if (it->is_directory(ec)) it.disable_recursion_pending();
+        continue;
+      }
+      if (!it->is_regular_file(ec)) continue;
+      found.push_back(entry);
+    }
+    std::sort(found.begin(), found.end());
+    for (const auto& file : found) {
+      if (text::DetectType(file)) {
+        add_file(file);
+      } else {
+        plan.ignored.push_back(file);
+      }
+    }
+  }
+  return plan;
+}
+
+}  // namespace sieve::store
