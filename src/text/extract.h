@@ -32,7 +32,8 @@ ExtractedDocument ExtractMarkdown(std::string_view bytes);
 ExtractedDocument ExtractHtml(std::string_view bytes);
 
 // PDF: each page's text in reading order, pages separated by a blank line, one PageStart per
-// page; the title from the document information dictionary. Fails with kInvalidInput for a
+// page; ligatures (U+FB00..U+FB06) spelled out; the title from the document information
+// dictionary. Fails with kInvalidInput for a
 // corrupt file and kUnsupported for one that needs a password.
 Result<ExtractedDocument> ExtractPdf(std::string_view bytes);
 

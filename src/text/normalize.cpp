@@ -78,7 +78,8 @@ std::size_t AppendNormalized(std::string_view bytes, std::string& out) {
       continue;
     }
     in_invalid_run = false;
-    if (cp > 0x9F) out.append(bytes.data() + i, static_cast<std::size_t>(len));  // drop C1
+    // Drop C1 controls and the soft hyphen (an invisible break hint that splits words).
+    if (cp > 0x9F && cp != 0xAD) out.append(bytes.data() + i, static_cast<std::size_t>(len));
     i += static_cast<std::size_t>(len);
   }
   return invalid;

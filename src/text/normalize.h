@@ -4,7 +4,8 @@
 // past U+10FFFF) become U+FFFD, one per run of consecutive invalid bytes, and every such byte is
 // counted; CRLF and lone CR become LF; form feed and vertical tab become LF (they separate pages
 // and lines in plain text); NUL, the other C0 controls except TAB/LF, DEL and the C1 controls
-// (U+0080..U+009F, mostly mis-decoded cp1252) are removed; a leading byte-order mark is dropped.
+// (U+0080..U+009F, mostly mis-decoded cp1252) and the soft hyphen U+00AD are removed; a leading
+// byte-order mark is dropped.
 // The output is always valid UTF-8, whatever the input bytes.
 #pragma once
 

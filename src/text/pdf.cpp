@@ -28,6 +28,25 @@ std::string ToUtf8(const poppler::ustring& text) {
   return std::string(bytes.begin(), bytes.end());
 }
 
+// Typeset PDFs often carry ligature glyphs (U+FB00..U+FB06); spelled out, "ﬁnd" matches "find".
+std::string ExpandLigatures(std::string text) {
+  static constexpr std::string_view kLigatures[] = {"ff", "fi", "fl", "ffi", "ffl", "st", "st"};
+  if (text.find("\xEF\xAC") == std::string::npos) return text;  // no U+FBxx at all
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (i + 2 < text.size() && text[i] == '\xEF' && text[i + 1] == '\xAC' &&
+        static_cast<unsigned char>(text[i + 2]) >= 0x80 &&
+        static_cast<unsigned char>(text[i + 2]) <= 0x86) {
+      out.append(kLigatures[static_cast<unsigned char>(text[i + 2]) - 0x80]);
+      i += 2;
+    } else {
+      out.push_back(text[i]);
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 Result<ExtractedDocument> ExtractPdf(std::string_view bytes) {
@@ -54,7 +73,8 @@ Result<ExtractedDocument> ExtractPdf(std::string_view bytes) {
     out.ParagraphBreak();
     doc.pages.push_back({out.ContentOffset(), index + 1});
     if (!page) continue;
-    out.AppendRaw(ToUtf8(page->text(poppler::rectf(), poppler::page::non_raw_non_physical_layout)));
+    out.AppendRaw(ExpandLigatures(
+        ToUtf8(page->text(poppler::rectf(), poppler::page::non_raw_non_physical_layout))));
   }
   doc.invalid_utf8_replaced = out.invalid_utf8_replaced();
   doc.text = out.Finish();

@@ -176,6 +176,11 @@ TEST(PdfTest, EncryptedIsRefusedClearly) {
   EXPECT_THAT(docs.status().message(), HasSubstr("encrypted.pdf: encrypted PDF"));
 }
 
+TEST(PdfTest, LigaturesAreSpelledOut) {
+  const ExtractedDocument doc = LoadOne(FixturePath("ligature.pdf"));
+  EXPECT_EQ(doc.text, "The final figure shows the first result.");
+}
+
 TEST(PdfTest, OwnerPasswordOnlyStillLoads) {
   // Encrypted, but the empty user password opens it (a permissions-only PDF).
   const ExtractedDocument doc = LoadOne(FixturePath("owner_only.pdf"));

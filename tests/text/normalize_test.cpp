@@ -47,6 +47,9 @@ TEST(NormalizeTest, LineEndsAndControls) {
   EXPECT_EQ(NormalizeText("c1\xC2\x85x"), "c1x");          // U+0085, a C1 control
   EXPECT_EQ(NormalizeText("\xEF\xBB\xBFhello"), "hello");  // byte-order mark
   EXPECT_EQ(NormalizeText("tab\tkept"), "tab\tkept");
+  EXPECT_EQ(NormalizeText("aero\xC2\xAD"
+                          "dynamics"),
+            "aerodynamics");  // soft hyphen
 }
 
 TEST(NormalizeTest, ProfileSeesBinary) {

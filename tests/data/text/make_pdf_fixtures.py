@@ -2,6 +2,7 @@
 """Writes the PDF fixtures of the text tests (standard library only; re-run to regenerate).
 
 two_pages.pdf  - two pages of text (Helvetica), a Title in the info dictionary
+ligature.pdf   - one line drawn with the "fi" ligature glyph
 no_text.pdf    - one page with a drawn rectangle and no text (like a scan without OCR)
 corrupt.pdf    - a %PDF header followed by garbled, truncated bytes
 encrypted.pdf  - made afterwards with: qpdf --encrypt secret owner 256 -- two_pages.pdf encrypted.pdf
@@ -22,7 +23,7 @@ def text_stream(lines):
     return "\n".join(ops).encode("latin-1")
 
 
-def write_pdf(path, page_streams, title=None):
+def write_pdf(path, page_streams, title=None, font_encoding=None, to_unicode=None):
     objects = []  # bodies, object number = index + 1
     n_pages = len(page_streams)
     font_num = 3 + 2 * n_pages
@@ -36,7 +37,13 @@ def write_pdf(path, page_streams, title=None):
             f"/Resources << /Font << /F1 {font_num} 0 R >> >> "
             f"/Contents {page_nums[i] + 1} 0 R >>".encode())
         objects.append(b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream")
-    objects.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
+    encoding = f" /Encoding {font_encoding}" if font_encoding else ""
+    if to_unicode:
+        encoding += f" /ToUnicode {font_num + 1} 0 R"
+    objects.append(f"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica{encoding} >>".encode())
+    if to_unicode:
+        objects.append(b"<< /Length %d >>\nstream\n" % len(to_unicode) + to_unicode +
+                       b"\nendstream")
     info_num = None
     if title:
         objects.append(f"<< /Title ({title}) >>".encode("latin-1"))
@@ -62,6 +69,28 @@ write_pdf(HERE / "two_pages.pdf", [
                  "The boundary layer was measured at Mach 2."]),
     text_stream(["Page two covers heat transfer.", "Results agree with theory."]),
 ], title="Sieve Test Document")
+# Byte 0xAE drawn as the "fi" ligature glyph, and a ToUnicode map that says it is U+FB01: text
+# extraction gives the ligature character unless the loader spells it out.
+TO_UNICODE = b"""/CIDInit /ProcSet findresource begin
+12 dict begin
+begincmap
+/CMapName /Sieve-Ligature def
+/CMapType 2 def
+1 begincodespacerange
+<00> <FF>
+endcodespacerange
+1 beginbfrange
+<20> <7E> <0020>
+endbfrange
+1 beginbfchar
+<AE> <FB01>
+endbfchar
+endcmap
+CMapName currentdict /CMap defineresource pop
+end
+end"""
+write_pdf(HERE / "ligature.pdf", [text_stream(["The \xaenal \xaegure shows the \xaerst result."])],
+          font_encoding="<< /Type /Encoding /Differences [174 /fi] >>", to_unicode=TO_UNICODE)
 write_pdf(HERE / "no_text.pdf", [b"0 0 1 rg\n100 100 200 200 re f"])
 good = (HERE / "two_pages.pdf").read_bytes()
 garbled = bytearray(good[:9])
