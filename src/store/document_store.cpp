@@ -448,6 +448,16 @@ Result<std::vector<ChunkRecord>> DocumentStore::GetChunks(std::span<const std::i
     FROM chunks c JOIN documents d ON d.doc_id = c.doc_id WHERE c.chunk_id = ?)sql"));
   std::vector<ChunkRecord> chunks;
   chunks.reserve(chunk_ids.size());
+  // One read transaction for all lookups (not a lock round trip per chunk) and a consistent view.
+  const bool own_transaction = sqlite3_get_autocommit(db_.get()) != 0;
+  if (own_transaction) SIEVE_RETURN_IF_ERROR(Execute("BEGIN"));
+  struct EndRead {
+    DocumentStore* store;
+    bool active;
+    ~EndRead() {
+      if (active) (void)store->Execute("COMMIT");
+    }
+  } end_read{this, own_transaction};
   for (std::int64_t id : chunk_ids) {
     stmt.Bind(1, id);
     SIEVE_ASSIGN_OR_RETURN(bool row, stmt.Step());
