@@ -243,18 +243,84 @@ std::string TokenVocab::IdToToken(std::int32_t id) const {
   return it == tokens_by_id_.end() ? std::string() : it->second;
 }
 
+void PrefixTrie::Insert(std::string_view token, std::int32_t id) {
+  std::uint32_t node = 0;
+  for (char c : token) {
+    const auto byte = static_cast<unsigned char>(c);
+    auto& children = building_[node].children;
+    auto it = std::lower_bound(children.begin(), children.end(), byte,
+                               [](const auto& edge, unsigned char b) { return edge.first < b; });
+    if (it != children.end() && it->first == byte) {
+      node = it->second;
+      continue;
+    }
+    const auto child = static_cast<std::uint32_t>(building_.size());
+    children.insert(it, {byte, child});
+    building_.emplace_back();  // after the last use of `children`: this may move the nodes
+    node = child;
+  }
+  building_[node].id = id;
+}
+
+void PrefixTrie::Freeze() {
+  node_ids_.clear();
+  edge_begin_.clear();
+  edge_bytes_.clear();
+  edge_targets_.clear();
+  for (const BuildNode& node : building_) {
+    node_ids_.push_back(node.id);
+    edge_begin_.push_back(static_cast<std::uint32_t>(edge_bytes_.size()));
+    for (const auto& [byte, child] : node.children) {
+      edge_bytes_.push_back(byte);
+      edge_targets_.push_back(child);
+    }
+  }
+  edge_begin_.push_back(static_cast<std::uint32_t>(edge_bytes_.size()));
+  root_children_.assign(256, 0);
+  for (const auto& [byte, child] : building_[0].children) root_children_[byte] = child;
+  building_.clear();
+  building_.shrink_to_fit();
+}
+
+std::uint32_t PrefixTrie::Child(std::uint32_t node, unsigned char byte) const {
+  if (node == 0) return root_children_[byte];
+  const unsigned char* first = edge_bytes_.data() + edge_begin_[node];
+  const unsigned char* last = edge_bytes_.data() + edge_begin_[node + 1];
+  const unsigned char* it = std::lower_bound(first, last, byte);
+  return it != last && *it == byte
+             ? edge_targets_[static_cast<std::size_t>(it - edge_bytes_.data())]
+             : 0;
+}
+
+PrefixTrie::Match PrefixTrie::LongestPrefix(std::string_view text) const {
+  Match best;
+  if (root_children_.empty()) return best;  // nothing inserted, or not frozen
+  std::uint32_t node = 0;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    node = Child(node, static_cast<unsigned char>(text[i]));
+    if (node == 0) break;
+    const bool at_boundary =
+        i + 1 == text.size() || (static_cast<unsigned char>(text[i + 1]) & 0xC0) != 0x80;
+    if (node_ids_[node] >= 0 && at_boundary) best = {i + 1, node_ids_[node]};
+  }
+  return best;
+}
+
 WordPieceModel::WordPieceModel(TokenVocab vocab, std::int32_t unk_id, std::string continuing_prefix,
                                std::size_t max_input_chars_per_word)
     : vocab_(std::move(vocab)),
       unk_id_(unk_id),
       prefix_(std::move(continuing_prefix)),
       max_chars_(max_input_chars_per_word) {
-  if (prefix_.empty()) return;
   vocab_.ForEach([this](const std::string& token, std::int32_t id) {
-    if (token.size() > prefix_.size() && token.compare(0, prefix_.size(), prefix_) == 0) {
-      continuations_.Insert(token.substr(prefix_.size()), id);
+    word_starts_.Insert(token, id);
+    if (!prefix_.empty() && token.size() > prefix_.size() &&
+        token.compare(0, prefix_.size(), prefix_) == 0) {
+      continuations_.Insert(std::string_view(token).substr(prefix_.size()), id);
     }
   });
+  word_starts_.Freeze();
+  continuations_.Freeze();
 }
 
 void WordPieceModel::EncodeWord(const char32_t* begin, const char32_t* end,
@@ -266,34 +332,21 @@ void WordPieceModel::EncodeWord(const char32_t* begin, const char32_t* end,
     return;
   }
   std::string& word = scratch.utf8;
-  std::vector<std::uint32_t>& offsets = scratch.char_offsets;
   word.clear();
-  offsets.clear();
-  for (const char32_t* p = begin; p != end; ++p) {
-    offsets.push_back(static_cast<std::uint32_t>(word.size()));
-    AppendUtf8(*p, word);
-  }
-  offsets.push_back(static_cast<std::uint32_t>(word.size()));
+  for (const char32_t* p = begin; p != end; ++p) AppendUtf8(*p, word);
 
   const std::size_t first_id = ids.size();
-  std::size_t start = 0;
-  while (start < n) {
-    const TokenVocab& pieces = (start == 0 || prefix_.empty()) ? vocab_ : continuations_;
-    std::size_t stop = n;
-    while (stop > start && offsets[stop] - offsets[start] > pieces.max_token_bytes()) --stop;
-    std::optional<std::int32_t> id;
-    for (; stop > start; --stop) {
-      id = pieces.Find(
-          std::string_view(word).substr(offsets[start], offsets[stop] - offsets[start]));
-      if (id) break;
-    }
-    if (!id) {  // no piece fits here: the whole word is unknown
+  std::size_t start = 0;  // byte offset
+  while (start < word.size()) {
+    const PrefixTrie& pieces = (start == 0 || prefix_.empty()) ? word_starts_ : continuations_;
+    const PrefixTrie::Match match = pieces.LongestPrefix(std::string_view(word).substr(start));
+    if (match.bytes == 0) {  // no piece fits here: the whole word is unknown
       ids.resize(first_id);
       ids.push_back(unk_id_);
       return;
     }
-    ids.push_back(*id);
-    start = stop;
+    ids.push_back(match.id);
+    start += match.bytes;
   }
 }
 

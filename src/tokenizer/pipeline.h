@@ -38,7 +38,6 @@ struct Scratch {
   std::vector<Span> words;
   std::vector<Span> words_step;
   std::string utf8;
-  std::vector<std::uint32_t> char_offsets;
   std::vector<int> model_ids;
 };
 
@@ -158,6 +157,36 @@ class TokenVocab {
   std::int32_t max_id_ = -1;
 };
 
+// A byte trie over token texts: the longest token that is a prefix of a text, in one walk
+// (what WordPiece's "try the longest substring first" loop finds, without a lookup per length).
+class PrefixTrie {
+ public:
+  void Insert(std::string_view token, std::int32_t id);
+  // Packs the trie into flat arrays for lookups; call once after the last Insert.
+  void Freeze();
+  struct Match {
+    std::size_t bytes = 0;  // 0: no token is a prefix
+    std::int32_t id = -1;
+  };
+  // Only matches that end on a UTF-8 character boundary of `text` count.
+  Match LongestPrefix(std::string_view text) const;
+
+ private:
+  struct BuildNode {
+    std::int32_t id = -1;
+    std::vector<std::pair<unsigned char, std::uint32_t>> children;  // sorted by byte
+  };
+  std::uint32_t Child(std::uint32_t node, unsigned char byte) const;
+
+  std::vector<BuildNode> building_{BuildNode{}};  // building_[0] is the root; empty once frozen
+  // Frozen form: node k's edges are edge_bytes_/edge_targets_[edge_begin_[k], edge_begin_[k+1]).
+  std::vector<std::int32_t> node_ids_;
+  std::vector<std::uint32_t> edge_begin_;
+  std::vector<unsigned char> edge_bytes_;
+  std::vector<std::uint32_t> edge_targets_;
+  std::vector<std::uint32_t> root_children_;  // 256 entries, 0 = none
+};
+
 // Greedy longest-match-first WordPiece (models/wordpiece in `tokenizers`).
 class WordPieceModel final : public WordModel {
  public:
@@ -173,7 +202,8 @@ class WordPieceModel final : public WordModel {
 
  private:
   TokenVocab vocab_;
-  TokenVocab continuations_;  // tokens that start with the prefix, keyed without it
+  PrefixTrie word_starts_;    // every token
+  PrefixTrie continuations_;  // tokens that start with the prefix, keyed without it
   std::int32_t unk_id_;
   std::string prefix_;
   std::size_t max_chars_;
