@@ -148,6 +148,10 @@ class EventStreamParser {
       if (!status.ok()) return status;
     }
     pending_.erase(0, start);
+    if (pending_.size() > kMaxBodyBytes) {
+      return Status::InvalidInput("malformed event stream: a line longer than " +
+                                  std::to_string(kMaxBodyBytes >> 20) + " MiB");
+    }
     return Status::Ok();
   }
 
