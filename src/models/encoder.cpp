@@ -20,15 +20,21 @@
 namespace sieve::models {
 namespace {
 
-std::string RevisionFromPath(const std::filesystem::path& dir) {
-  // Hub cache snapshots live in .../snapshots/<commit>/.
-  const auto normal = dir.lexically_normal();
-  auto leaf = normal.filename();
-  if (leaf.empty()) leaf = normal.parent_path().filename();
-  const auto parent =
-      normal.filename().empty() ? normal.parent_path().parent_path() : normal.parent_path();
-  if (parent.filename() == "snapshots") return leaf.string();
-  return "";
+// A folder inside the Hugging Face cache (.../models--org--name/snapshots/<commit>) is named by
+// its Hub id and commit; any other folder by its path.
+void IdentifyFolder(const std::filesystem::path& dir, ModelInfo& info) {
+  info.id = dir.string();
+  info.revision.clear();
+  auto normal = dir.lexically_normal();
+  if (normal.filename().empty()) normal = normal.parent_path();
+  const auto snapshots = normal.parent_path();
+  const std::string repo = snapshots.parent_path().filename().string();
+  if (snapshots.filename() != "snapshots" || !repo.starts_with("models--")) return;
+  std::string id = repo.substr(8);
+  const auto separator = id.find("--");
+  if (separator != std::string::npos) id.replace(separator, 2, "/");
+  info.id = id;
+  info.revision = normal.filename().string();
 }
 
 // Everything both model kinds share: weights, tokenizer, limits and the activation arena.
@@ -76,8 +82,7 @@ Result<std::unique_ptr<LoadedModel>> LoadCommon(const std::filesystem::path& mod
     max_length = options.max_length;
   }
   ModelInfo& info = model->info;
-  info.id = model_dir.string();
-  info.revision = RevisionFromPath(model_dir);
+  IdentifyFolder(model_dir, info);
   info.architecture = config.architecture_name;
   info.max_seq_length = max_length;
   return model;

@@ -186,6 +186,20 @@ TEST_F(ModelLoadTest, WithoutSentenceTransformersFilesDefaultsToMeanAndNormalize
   EXPECT_EQ((*embedder)->info().query_prompt, "");
 }
 
+TEST_F(ModelLoadTest, HubCacheSnapshotIsNamedByIdAndRevision) {
+  const fs::path snapshot = root_ / "models--BAAI--bge-tiny" / "snapshots" / "0123abcd";
+  fs::create_directories(snapshot.parent_path());
+  fs::copy(Fixture("tiny-bge"), snapshot, fs::copy_options::recursive);
+  auto embedder = LoadEmbedder(snapshot);
+  ASSERT_TRUE(embedder.ok()) << embedder.status().ToString();
+  EXPECT_EQ((*embedder)->info().id, "BAAI/bge-tiny");
+  EXPECT_EQ((*embedder)->info().revision, "0123abcd");
+  auto plain = LoadEmbedder(Fixture("tiny-bge"));
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ((*plain)->info().id, Fixture("tiny-bge").string());
+  EXPECT_EQ((*plain)->info().revision, "");
+}
+
 float Dot(const std::vector<float>& a, const std::vector<float>& b) {
   float sum = 0;
   for (std::size_t i = 0; i < a.size(); ++i) sum += a[i] * b[i];
