@@ -4,6 +4,20 @@
 // tokenizer_config.json, or sentencepiece.bpe.model for XLM-R) and returns a Tokenizer whose
 // Encode/EncodePair reproduce Hugging Face `tokenizers` exactly: same ids, type ids, mask,
 // truncation (longest_first for pairs).
+//
+// Which file a folder is read from, first match wins:
+//   sentencepiece.bpe.model  XLM-RoBERTa (bge-m3, bge-reranker-*) through libsentencepiece, with
+//                            transformers' ids: <s>=0 <pad>=1 </s>=2 <unk>=3, piece = spm id + 1,
+//                            <mask> last; `<s> A </s>` and `<s> A </s> </s> B </s>`, type ids 0.
+//                            Preferred over the folder's tokenizer.json (Unigram + Precompiled
+//                            normalizer), which this stage does not interpret.
+//   tokenizer.json           WordPiece with BertNormalizer / BertPreTokenizer (also Sequence,
+//                            Lowercase, NF*, StripAccents, Strip, Replace(String), Whitespace,
+//                            WhitespaceSplit; TemplateProcessing, BertProcessing,
+//                            RobertaProcessing). Other model types are refused by name.
+//   vocab.txt                plus tokenizer_config.json: what BertTokenizerFast builds from them.
+// Special tokens written in the text ("[MASK]") are matched before normalization. Invalid UTF-8
+// in a text is read as U+FFFD. Encode is const and safe to call from several threads.
 #pragma once
 
 #include <cstddef>
@@ -27,7 +41,8 @@ struct Encoding {
 };
 
 struct EncodeOptions {
-  // Maximum length including special tokens; 0 = no truncation.
+  // Maximum length including special tokens; 0 = no truncation. A value below the number of
+  // special tokens keeps the special tokens only (HF `tokenizers` would refuse it).
   std::size_t max_length = 0;
   bool add_special_tokens = true;
 };
