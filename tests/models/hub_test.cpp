@@ -8,9 +8,11 @@
 #include <openssl/evp.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
 #include <filesystem>
 #include <map>
 #include <mutex>
@@ -578,6 +580,56 @@ TEST_F(HubTest, BadIdsAreUsageErrors) {
   }
   EXPECT_EQ(PullModel(kRepo, "../x", Options()).status().code(), StatusCode::kInvalidArgument);
   EXPECT_TRUE(hub_.log().empty());
+}
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr
+};
+
+// Runs the sieve binary of this build tree with the fake Hub as endpoint and `cache` as the cache.
+CommandResult RunSieve(const std::string& args, const FakeHub& hub, const fs::path& cache) {
+  std::string command = "HF_HUB_CACHE='" + cache.string() + "' HF_HOME='" + cache.string() +
+                        "/home' HF_TOKEN= HF_ENDPOINT='" + hub.endpoint() +
+                        "' '" SIEVE_BINARY "' " + args + " 2>&1";
+  CommandResult result;
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (pipe == nullptr) return result;
+  char buf[4096];
+  std::size_t n = 0;
+  while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) result.output.append(buf, n);
+  int status = ::pclose(pipe);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
+}
+
+TEST_F(HubTest, CommandLinePullPathAndList) {
+  if (!fs::exists(SIEVE_BINARY)) GTEST_SKIP() << SIEVE_BINARY << " is not built";
+  auto pull = RunSieve("models pull --include '*.md' acme/tiny-bert --json", hub_, cache_);
+  ASSERT_EQ(pull.exit_code, 0) << pull.output;
+  auto json = nlohmann::json::parse(pull.output, nullptr, false);
+  ASSERT_TRUE(json.is_object()) << pull.output;
+  fs::path snapshot = RepoDir() / "snapshots" / kCommit1;
+  EXPECT_EQ(json["path"], snapshot.string());
+  EXPECT_EQ(json["commit"], kCommit1);
+  EXPECT_EQ(json["files"].size(), 5u);
+  EXPECT_TRUE(fs::exists(snapshot / "README.md"));
+
+  auto path = RunSieve("models path acme/tiny-bert", hub_, cache_);
+  EXPECT_EQ(path.exit_code, 0) << path.output;
+  EXPECT_EQ(path.output, snapshot.string() + "\n");
+
+  auto list = RunSieve("models list", hub_, cache_);
+  EXPECT_EQ(list.exit_code, 0) << list.output;
+  EXPECT_THAT(list.output, HasSubstr("acme/tiny-bert\tmain=aaaaaaaa"));
+
+  auto missing = RunSieve("models pull acme/missing", hub_, cache_);
+  EXPECT_EQ(missing.exit_code, 2) << missing.output;
+  EXPECT_THAT(missing.output, HasSubstr("acme/missing: not found"));
+  auto bad = RunSieve("models path 'not/a/--model'", hub_, cache_);
+  EXPECT_EQ(bad.exit_code, 2) << bad.output;
+  auto usage = RunSieve("models pull 'acme/x y'", hub_, cache_);
+  EXPECT_EQ(usage.exit_code, 1) << usage.output;
 }
 
 TEST(HubIdTest, ParsesIdsAndRevisions) {
