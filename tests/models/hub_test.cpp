@@ -13,10 +13,13 @@
 
 #include <atomic>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
+#include <initializer_list>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -61,6 +64,37 @@ std::string PseudoRandomBytes(std::size_t n, unsigned seed) {
   }
   return out;
 }
+
+// Sets (or with nullptr unsets) environment variables and puts the old values back, so tests
+// run in one process do not leak settings into each other.
+class ScopedEnv {
+ public:
+  ScopedEnv(std::initializer_list<std::pair<const char*, const char*>> vars) {
+    for (const auto& [name, value] : vars) {
+      const char* old = std::getenv(name);
+      saved_.emplace_back(name, old ? std::optional<std::string>(old) : std::nullopt);
+      if (value) {
+        ::setenv(name, value, 1);
+      } else {
+        ::unsetenv(name);
+      }
+    }
+  }
+  ~ScopedEnv() {
+    for (auto it = saved_.rbegin(); it != saved_.rend(); ++it) {
+      if (it->second) {
+        ::setenv(it->first.c_str(), it->second->c_str(), 1);
+      } else {
+        ::unsetenv(it->first.c_str());
+      }
+    }
+  }
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+
+ private:
+  std::vector<std::pair<std::string, std::optional<std::string>>> saved_;
+};
 
 struct FakeFile {
   std::string content;
@@ -470,14 +504,24 @@ TEST_F(HubTest, UnauthorizedSaysToSetHfToken) {
 
 TEST_F(HubTest, TokenAndEndpointComeFromTheEnvironment) {
   hub_.required_token = "hf_from_env";
-  ::setenv("HF_TOKEN", "hf_from_env", 1);
-  ::setenv("HF_ENDPOINT", (hub_.endpoint() + "/").c_str(), 1);
+  std::string endpoint = hub_.endpoint() + "/";
+  ScopedEnv env({{"HF_TOKEN", "hf_from_env"}, {"HF_ENDPOINT", endpoint.c_str()}});
   PullOptions options = Options();
   options.token.reset();
   options.endpoint.clear();
   auto result = PullModel(kRepo, "main", options);
-  ::unsetenv("HF_TOKEN");
-  ::unsetenv("HF_ENDPOINT");
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+}
+
+TEST_F(HubTest, TokenFileOfHuggingfaceCliLoginIsUsed) {
+  hub_.required_token = "hf_from_file";
+  fs::path home = cache_ / "hf-home";
+  fs::create_directories(home);
+  ASSERT_TRUE(WriteFileAtomic(home / "token", "hf_from_file\n").ok());
+  ScopedEnv env({{"HF_TOKEN", nullptr}, {"HF_TOKEN_PATH", nullptr}, {"HF_HOME", home.c_str()}});
+  PullOptions options = Options();
+  options.token.reset();
+  auto result = PullModel(kRepo, "main", options);
   ASSERT_TRUE(result.ok()) << result.status().ToString();
 }
 
@@ -531,9 +575,8 @@ TEST_F(HubTest, SilentServerTimesOut) {
 }
 
 TEST_F(HubTest, OfflineModeRefusesToPull) {
-  ::setenv("HF_HUB_OFFLINE", "1", 1);
+  ScopedEnv env({{"HF_HUB_OFFLINE", "1"}});
   auto result = PullModel(kRepo, "main", Options());
-  ::unsetenv("HF_HUB_OFFLINE");
   ASSERT_FALSE(result.ok());
   EXPECT_THAT(result.status().message(), HasSubstr("HF_HUB_OFFLINE"));
   EXPECT_TRUE(hub_.log().empty());
@@ -648,10 +691,12 @@ TEST(HubIdTest, ParsesIdsAndRevisions) {
 }
 
 TEST(HubCacheDirTest, FollowsHuggingFaceHubPrecedence) {
-  for (const char* name : {"HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_HOME", "XDG_CACHE_HOME"}) {
-    ::unsetenv(name);
-  }
-  ::setenv("HOME", "/home/ada", 1);
+  ScopedEnv env({{"HF_HUB_CACHE", nullptr},
+                 {"HUGGINGFACE_HUB_CACHE", nullptr},
+                 {"HF_HOME", nullptr},
+                 {"XDG_CACHE_HOME", nullptr},
+                 {"DATA", nullptr},
+                 {"HOME", "/home/ada"}});
   EXPECT_EQ(HubCacheDir(), "/home/ada/.cache/huggingface/hub");
   ::setenv("XDG_CACHE_HOME", "/xdg", 1);
   EXPECT_EQ(HubCacheDir(), "/xdg/huggingface/hub");
