@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -82,16 +83,19 @@ std::string ScoresText(const retrieval::StageScores& s) {
   return out;
 }
 
-json PassageJson(std::size_t number, const generation::Passage& p) {
-  return {{"number", number}, {"chunk_id", p.chunk_id}, {"path", p.source_path},
-          {"title", p.title}, {"section", p.section},   {"page", p.page},
-          {"begin", p.begin}, {"end", p.end},           {"scores", ScoresJson(p.scores)},
+json PassageJson(std::size_t number, const generation::Passage& p, const std::string& key) {
+  return {{"number", number},      {"chunk_id", p.chunk_id},
+          {"path", p.source_path}, {"key", key},
+          {"title", p.title},      {"section", p.section},
+          {"page", p.page},        {"begin", p.begin},
+          {"end", p.end},          {"scores", ScoresJson(p.scores)},
           {"text", p.text}};
 }
 
 // "docs/guide.md, section "Install", page 3, bytes 120-980"
-std::string Location(const generation::Passage& p) {
+std::string Location(const generation::Passage& p, const std::string& key) {
   std::string out = p.source_path;
+  if (key != p.source_path) out += " [" + key + "]";
   if (!p.title.empty() && p.title != p.source_path) out += " (" + p.title + ")";
   if (!p.section.empty()) out += ", section \"" + p.section + "\"";
   if (p.page > 0) out += ", page " + std::to_string(p.page);
@@ -234,7 +238,9 @@ int RunAsk(const AskCommand& cmd, const GlobalOptions& global) {
   if (!ranked.ok()) return ReportError(ranked.status());
 
   std::vector<generation::Passage> passages;
+  std::map<std::int64_t, std::string> keys;  // document key (BEIR _id) by chunk id
   for (const auto& r : *ranked) {
+    keys[r.chunk.chunk_id] = r.chunk.doc_key;
     generation::Passage p;
     p.chunk_id = r.chunk.chunk_id;
     p.text = r.chunk.text;
@@ -269,10 +275,11 @@ int RunAsk(const AskCommand& cmd, const GlobalOptions& global) {
   const std::string rerank_name = cross_encoder.model && rerank ? config->models.rerank : "";
   if (global.json) {
     json citations = json::array();
-    for (const auto& c : answer->citations) citations.push_back(PassageJson(c.number, c.passage));
+    for (const auto& c : answer->citations)
+      citations.push_back(PassageJson(c.number, c.passage, keys[c.passage.chunk_id]));
     json all = json::array();
     for (std::size_t i = 0; i < passages.size(); ++i) {
-      all.push_back(PassageJson(i + 1, passages[i]));
+      all.push_back(PassageJson(i + 1, passages[i], keys[passages[i].chunk_id]));
     }
     json out = {{"question", cmd.question},
                 {"answer", answer->text},
@@ -306,7 +313,7 @@ int RunAsk(const AskCommand& cmd, const GlobalOptions& global) {
   if (!answer->citations.empty()) {
     std::cout << "\nSources:\n";
     for (const auto& c : answer->citations) {
-      std::cout << "[" << c.number << "] " << Location(c.passage) << "\n";
+      std::cout << "[" << c.number << "] " << Location(c.passage, keys[c.passage.chunk_id]) << "\n";
       const std::string scores = ScoresText(c.passage.scores);
       if (!scores.empty()) std::cout << "    " << scores << "\n";
     }

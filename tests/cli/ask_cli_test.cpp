@@ -1,0 +1,318 @@
+// End-to-end tests of `sieve ask`, run as a child process: the offline fallback (default models
+// absent), every retrieval mode with the fixture models on a Cranfield sample, model refusals
+// and the repair of the vectors after deletes and corruption.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+const fs::path kModels = fs::path(SIEVE_SOURCE_DIR) / "tests" / "data" / "models";
+const fs::path kCranfield = fs::path(SIEVE_SHARED_DIR) / "data" / "cranfield";
+const std::string kQuestion =
+    "what similarity laws must be obeyed when constructing aeroelastic models of heated high "
+    "speed aircraft";
+
+std::string Quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+std::string Slurp(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+std::size_t Count(const std::string& text, const std::string& needle) {
+  std::size_t n = 0;
+  for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
+  return n;
+}
+
+struct Outcome {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+class AskCliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string pattern = (fs::temp_directory_path() / "sieve-ask-test-XXXXXX").string();
+    dir_ = ::mkdtemp(pattern.data());
+    index_ = dir_ / "idx";
+    fs::create_directories(dir_ / "empty-hf-cache");
+  }
+  void TearDown() override {
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+
+  // build/sieve in the temporary folder, with an empty Hugging Face cache (the default models
+  // are never there), no SIEVE_* settings and no sieve.toml.
+  Outcome Sieve(const std::vector<std::string>& args) {
+    std::string command = "cd " + Quote(dir_.string()) +
+                          " && env -u SIEVE_INDEX -u SIEVE_EMBED_MODEL -u SIEVE_RERANK_MODEL "
+                          "-u SIEVE_MODE -u SIEVE_LLM_URL -u SIEVE_LLM_PRESET -u HF_HOME "
+                          "HF_HUB_OFFLINE=1 XDG_CONFIG_HOME=" +
+                          Quote((dir_ / "no-config").string()) +
+                          " HF_HUB_CACHE=" + Quote((dir_ / "empty-hf-cache").string()) + " " +
+                          Quote(SIEVE_BINARY) + " --index " + Quote(index_.string());
+    for (const auto& arg : args) command += " " + Quote(arg);
+    command += " >" + Quote((dir_ / "out").string()) + " 2>" + Quote((dir_ / "err").string());
+    const int status = std::system(command.c_str());
+    Outcome run;
+    run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    run.out = Slurp(dir_ / "out");
+    run.err = Slurp(dir_ / "err");
+    return run;
+  }
+
+  json Json(const Outcome& run) {
+    json parsed = json::parse(run.out, nullptr, false);
+    EXPECT_FALSE(parsed.is_discarded()) << "not JSON: " << run.out << "\nstderr: " << run.err;
+    return parsed;
+  }
+
+  // The first `n` Cranfield documents as a BEIR corpus file.
+  fs::path CranfieldSample(std::size_t n) {
+    std::ifstream in(kCranfield / "corpus.jsonl");
+    const fs::path out_path = dir_ / "cranfield" / "corpus.jsonl";
+    fs::create_directories(out_path.parent_path());
+    std::ofstream out(out_path);
+    std::string line;
+    for (std::size_t i = 0; i < n && std::getline(in, line); ++i) out << line << "\n";
+    return out_path;
+  }
+
+  void IngestCranfieldSample() {
+    Outcome ingest = Sieve({"ingest", CranfieldSample(150).string()});
+    ASSERT_EQ(ingest.exit_code, 0) << ingest.err;
+  }
+
+  std::string Model(const std::string& name) { return (kModels / name).string(); }
+
+  fs::path dir_;
+  fs::path index_;
+};
+
+TEST_F(AskCliTest, OfflineAnswersLexicallyAndExtractivelySayingSoOnce) {
+  ASSERT_EQ(Sieve({"ingest", (fs::path(SIEVE_SOURCE_DIR) / "samples").string()}).exit_code, 0);
+  Outcome ask = Sieve({"ask", "Why does a cross-encoder only rerank a few candidates?"});
+  ASSERT_EQ(ask.exit_code, 0) << ask.err;
+  EXPECT_THAT(ask.out, HasSubstr("Extractive answer (no LLM): "));
+  EXPECT_THAT(ask.out, HasSubstr("[1]"));
+  EXPECT_THAT(ask.out, HasSubstr("Sources:\n[1] "));
+  EXPECT_THAT(ask.out, HasSubstr("cross-encoders.html"));
+  EXPECT_THAT(ask.out, HasSubstr("bm25 "));
+  EXPECT_THAT(ask.out, Not(HasSubstr("cosine")));
+  // One message names both missing defaults and the commands that fetch them.
+  EXPECT_EQ(Count(ask.err, "not in the Hugging Face cache"), 1u) << ask.err;
+  EXPECT_EQ(Count(ask.err, "sieve models pull BAAI/bge-small-en-v1.5"), 1u) << ask.err;
+  EXPECT_EQ(Count(ask.err, "sieve models pull cross-encoder/ms-marco-MiniLM-L-6-v2"), 1u);
+  EXPECT_THAT(ask.err, HasSubstr("lexical retrieval only"));
+  EXPECT_FALSE(fs::exists(index_ / "vectors.faiss"));
+
+  Outcome json_ask = Sieve({"ask", "What does BM25 penalise?", "--json"});
+  ASSERT_EQ(json_ask.exit_code, 0) << json_ask.err;
+  EXPECT_EQ(Count(json_ask.err, "sieve models pull BAAI/bge-small-en-v1.5"), 1u);
+  json out = Json(json_ask);
+  EXPECT_EQ(out["retrieval"]["mode"], "lexical");
+  EXPECT_EQ(out["retrieval"]["rerank"], false);
+  EXPECT_TRUE(out["retrieval"]["embed_model"].is_null());
+  EXPECT_EQ(out["extractive"], true);
+  EXPECT_EQ(out["model"], "extractive (lexical)");
+  ASSERT_FALSE(out["citations"].empty());
+  const json& cited = out["citations"][0];
+  EXPECT_TRUE(cited.contains("path") && cited.contains("section") && cited.contains("page"));
+  EXPECT_LT(cited["begin"].get<std::size_t>(), cited["end"].get<std::size_t>());
+  EXPECT_TRUE(cited["scores"].contains("bm25"));
+  EXPECT_THAT(out["answer"].get<std::string>(),
+              HasSubstr("[" + std::to_string(cited["number"].get<int>()) + "]"));
+}
+
+TEST_F(AskCliTest, ModelsTheUserNamedMustLoad) {
+  ASSERT_EQ(Sieve({"ingest", (fs::path(SIEVE_SOURCE_DIR) / "samples").string()}).exit_code, 0);
+  Outcome embed = Sieve({"ask", "what is bm25", "--embed-model", "BAAI/not-cached-model"});
+  EXPECT_EQ(embed.exit_code, 2);
+  EXPECT_THAT(embed.err, HasSubstr("sieve models pull BAAI/not-cached-model"));
+  EXPECT_THAT(embed.out, Not(HasSubstr("Extractive")));
+
+  Outcome rerank = Sieve({"ask", "what is bm25", "--mode", "lexical", "--rerank-model",
+                          (dir_ / "no-such-folder").string()});
+  EXPECT_NE(rerank.exit_code, 0);
+  EXPECT_THAT(rerank.err, HasSubstr("no-such-folder"));
+
+  // Dense retrieval asked for by name cannot silently become lexical.
+  Outcome dense = Sieve({"ask", "what is bm25", "--mode", "dense", "--no-rerank"});
+  EXPECT_EQ(dense.exit_code, 2);
+  EXPECT_THAT(dense.err, HasSubstr("dense retrieval needs an embedding model"));
+
+  Outcome empty = Sieve({"ask", "  "});
+  EXPECT_EQ(empty.exit_code, 1);
+  EXPECT_THAT(empty.err, HasSubstr("empty question"));
+}
+
+TEST_F(AskCliTest, NoIndexIsAClearError) {
+  Outcome ask = Sieve({"ask", "anything"});
+  EXPECT_EQ(ask.exit_code, 2);
+  EXPECT_THAT(ask.err, HasSubstr("sieve ingest"));
+}
+
+TEST_F(AskCliTest, EveryModeWithAndWithoutRerankOnCranfield) {
+  IngestCranfieldSample();
+  const std::string bge = Model("tiny-bge");
+  const std::string marco = Model("tiny-ms-marco");
+  for (const std::string mode : {"lexical", "dense", "hybrid"}) {
+    for (const bool rerank : {false, true}) {
+      SCOPED_TRACE(mode + (rerank ? " + rerank" : ""));
+      std::vector<std::string> args = {
+          "ask",           kQuestion, "--mode",  mode, "--json",         "--k", "20",
+          "--embed-model", bge,       "--top-n", "4",  "--rerank-model", marco};
+      if (!rerank) args.push_back("--no-rerank");
+      Outcome ask = Sieve(args);
+      ASSERT_EQ(ask.exit_code, 0) << ask.err;
+      EXPECT_THAT(ask.err, Not(HasSubstr("not in the Hugging Face cache")));
+      json out = Json(ask);
+      EXPECT_EQ(out["retrieval"]["mode"], mode);
+      EXPECT_EQ(out["retrieval"]["rerank"], rerank);
+      EXPECT_EQ(out["retrieval"]["k"], 20);
+      const json& passages = out["passages"];
+      ASSERT_EQ(passages.size(), 4u);
+      double previous_rerank = 2;
+      for (const json& p : passages) {
+        const json& s = p["scores"];
+        if (mode == "lexical") {
+          EXPECT_TRUE(s.contains("bm25"));
+          EXPECT_FALSE(s.contains("cosine"));
+        }
+        if (mode == "dense") {
+          ASSERT_TRUE(s.contains("cosine"));
+          EXPECT_GE(s["cosine"].get<double>(), -1.0001);
+          EXPECT_LE(s["cosine"].get<double>(), 1.0001);
+          EXPECT_GE(s["dense_rank"].get<int>(), 1);
+          EXPECT_FALSE(s.contains("bm25"));
+        }
+        if (mode == "hybrid") {
+          ASSERT_TRUE(s.contains("fused"));
+          EXPECT_TRUE(s.contains("bm25") || s.contains("cosine"));
+          EXPECT_GT(s["fused"].get<double>(), 0);
+          EXPECT_LE(s["fused"].get<double>(), 2.0 / 61 + 1e-12);
+        }
+        EXPECT_EQ(s.contains("rerank"), rerank);
+        if (rerank) {
+          const double r = s["rerank"].get<double>();
+          EXPECT_GE(r, 0);
+          EXPECT_LE(r, 1);
+          EXPECT_LE(r, previous_rerank);  // best first
+          previous_rerank = r;
+        }
+        EXPECT_FALSE(p["key"].get<std::string>().empty());  // the Cranfield document id
+      }
+      for (const json& c : out["citations"]) {
+        const auto n = c["number"].get<std::size_t>();
+        ASSERT_GE(n, 1u);
+        ASSERT_LE(n, passages.size());
+        EXPECT_EQ(c["chunk_id"], passages[n - 1]["chunk_id"]);
+      }
+    }
+  }
+  // The vectors were made once, for every chunk, and record the model.
+  json manifest = json::parse(Slurp(index_ / "vectors.json"));
+  Outcome stats = Sieve({"stats", "--json"});
+  ASSERT_EQ(stats.exit_code, 0);
+  EXPECT_EQ(manifest["count"], Json(stats)["chunks"]);
+  EXPECT_EQ(manifest["model"]["id"], fs::weakly_canonical(bge).string());
+  EXPECT_EQ(manifest["model"]["pooling"], "cls");
+
+  // Text output: numbered sources with each stage's scores.
+  Outcome text = Sieve({"ask", kQuestion, "--rerank-model", marco});  // the index's model is reused
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_THAT(text.out, HasSubstr("Sources:\n["));
+  EXPECT_THAT(text.out, HasSubstr("rerank 0."));
+  EXPECT_THAT(text.out, HasSubstr("fused 0."));
+  EXPECT_THAT(text.out, HasSubstr("hybrid + rerank"));
+  EXPECT_THAT(text.out, HasSubstr("tiny-bge"));
+}
+
+TEST_F(AskCliTest, AnotherEmbeddingModelIsRefusedWithHowToReembed) {
+  IngestCranfieldSample();
+  Outcome first = Sieve(
+      {"ask", kQuestion, "--mode", "dense", "--no-rerank", "--embed-model", Model("tiny-bge")});
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  Outcome other = Sieve(
+      {"ask", kQuestion, "--mode", "dense", "--no-rerank", "--embed-model", Model("tiny-minilm")});
+  EXPECT_EQ(other.exit_code, 1);
+  EXPECT_THAT(other.err, HasSubstr("reembed --embed-model"));
+  EXPECT_THAT(other.err, HasSubstr("tiny-bge"));
+}
+
+TEST_F(AskCliTest, VectorsAreRepairedAfterDeletesAndCorruption) {
+  IngestCranfieldSample();
+  const std::vector<std::string> dense = {"ask",           kQuestion,        "--mode",
+                                          "dense",         "--no-rerank",    "--json",
+                                          "--embed-model", Model("tiny-bge")};
+  ASSERT_EQ(Sieve(dense).exit_code, 0);
+  auto chunk_count = [&] { return Json(Sieve({"stats", "--json"}))["chunks"].get<int>(); };
+  const int before = chunk_count();
+  EXPECT_EQ(json::parse(Slurp(index_ / "vectors.json"))["count"], before);
+
+  // Deleting documents leaves stale vectors until the next open removes them.
+  ASSERT_EQ(Sieve({"delete", "1", "2", "3"}).exit_code, 0);
+  const int after = chunk_count();
+  ASSERT_LT(after, before);
+  Outcome repaired = Sieve(dense);
+  ASSERT_EQ(repaired.exit_code, 0) << repaired.err;
+  EXPECT_EQ(json::parse(Slurp(index_ / "vectors.json"))["count"], after);
+  json out = Json(repaired);
+  EXPECT_THAT(out["notes"].dump(), HasSubstr("stale vectors removed"));
+  for (const json& p : out["passages"]) {
+    EXPECT_NE(p["key"], "1");
+    EXPECT_NE(p["key"], "2");
+  }
+
+  // A corrupt vectors file is rebuilt, not served.
+  std::ofstream(index_ / "vectors.faiss", std::ios::trunc) << "garbage";
+  Outcome rebuilt = Sieve(dense);
+  ASSERT_EQ(rebuilt.exit_code, 0) << rebuilt.err;
+  EXPECT_THAT(Json(rebuilt)["notes"].dump(), HasSubstr(std::to_string(after) + " chunks embedded"));
+  EXPECT_EQ(json::parse(Slurp(index_ / "vectors.json"))["count"], after);
+}
+
+TEST_F(AskCliTest, FiltersRestrictThePassages) {
+  ASSERT_EQ(Sieve({"ingest", (fs::path(SIEVE_SOURCE_DIR) / "samples").string()}).exit_code, 0);
+  Outcome ask = Sieve({"ask", "how are scores combined", "--json", "--embed-model",
+                       Model("tiny-bge"), "--no-rerank", "--type", "markdown"});
+  ASSERT_EQ(ask.exit_code, 0) << ask.err;
+  json out = Json(ask);
+  ASSERT_FALSE(out["passages"].empty());
+  for (const json& p : out["passages"]) {
+    EXPECT_THAT(p["path"].get<std::string>(), HasSubstr(".md"));
+  }
+  Outcome prefix = Sieve({"ask", "how are scores combined", "--json", "--embed-model",
+                          Model("tiny-bge"), "--no-rerank", "--path-prefix",
+                          (fs::path(SIEVE_SOURCE_DIR) / "samples" / "cross").string()});
+  ASSERT_EQ(prefix.exit_code, 0) << prefix.err;
+  for (const json& p : Json(prefix)["passages"]) {
+    EXPECT_THAT(p["path"].get<std::string>(), HasSubstr("cross-encoders.html"));
+  }
+}
+
+}  // namespace
