@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "cli/command.h"
+#include "models/hub.h"
 #include "tokenizer/tokenizer.h"
 
 namespace sieve::cli {
@@ -32,8 +33,10 @@ std::string JoinValues(const std::vector<T>& values) {
 }
 
 int RunTokenize(const TokenizeOptions& options, const GlobalOptions& global) {
-  // --model is a folder; Hub ids are resolved once models::ResolveModel is available.
-  auto loaded = tokenizer::LoadTokenizer(options.model);
+  // --model is a folder, or a Hub id already in the Hugging Face cache.
+  auto folder = models::ResolveModel(options.model);
+  if (!folder.ok()) return ReportError(folder.status());
+  auto loaded = tokenizer::LoadTokenizer(*folder);
   if (!loaded.ok()) return ReportError(loaded.status());
   const tokenizer::Tokenizer& tok = **loaded;
 
@@ -88,7 +91,8 @@ void RegisterTokenizeCommand(CLI::App& app, const GlobalOptions& global, Action&
   auto* sub = app.add_subcommand(
       "tokenize", "Show the token ids, type ids and attention mask a model gets for a text");
   sub->add_option("--model", options->model,
-                  "Model folder (tokenizer.json, vocab.txt or sentencepiece.bpe.model)")
+                  "Model folder (tokenizer.json, vocab.txt or sentencepiece.bpe.model), or a "
+                  "Hub id (org/name[@revision]) in the Hugging Face cache")
       ->required();
   sub->add_option("text", options->text, "Text to tokenize")->required();
   auto* pair = sub->add_option("--pair", options->pair,
