@@ -319,6 +319,7 @@ Result<Run> RunRetriever(retrieval::Retriever& retriever, store::DocumentStore& 
       doc_ids.push_back(it->second);
     }
     run[query.id] = AggregateToDocuments(known, doc_ids, options.k);
+    if (options.on_query) options.on_query(run.size(), queries.size());
   }
   return run;
 }

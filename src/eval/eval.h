@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <string>
 #include <string_view>
@@ -86,6 +87,8 @@ struct RunOptions {
   // Chunks asked from the retriever per query before they are merged into documents (several
   // chunks can come from one document). 0 = 3 * k.
   std::size_t chunk_candidates = 0;
+  // Called after each query with (queries done, total), e.g. to draw a progress bar.
+  std::function<void(std::size_t, std::size_t)> on_query;
 };
 
 // Merges chunk hits (best first) into documents: a document takes its best chunk's score and

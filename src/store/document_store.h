@@ -90,7 +90,10 @@ struct LexicalMatch {
 };
 
 // BM25 parameters and per-column term weights (the FTS5 columns are chunk text, section title
-// and document title). Defaults measured on Cranfield (see docs/store.md).
+// and document title). The defaults are the usual k1 = 1.2, b = 0.75. On Cranfield (all 225
+// queries, nDCG@10) they give 0.3664 with the Snowball tokenizer against 0.3643 with FTS5's
+// Porter tokenizer; k1 = 1, b = 0.5 without the title column (Xapian's setup) gives 0.3482,
+// next to Xapian's own 0.3496.
 struct Bm25Parameters {
   double k1 = 1.2;
   double b = 0.75;

@@ -80,7 +80,7 @@ Result<FileIngestReport> IngestFile(DocumentStore& store, const fs::path& path,
     SIEVE_ASSIGN_OR_RETURN(auto existing, store.FindDocument(source));
     if (existing && existing->content_hash == file_hash && existing->chunking == chunking &&
         existing->source_path == source) {
-      if (existing->tags != tags) {
+      if (!tags.empty() && existing->tags != tags) {
         SIEVE_ASSIGN_OR_RETURN(auto txn, store.BeginTransaction());
         SIEVE_RETURN_IF_ERROR(store.SetTags(existing->doc_id, tags));
         SIEVE_RETURN_IF_ERROR(txn.Commit());
@@ -107,7 +107,9 @@ Result<FileIngestReport> IngestFile(DocumentStore& store, const fs::path& path,
     SIEVE_ASSIGN_OR_RETURN(auto existing, store.FindDocument(doc.key));
     if (existing && existing->content_hash == hash && existing->chunking == chunking &&
         existing->source_path == source) {
-      if (existing->tags != tags) SIEVE_RETURN_IF_ERROR(store.SetTags(existing->doc_id, tags));
+      if (!tags.empty() && existing->tags != tags) {
+        SIEVE_RETURN_IF_ERROR(store.SetTags(existing->doc_id, tags));
+      }
       ++report.documents_unchanged;
       continue;
     }
@@ -119,7 +121,7 @@ Result<FileIngestReport> IngestFile(DocumentStore& store, const fs::path& path,
     input.content_hash = std::move(hash);
     input.bytes = is_record ? doc.title.size() + doc.text.size() : size;
     input.chunking = chunking;
-    input.tags = tags;
+    input.tags = tags.empty() && existing ? existing->tags : tags;
     input.chunks = text::ChunkDocument(doc, options.chunking);
     report.chunks_written += input.chunks.size();
     auto put = store.PutDocument(input);

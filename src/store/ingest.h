@@ -18,7 +18,9 @@ namespace sieve::store {
 struct IngestOptions {
   text::ChunkOptions chunking;
   std::uint64_t max_file_bytes = 100ull * 1024 * 1024;
-  std::vector<std::string> tags;  // replace the tags of every document of the file
+  // Tags for every document of the file, replacing the ones they had. Empty: documents already
+  // in the index keep their tags (so a plain re-ingest does not untag anything).
+  std::vector<std::string> tags;
 };
 
 struct FileIngestReport {

@@ -136,6 +136,12 @@ TEST_F(IngestTest, TagsAreSetAndReplacedWithoutRechunking) {
   EXPECT_EQ(again.documents_unchanged, 1u);
   EXPECT_THAT((*store_->FindDocument(DocumentKeyForPath(file)))->tags, ElementsAre("other"));
   EXPECT_EQ(*store_->ListChunkIds(), ids);
+  // Without --tag, a re-ingest keeps the tags, also when the file changed.
+  Ingest(file);
+  EXPECT_THAT((*store_->FindDocument(DocumentKeyForPath(file)))->tags, ElementsAre("other"));
+  WriteText(file, Paragraphs("diffuser", 1));
+  EXPECT_EQ(Ingest(file).documents_replaced, 1u);
+  EXPECT_THAT((*store_->FindDocument(DocumentKeyForPath(file)))->tags, ElementsAre("other"));
 }
 
 TEST_F(IngestTest, BeirRecordsAreDocumentsKeyedByIdAndFollowTheFile) {
