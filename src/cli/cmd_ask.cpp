@@ -2,7 +2,9 @@
 // (an LLM when one is configured and reachable, else an extractive answer).
 #include <nlohmann/json.hpp>
 
+#include <chrono>
 #include <cstdio>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -326,6 +328,48 @@ int RunAsk(const AskCommand& cmd, const GlobalOptions& global) {
   return kExitOk;
 }
 
+struct ReembedCommand {
+  std::string embed_model;
+  std::string config_file;
+};
+
+// Deletes the index's vectors and embeds every chunk again with the named model.
+int RunReembed(const ReembedCommand& cmd, const GlobalOptions& global) {
+  generation::ConfigSources sources;
+  sources.config_file = cmd.config_file;
+  auto config = generation::LoadConfig(sources);
+  if (!config.ok()) return ReportError(config.status());
+  store::OpenOptions open_options;
+  open_options.create = false;
+  auto store = store::DocumentStore::Open(global.index_dir, open_options);
+  if (!store.ok()) return ReportError(store.status());
+  const auto start = std::chrono::steady_clock::now();
+  retrieval::DenseIndexOptions options;
+  options.embed_model = cmd.embed_model;
+  options.index.exact_threshold = config->index.exact_search_below;
+  options.index.hnsw_m = static_cast<int>(config->index.hnsw_m);
+  options.index.hnsw_ef_construction = static_cast<int>(config->index.hnsw_ef_construction);
+  options.index.hnsw_ef_search = static_cast<int>(config->index.hnsw_ef_search);
+  options.load.verbose = global.verbose;
+  EmbedProgress progress;
+  options.sync.progress = std::ref(progress);
+  auto dense = retrieval::ReembedIndex(**store, global.index_dir, options);
+  if (!dense.ok()) return ReportError(dense.status());
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const std::string model = store::DescribeModel(dense->embedder.identity);
+  if (global.json) {
+    std::cout << Dump({{"model", model},
+                       {"chunks", dense->repaired.missing_embedded},
+                       {"seconds", seconds}})
+              << "\n";
+  } else {
+    std::cout << "re-embedded " << dense->repaired.missing_embedded << " chunks with " << model
+              << " in " << Fixed(seconds, 2) << " s\n";
+  }
+  return kExitOk;
+}
+
 }  // namespace
 
 void RegisterAskCommand(CLI::App& app, const GlobalOptions& global, Action& action) {
@@ -359,6 +403,19 @@ void RegisterAskCommand(CLI::App& app, const GlobalOptions& global, Action& acti
   sub->add_option("--config", cmd->config_file, "Configuration file (default: ./sieve.toml)");
   sub->callback(
       [cmd, &global, &action] { action = [cmd, &global] { return RunAsk(*cmd, global); }; });
+
+  auto reembed = std::make_shared<ReembedCommand>();
+  auto* reembed_cmd = app.add_subcommand(
+      "reembed",
+      "Delete the index's vectors and embed every chunk again with another model (the way to "
+      "change the embedding model of an index)");
+  reembed_cmd->add_option("--embed-model", reembed->embed_model, "Bi-encoder: folder or Hub id")
+      ->required();
+  reembed_cmd->add_option("--config", reembed->config_file,
+                          "Configuration file (default: ./sieve.toml)");
+  reembed_cmd->callback([reembed, &global, &action] {
+    action = [reembed, &global] { return RunReembed(*reembed, global); };
+  });
 }
 
 }  // namespace sieve::cli

@@ -262,6 +262,21 @@ TEST_F(AskCliTest, AnotherEmbeddingModelIsRefusedWithHowToReembed) {
   EXPECT_EQ(other.exit_code, 1);
   EXPECT_THAT(other.err, HasSubstr("reembed --embed-model"));
   EXPECT_THAT(other.err, HasSubstr("tiny-bge"));
+
+  // The command the message names moves the index to the other model.
+  Outcome reembed = Sieve({"reembed", "--embed-model", Model("tiny-minilm")});
+  ASSERT_EQ(reembed.exit_code, 0) << reembed.err;
+  EXPECT_THAT(reembed.out, HasSubstr("re-embedded"));
+  json manifest = json::parse(Slurp(index_ / "vectors.json"));
+  EXPECT_EQ(manifest["model"]["id"], fs::weakly_canonical(Model("tiny-minilm")).string());
+  EXPECT_EQ(manifest["count"], Json(Sieve({"stats", "--json"}))["chunks"]);
+  Outcome now = Sieve(
+      {"ask", kQuestion, "--mode", "dense", "--no-rerank", "--embed-model", Model("tiny-minilm")});
+  EXPECT_EQ(now.exit_code, 0) << now.err;
+  // A model that cannot be loaded leaves the old vectors alone.
+  Outcome bad = Sieve({"reembed", "--embed-model", (dir_ / "missing-model").string()});
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_TRUE(fs::exists(index_ / "vectors.json"));
 }
 
 TEST_F(AskCliTest, VectorsAreRepairedAfterDeletesAndCorruption) {
