@@ -6,15 +6,19 @@
 #include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <iterator>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "cli/command.h"
 #include "cli/progress.h"
+#include "retrieval/dense_index.h"
 #include "retrieval/lexical_retriever.h"
+#include "retrieval/model_loading.h"
 #include "store/document_store.h"
 #include "store/ingest.h"
+#include "store/vector_index.h"
 #include "text/document.h"
 
 namespace sieve::cli {
@@ -48,7 +52,58 @@ struct IngestCommand {
   std::size_t max_tokens = 256;
   std::size_t overlap = 32;
   double max_file_mb = 100;
+  std::string embed_model;  // "" = the index's model, else the default (skipped when offline)
 };
+
+// What embedding the new chunks did (after the SQLite transactions).
+struct EmbedOutcome {
+  std::string model;  // DescribeModel of the model used; "" when none
+  std::size_t embedded = 0;
+  std::size_t removed = 0;  // vectors of chunks that no longer exist
+  std::string skipped;      // why nothing was embedded
+};
+
+// Embeds every chunk without a vector (and drops vectors of deleted chunks) with the named
+// model, or the index's, or the default; a default that is not cached is skipped with a note.
+Result<EmbedOutcome> EmbedNewChunks(store::DocumentStore& index, const std::string& named,
+                                    const GlobalOptions& global) {
+  retrieval::DenseIndexOptions options;
+  options.embed_model = named;
+  options.load.verbose = global.verbose;
+  std::unique_ptr<ProgressBar> bar;
+  options.sync.progress = [&bar](std::size_t done, std::size_t total) {
+    if (!bar) bar = std::make_unique<ProgressBar>(total, "chunks embedded");
+    bar->Update(done);
+  };
+  SIEVE_ASSIGN_OR_RETURN(auto dense, retrieval::OpenDenseIndex(index, global.index_dir, options));
+  bar.reset();
+  EmbedOutcome outcome;
+  if (!dense.available()) {
+    outcome.skipped = retrieval::MissingModelsNote(
+        {dense.model_spec},
+        "chunks were not embedded (lexical search works; ask and eval embed them once the "
+        "model is available)");
+    return outcome;
+  }
+  outcome.model = store::DescribeModel(dense.embedder.identity);
+  outcome.embedded = dense.repaired.missing_embedded;
+  outcome.removed = dense.repaired.stale_removed;
+  return outcome;
+}
+
+// Drops the vectors of chunks the store no longer has (no model needed for that).
+Status PruneVectors(store::DocumentStore& index, const GlobalOptions& global) {
+  SIEVE_ASSIGN_OR_RETURN(auto vectors, store::VectorIndex::Open(global.index_dir));
+  if (!vectors->model() || vectors->size() == 0) return Status::Ok();
+  SIEVE_ASSIGN_OR_RETURN(auto chunk_ids, index.ListChunkIds());
+  const std::vector<std::int64_t> vector_ids = vectors->Ids();
+  std::vector<std::int64_t> stale;
+  std::set_difference(vector_ids.begin(), vector_ids.end(), chunk_ids.begin(), chunk_ids.end(),
+                      std::back_inserter(stale));
+  if (stale.empty()) return Status::Ok();
+  SIEVE_RETURN_IF_ERROR(vectors->Remove(stale));
+  return vectors->Save();
+}
 
 int RunIngest(const IngestCommand& cmd, const GlobalOptions& global) {
   if (cmd.max_tokens == 0) return ReportError(Status::InvalidArgument("--max-tokens must be > 0"));
@@ -114,6 +169,9 @@ int RunIngest(const IngestCommand& cmd, const GlobalOptions& global) {
   }
   progress.Update(plan.files.size());
   progress.Clear();
+  auto embedded = EmbedNewChunks(index, cmd.embed_model, global);
+  if (!embedded.ok()) return ReportError(embedded.status());
+  if (!embedded->skipped.empty()) std::cerr << "sieve: note: " << embedded->skipped << "\n";
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   int exit_code = skipped.empty() ? kExitOk : kExitInput;
   if (global.json) {
@@ -129,7 +187,9 @@ int RunIngest(const IngestCommand& cmd, const GlobalOptions& global) {
                 {"invalid_utf8_replaced", total.invalid_utf8_replaced},
                 {"seconds", seconds},
                 {"skipped", skipped},
-                {"ignored", ignored}};
+                {"ignored", ignored},
+                {"embedded", embedded->embedded},
+                {"embed_model", embedded->model.empty() ? json(nullptr) : json(embedded->model)}};
     std::cout << Dump(out) << "\n";
     return exit_code;
   }
@@ -141,6 +201,9 @@ int RunIngest(const IngestCommand& cmd, const GlobalOptions& global) {
             << FormatSeconds(seconds) << " s";
   if (!skipped.empty()) std::cout << "; " << skipped.size() << " skipped";
   std::cout << "\n";
+  if (!embedded->model.empty()) {
+    std::cout << "embedded " << embedded->embedded << " chunks with " << embedded->model << "\n";
+  }
   return exit_code;
 }
 
@@ -382,6 +445,9 @@ int RunDelete(const DeleteCommand& cmd, const GlobalOptions& global) {
     Status committed = txn->Commit();
     if (!committed.ok()) return ReportError(committed);
   }
+  // The vectors of the deleted chunks go too (a crash before this is repaired on next open).
+  Status pruned = PruneVectors(index, global);
+  if (!pruned.ok()) return ReportError(pruned);
   if (global.json) {
     std::cout << Dump({{"deleted", deleted}, {"not_found", missing}}) << "\n";
   } else {
@@ -409,6 +475,11 @@ void RegisterIndexCommands(CLI::App& app, const GlobalOptions& global, Action& a
       ->capture_default_str();
   ingest_cmd->add_option("--max-file-mb", ingest->max_file_mb, "Skip files larger than this")
       ->capture_default_str();
+  ingest_cmd
+      ->add_option("--embed-model", ingest->embed_model,
+                   "Bi-encoder for the new chunks: folder or Hub id (default: the index's, "
+                   "else BAAI/bge-small-en-v1.5 when cached)")
+      ->envname("SIEVE_EMBED_MODEL");
   ingest_cmd->callback([ingest, &global, &action] {
     action = [ingest, &global] { return RunIngest(*ingest, global); };
   });
