@@ -14,7 +14,10 @@
 #include "cli/command.h"
 #include "cli/progress.h"
 #include "eval/eval.h"
+#include "retrieval/dense_index.h"
 #include "retrieval/lexical_retriever.h"
+#include "retrieval/model_loading.h"
+#include "retrieval/pipeline.h"
 #include "store/document_store.h"
 #include "store/ingest.h"
 
@@ -30,27 +33,44 @@ struct EvalCommand {
   std::string qrels;
   std::size_t k = 100;
   std::string run_path;
-  std::vector<std::string> modes{"lexical"};
+  std::vector<std::string> modes{"lexical",        "dense",        "hybrid",
+                                 "lexical+rerank", "dense+rerank", "hybrid+rerank"};
+  std::string embed_model;   // "" = the index's, else the default (rows skipped when offline)
+  std::string rerank_model;  // "" = the default (rows skipped when offline)
+  std::size_t rerank_depth = 100;
   std::size_t max_tokens = 256;
   std::size_t overlap = 32;
   bool index_given = false;  // --index (or SIEVE_INDEX) was set: keep the index there
 };
 
-// A retrieval mode that eval can compare: its name and how to build it over an index.
-struct Mode {
-  std::string name;
-  std::function<Result<std::unique_ptr<retrieval::Retriever>>(store::DocumentStore&)> make;
+// The models a row may need; null when not available.
+struct EvalModels {
+  store::VectorIndex* vectors = nullptr;
+  models::Embedder* embedder = nullptr;
+  models::CrossEncoder* cross_encoder = nullptr;
 };
 
-// The modes eval knows. A new retriever becomes a new row by adding it here.
-std::vector<Mode> KnownModes() {
-  return {
-      {"lexical",
-       [](store::DocumentStore& index) -> Result<std::unique_ptr<retrieval::Retriever>> {
-         return std::unique_ptr<retrieval::Retriever>(
-             std::make_unique<retrieval::LexicalRetriever>(index));
-       }},
-  };
+// "hybrid+rerank" -> the retriever for that row, or why it cannot run.
+Result<std::unique_ptr<retrieval::Retriever>> MakeRow(const std::string& name,
+                                                      store::DocumentStore& index,
+                                                      const EvalModels& models,
+                                                      std::size_t rerank_depth) {
+  const bool rerank = name.ends_with("+rerank");
+  SIEVE_ASSIGN_OR_RETURN(auto mode,
+                         retrieval::ParseMode(rerank ? name.substr(0, name.size() - 7) : name));
+  if (mode == retrieval::Mode::kLexical && !rerank) {
+    return std::unique_ptr<retrieval::Retriever>(
+        std::make_unique<retrieval::LexicalRetriever>(index));
+  }
+  retrieval::PipelineOptions options;
+  options.mode = mode;
+  options.rerank = rerank;
+  options.rerank_depth = rerank_depth;
+  SIEVE_ASSIGN_OR_RETURN(auto pipeline,
+                         retrieval::Pipeline::Create(index, models.vectors, models.embedder,
+                                                     models.cross_encoder, options));
+  return std::unique_ptr<retrieval::Retriever>(
+      std::make_unique<retrieval::PipelineRetriever>(std::move(pipeline)));
 }
 
 // A fresh directory under $TMPDIR, removed with everything in it when this goes away.
@@ -99,16 +119,17 @@ int RunEval(const EvalCommand& cmd, const GlobalOptions& global) {
     return ReportError(
         Status::InvalidArgument("--max-tokens must be > 0 and larger than --overlap"));
   }
-  std::vector<Mode> modes;
+  bool needs_dense = false;
+  bool needs_rerank = false;
   for (const auto& name : cmd.modes) {
-    bool found = false;
-    for (auto& mode : KnownModes()) {
-      if (mode.name == name) {
-        modes.push_back(mode);
-        found = true;
-      }
+    const bool rerank = name.ends_with("+rerank");
+    auto mode = retrieval::ParseMode(rerank ? name.substr(0, name.size() - 7) : name);
+    if (!mode.ok()) {
+      return ReportError(Status::InvalidArgument(
+          "--modes " + name + ": unknown mode (lexical, dense, hybrid, each optionally +rerank)"));
     }
-    if (!found) return ReportError(Status::InvalidArgument("--mode " + name + ": unknown mode"));
+    needs_dense = needs_dense || *mode != retrieval::Mode::kLexical;
+    needs_rerank = needs_rerank || rerank;
   }
   auto queries = eval::LoadQueries(cmd.queries);
   if (!queries.ok()) return ReportError(queries.status());
@@ -139,26 +160,87 @@ int RunEval(const EvalCommand& cmd, const GlobalOptions& global) {
   auto stats = index.Stats();
   if (!stats.ok()) return ReportError(stats.status());
 
+  // Models: named ones must load; missing defaults skip the rows that need them.
+  std::vector<std::string> missing_defaults;
+  EvalModels models;
+  retrieval::DenseIndex dense;
+  std::string embed_name;
+  std::string rerank_name;
+  if (needs_dense) {
+    retrieval::DenseIndexOptions dense_options;
+    dense_options.embed_model = cmd.embed_model;
+    dense_options.load.verbose = global.verbose;
+    std::unique_ptr<ProgressBar> bar;
+    dense_options.sync.progress = [&bar](std::size_t done, std::size_t total) {
+      if (!bar) bar = std::make_unique<ProgressBar>(total, "chunks embedded");
+      bar->Update(done);
+    };
+    auto opened_dense = retrieval::OpenDenseIndex(index, index_dir, dense_options);
+    bar.reset();
+    if (!opened_dense.ok()) return ReportError(opened_dense.status());
+    dense = std::move(opened_dense).value();
+    if (dense.available()) {
+      models.vectors = dense.vectors.get();
+      models.embedder = dense.embedder.model.get();
+      embed_name = store::DescribeModel(dense.embedder.identity);
+    } else {
+      missing_defaults.push_back(dense.model_spec);
+    }
+  }
+  retrieval::LoadedCrossEncoder cross_encoder;
+  if (needs_rerank) {
+    const std::string spec =
+        cmd.rerank_model.empty() ? std::string(retrieval::kDefaultRerankModel) : cmd.rerank_model;
+    auto loaded = retrieval::LoadCrossEncoderModel({spec, !cmd.rerank_model.empty()},
+                                                   {32, 0, global.verbose});
+    if (!loaded.ok()) return ReportError(loaded.status());
+    cross_encoder = std::move(loaded).value();
+    if (cross_encoder.model) {
+      models.cross_encoder = cross_encoder.model.get();
+      rerank_name = spec;
+    } else {
+      missing_defaults.push_back(spec);
+    }
+  }
+  std::vector<std::string> skipped_rows;
+  std::vector<std::string> names;
+  for (const auto& name : cmd.modes) {
+    const bool rerank = name.ends_with("+rerank");
+    const bool dense_row = !name.starts_with("lexical");
+    if ((dense_row && !models.embedder) || (rerank && !models.cross_encoder)) {
+      skipped_rows.push_back(name);
+    } else {
+      names.push_back(name);
+    }
+  }
+  if (!missing_defaults.empty()) {
+    std::string skipped_list;
+    for (const auto& name : skipped_rows) skipped_list += (skipped_list.empty() ? "" : ", ") + name;
+    std::cerr << "sieve: note: "
+              << retrieval::MissingModelsNote(missing_defaults, "skipping the rows " + skipped_list)
+              << "\n";
+  }
+
   eval::RunOptions run_options;
   run_options.k = cmd.k;
   std::vector<eval::EvalRow> rows;
-  for (const auto& mode : modes) {
-    auto retriever = mode.make(index);
-    if (!retriever.ok()) return ReportError(retriever.status().WithContext(mode.name));
+  for (const auto& name : names) {
+    auto retriever = MakeRow(name, index, models, cmd.rerank_depth);
+    if (!retriever.ok()) return ReportError(retriever.status().WithContext(name));
     auto start = std::chrono::steady_clock::now();
-    ProgressBar progress(queries->size(), mode.name + " queries");
+    ProgressBar progress(queries->size(), name + " queries");
     run_options.on_query = [&progress](std::size_t done, std::size_t) { progress.Update(done); };
     auto run = eval::RunRetriever(**retriever, index, *queries, run_options);
     progress.Clear();
-    if (!run.ok()) return ReportError(run.status().WithContext(mode.name));
+    if (!run.ok()) return ReportError(run.status().WithContext(name));
     eval::EvalRow row;
-    row.name = mode.name;
+    row.name = name;
     row.seconds = SecondsSince(start);
     row.queries_run = queries->size();
     row.evaluation = eval::Evaluate(*qrels, *run);
     if (!cmd.run_path.empty()) {
-      Status written = eval::WriteTrecRun(RunPathFor(cmd.run_path, mode.name, modes.size() > 1),
-                                          *run, "sieve-" + mode.name);
+      Status written = eval::WriteTrecRun(RunPathFor(cmd.run_path, name, names.size() > 1), *run,
+                                          "sieve-" + name);
       if (!written.ok()) return ReportError(written);
     }
     rows.push_back(std::move(row));
@@ -178,6 +260,9 @@ int RunEval(const EvalCommand& cmd, const GlobalOptions& global) {
                           {"seconds", row.seconds}});
     }
     json out = {{"corpus", cmd.corpus},
+                {"embed_model", embed_name.empty() ? json(nullptr) : json(embed_name)},
+                {"rerank_model", rerank_name.empty() ? json(nullptr) : json(rerank_name)},
+                {"skipped_rows", skipped_rows},
                 {"documents", stats->documents},
                 {"chunks", stats->chunks},
                 {"ingest_seconds", ingest_seconds},
@@ -194,7 +279,14 @@ int RunEval(const EvalCommand& cmd, const GlobalOptions& global) {
                 "run depth %zu\n",
                 stats->documents, stats->chunks, ingest_seconds, queries->size(),
                 rows.empty() ? std::size_t{0} : rows.front().evaluation.queries, cmd.k);
-  std::cout << line << eval::FormatTable(rows);
+  std::cout << line;
+  if (!embed_name.empty()) std::cout << "embedding model: " << embed_name << "\n";
+  if (!rerank_name.empty()) {
+    std::cout << "rerank model: " << rerank_name << " (top " << cmd.rerank_depth
+              << " candidates reranked)\n";
+  }
+  std::cout << eval::FormatTable(rows);
+  for (const auto& name : skipped_rows) std::cout << name << ": skipped (model not available)\n";
   for (const auto& row : rows) {
     if (row.evaluation.missing_from_run > 0) {
       std::cout << row.name << ": " << row.evaluation.missing_from_run
@@ -218,7 +310,19 @@ void RegisterEvalCommand(CLI::App& app, const GlobalOptions& global, Action& act
   sub->add_option("--qrels", cmd->qrels, "BEIR qrels TSV (e.g. qrels/test.tsv)")->required();
   sub->add_option("-k,--k", cmd->k, "Documents per query in the run")->capture_default_str();
   sub->add_option("--run", cmd->run_path, "Write the TREC run file here");
-  sub->add_option("--mode", cmd->modes, "Retrieval modes to compare (lexical)")
+  sub->add_option("--modes,--mode", cmd->modes,
+                  "Rows to compare: lexical, dense, hybrid, each optionally +rerank (comma "
+                  "separated; default all six)")
+      ->delimiter(',')
+      ->capture_default_str();
+  sub->add_option("--embed-model", cmd->embed_model,
+                  "Bi-encoder: folder or Hub id (default: the index's, else "
+                  "BAAI/bge-small-en-v1.5)");
+  sub->add_option("--rerank-model", cmd->rerank_model,
+                  "Cross-encoder: folder or Hub id (default "
+                  "cross-encoder/ms-marco-MiniLM-L-6-v2)");
+  sub->add_option("--rerank-depth", cmd->rerank_depth,
+                  "Candidates per query the cross-encoder reorders (the rest follow)")
       ->capture_default_str();
   sub->add_option("--max-tokens", cmd->max_tokens, "Token budget per chunk")->capture_default_str();
   sub->add_option("--overlap", cmd->overlap, "Tokens shared by neighbouring chunks")

@@ -77,6 +77,19 @@ Result<std::vector<RankedChunk>> Pipeline::Run(std::string_view query, const Fil
   request.query = std::string(query);
   request.k = options_.k;
   request.filter = filter;
+  return Run(request, options_.top_n);
+}
+
+Result<std::vector<Hit>> PipelineRetriever::Search(const SearchRequest& request) {
+  SIEVE_ASSIGN_OR_RETURN(auto ranked, pipeline_->Run(request, request.k));
+  std::vector<Hit> hits;
+  hits.reserve(ranked.size());
+  for (auto& r : ranked) hits.push_back(std::move(r.hit));
+  return hits;
+}
+
+Result<std::vector<RankedChunk>> Pipeline::Run(const SearchRequest& request, std::size_t top_n) {
+  const std::string_view query = request.query;
   SIEVE_ASSIGN_OR_RETURN(auto hits, retriever_->Search(request));
 
   std::vector<std::int64_t> ids;
@@ -116,7 +129,7 @@ Result<std::vector<RankedChunk>> Pipeline::Run(std::string_view query, const Fil
     for (std::size_t i = depth; i < ranked.size(); ++i) reordered.push_back(std::move(ranked[i]));
     ranked = std::move(reordered);
   }
-  if (ranked.size() > options_.top_n) ranked.resize(options_.top_n);
+  if (ranked.size() > top_n) ranked.resize(top_n);
   return ranked;
 }
 

@@ -56,6 +56,8 @@ class Pipeline {
   Result<std::vector<RankedChunk>> Run(std::string_view query);
   // Same as Run, with the filter of this query instead of options.filter.
   Result<std::vector<RankedChunk>> Run(std::string_view query, const Filter& filter);
+  // request.k candidates (instead of options.k), at most `top_n` kept.
+  Result<std::vector<RankedChunk>> Run(const SearchRequest& request, std::size_t top_n);
 
   const PipelineOptions& options() const { return options_; }
   // "hybrid + rerank", "lexical", ...
@@ -72,6 +74,18 @@ class Pipeline {
   std::optional<HybridRetriever> hybrid_;
   std::optional<Reranker> reranker_;
   Retriever* retriever_ = nullptr;  // one of the above
+};
+
+// A pipeline seen as a Retriever (for eval): request.k candidates, all of them returned in the
+// pipeline's final order (reranked ones first).
+class PipelineRetriever : public Retriever {
+ public:
+  explicit PipelineRetriever(std::unique_ptr<Pipeline> pipeline) : pipeline_(std::move(pipeline)) {}
+  Result<std::vector<Hit>> Search(const SearchRequest& request) override;
+  std::string name() const override { return pipeline_->Describe(); }
+
+ private:
+  std::unique_ptr<Pipeline> pipeline_;
 };
 
 }  // namespace sieve::retrieval

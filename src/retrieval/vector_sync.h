@@ -29,7 +29,7 @@ models::ModelInfo EmbeddingIdentity(std::string_view spec, const models::ModelIn
 
 struct VectorSyncOptions {
   std::size_t batch_size = 32;    // chunks per embedder call
-  std::size_t save_every = 2048;  // vectors between saves, so a killed run keeps its work
+  std::size_t save_every = 1024;  // vectors between saves, so a killed run keeps its work
   std::function<void(std::size_t done, std::size_t total)> progress;
 };
 
