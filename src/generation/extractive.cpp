@@ -243,7 +243,11 @@ Result<Answer> ExtractiveAnswer(std::string_view question, const std::vector<Pas
   std::unordered_set<std::string> seen_text;  // overlapping chunks repeat sentences
   for (std::size_t p = 0; p < considered; ++p) {
     for (Sentence& sentence : SplitSentences(passages[p].text)) {
-      if (!seen_text.insert(OneLine(sentence.text)).second) continue;
+      const std::string line = OneLine(sentence.text);
+      // A heading repeats the passage's section or document title: a label, not evidence, and
+      // it would win on word overlap with the question it paraphrases.
+      if (line == OneLine(passages[p].section) || line == OneLine(passages[p].title)) continue;
+      if (!seen_text.insert(line).second) continue;
       candidates.push_back({p, std::move(sentence), 0.0});
     }
   }

@@ -176,6 +176,23 @@ TEST(ExtractiveAnswerTest, LexicalScorerAnswersFromTheRelevantSentence) {
   EXPECT_EQ(answer->model, "extractive (lexical)");
 }
 
+TEST(ExtractiveAnswerTest, SectionAndTitleHeadingsAreNotAnswers) {
+  Passage passage =
+      MakePassage("rerank.html", 0, "Why rerank only a few candidates\n\nThe KEY cost is speed.");
+  passage.section = "Why rerank only a few candidates";
+  passage.title = "Reranking";
+  Passage titled = MakePassage("rerank.html", 40, "Reranking\n\nScores stay visible.");
+  titled.title = "Reranking";
+  std::unique_ptr<SentenceScorer> scorer = MakeLexicalScorer();
+  Result<Answer> answer =
+      ExtractiveAnswer("Why rerank only a few candidates?", {passage, titled}, {2, 5}, *scorer);
+  ASSERT_TRUE(answer.ok());
+  // The heading shares every word with the question, yet only body sentences can answer it.
+  EXPECT_THAT(answer->text, Not(HasSubstr("Why rerank only")));
+  EXPECT_THAT(answer->text, Not(HasSubstr("Reranking")));
+  EXPECT_THAT(answer->text, HasSubstr("The KEY cost is speed. [1]"));
+}
+
 TEST(ExtractiveAnswerTest, NoSharedWordsFallsBackToTheTopPassageOpeningAndSaysSo) {
   std::vector<Passage> passages = {MakePassage("a.md", 0, "Alpha. Beta."),
                                    MakePassage("b.md", 0, "Gamma.")};
