@@ -325,8 +325,12 @@ Result<Run> RunRetriever(retrieval::Retriever& retriever, store::DocumentStore& 
 }
 
 std::string FormatTable(const std::vector<EvalRow>& rows) {
+  // The mode column is as wide as the longest row name ("hybrid+rerank" and longer).
+  int mode_width = 6;
+  for (const auto& row : rows) mode_width = std::max(mode_width, static_cast<int>(row.name.size()));
+  mode_width += 2;
   std::ostringstream out;
-  out << std::left << std::setw(12) << "mode" << std::right << std::setw(9) << "nDCG@10"
+  out << std::left << std::setw(mode_width) << "mode" << std::right << std::setw(9) << "nDCG@10"
       << std::setw(9) << "MRR@10" << std::setw(12) << "Recall@100" << std::setw(9) << "MAP"
       << std::setw(11) << "ms/query"
       << "\n";
@@ -334,7 +338,7 @@ std::string FormatTable(const std::vector<EvalRow>& rows) {
   for (const auto& row : rows) {
     const Metrics& m = row.evaluation.mean;
     double ms = row.queries_run ? 1000.0 * row.seconds / static_cast<double>(row.queries_run) : 0;
-    out << std::left << std::setw(12) << row.name << std::right << std::setprecision(4)
+    out << std::left << std::setw(mode_width) << row.name << std::right << std::setprecision(4)
         << std::setw(9) << m.ndcg_at_10 << std::setw(9) << m.mrr_at_10 << std::setw(12)
         << m.recall_at_100 << std::setw(9) << m.map << std::setprecision(2) << std::setw(11) << ms
         << "\n";

@@ -101,3 +101,27 @@ TEST(FormatTableTest, OneRowPerMode) {
 
 }  // namespace
 }  // namespace sieve::eval
+
+namespace sieve::eval {
+namespace {
+
+TEST(FormatTableTest, LongModeNamesKeepTheColumnsAligned) {
+  EvalRow lexical;
+  lexical.name = "lexical";
+  lexical.evaluation.mean = {0.35, 0.5, 0.7, 0.28};
+  EvalRow reranked = lexical;
+  reranked.name = "hybrid+rerank";
+  std::string table = FormatTable({lexical, reranked});
+  std::istringstream lines(table);
+  std::string header, first, second;
+  std::getline(lines, header);
+  std::getline(lines, first);
+  std::getline(lines, second);
+  // Same metrics, so every row ends at the same column and nothing runs into the next column.
+  EXPECT_EQ(first.size(), second.size());
+  EXPECT_EQ(header.find("nDCG@10") + 7, first.find("0.3500") + 6);
+  EXPECT_THAT(second, ::testing::HasSubstr("hybrid+rerank "));
+}
+
+}  // namespace
+}  // namespace sieve::eval
