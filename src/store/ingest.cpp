@@ -188,7 +188,11 @@ IngestPlan PlanIngest(const std::vector<fs::path>& paths) {
     }
     std::sort(found.begin(), found.end());
     for (const auto& file : found) {
-      if (text::DetectType(file)) {
+      // In a folder only corpus*.jsonl is a BEIR corpus: queries.jsonl and other JSON lines
+      // beside it are not documents. Any .jsonl named on the command line is loaded.
+      const bool stray_jsonl = text::DetectType(file) == text::DocumentType::kBeir &&
+                               !file.filename().string().starts_with("corpus");
+      if (text::DetectType(file) && !stray_jsonl) {
         add_file(file);
       } else {
         plan.ignored.push_back(file);

@@ -236,6 +236,19 @@ TEST(PlanIngestTest, WalksFoldersInSortedOrderSkippingHiddenAndUnknown) {
   EXPECT_THAT(plan.errors[1].message(), HasSubstr("picture.png"));  // named explicitly: an error
 }
 
+TEST(PlanIngestTest, InAFolderOnlyCorpusJsonlIsABeirCorpus) {
+  TempDir dir;
+  WriteText(dir.path() / "beir" / "corpus.jsonl", "{}");
+  WriteText(dir.path() / "beir" / "queries.jsonl", "{}");
+  IngestPlan plan = PlanIngest({dir.path(), dir.path() / "beir" / "queries.jsonl"});
+  std::vector<std::string> files;
+  for (const auto& f : plan.files) files.push_back(fs::relative(f, dir.path()).string());
+  // queries.jsonl is skipped while walking the folder, but loaded when named explicitly.
+  EXPECT_THAT(files, ElementsAre("beir/corpus.jsonl", "beir/queries.jsonl"));
+  ASSERT_EQ(plan.ignored.size(), 1u);
+  EXPECT_EQ(plan.ignored[0].filename(), "queries.jsonl");
+}
+
 // A child process ingests many files and is killed with SIGKILL part-way; the index must still
 // be valid (integrity checks pass, no orphans, every document complete) and a rerun completes.
 TEST(CrashConsistencyTest, KilledIngestLeavesAValidIndexThatARerunCompletes) {
