@@ -33,7 +33,7 @@ void RegisterIndexCommands(CLI::App& app, const GlobalOptions& global,
 void RegisterEvalCommand(CLI::App& app, const GlobalOptions& global, Action& action);
 void RegisterTokenizeCommand(CLI::App& app, const GlobalOptions& global, Action& action);
 void RegisterModelCommands(CLI::App& app, const GlobalOptions& global,
-                           Action& action);  // tokenize embed rerank
+                           Action& action);  // embed rerank
 void RegisterHubCommands(CLI::App& app, const GlobalOptions& global,
                          Action& action);  // models pull/list
 void RegisterAskCommand(CLI::App& app, const GlobalOptions& global, Action& action);
