@@ -105,6 +105,19 @@ std::string Location(const generation::Passage& p, const std::string& key) {
   return out;
 }
 
+// The vector-index settings of the configuration, for the model `embed_model` ("" = none named).
+retrieval::DenseIndexOptions DenseOptionsFromConfig(const generation::Config& config,
+                                                    const std::string& embed_model, bool verbose) {
+  retrieval::DenseIndexOptions options;
+  options.embed_model = embed_model;
+  options.index.exact_threshold = config.index.exact_search_below;
+  options.index.hnsw_m = static_cast<int>(config.index.hnsw_m);
+  options.index.hnsw_ef_construction = static_cast<int>(config.index.hnsw_ef_construction);
+  options.index.hnsw_ef_search = static_cast<int>(config.index.hnsw_ef_search);
+  options.load.verbose = verbose;
+  return options;
+}
+
 Result<generation::Config> LoadAskConfig(const AskCommand& cmd) {
   generation::ConfigSources sources;
   sources.config_file = cmd.config_file;
@@ -160,13 +173,8 @@ int RunAsk(const AskCommand& cmd, const GlobalOptions& global) {
   std::vector<std::string> notes;
   retrieval::DenseIndex dense;
   if (*mode != retrieval::Mode::kLexical) {
-    retrieval::DenseIndexOptions dense_options;
-    dense_options.embed_model = embed_named ? config->models.embed : "";
-    dense_options.index.exact_threshold = config->index.exact_search_below;
-    dense_options.index.hnsw_m = static_cast<int>(config->index.hnsw_m);
-    dense_options.index.hnsw_ef_construction = static_cast<int>(config->index.hnsw_ef_construction);
-    dense_options.index.hnsw_ef_search = static_cast<int>(config->index.hnsw_ef_search);
-    dense_options.load.verbose = global.verbose;
+    retrieval::DenseIndexOptions dense_options =
+        DenseOptionsFromConfig(*config, embed_named ? config->models.embed : "", global.verbose);
     EmbedProgress progress;
     dense_options.sync.progress = std::ref(progress);
     auto opened = retrieval::OpenDenseIndex(**store, global.index_dir, dense_options);
@@ -344,13 +352,8 @@ int RunReembed(const ReembedCommand& cmd, const GlobalOptions& global) {
   auto store = store::DocumentStore::Open(global.index_dir, open_options);
   if (!store.ok()) return ReportError(store.status());
   const auto start = std::chrono::steady_clock::now();
-  retrieval::DenseIndexOptions options;
-  options.embed_model = cmd.embed_model;
-  options.index.exact_threshold = config->index.exact_search_below;
-  options.index.hnsw_m = static_cast<int>(config->index.hnsw_m);
-  options.index.hnsw_ef_construction = static_cast<int>(config->index.hnsw_ef_construction);
-  options.index.hnsw_ef_search = static_cast<int>(config->index.hnsw_ef_search);
-  options.load.verbose = global.verbose;
+  retrieval::DenseIndexOptions options =
+      DenseOptionsFromConfig(*config, cmd.embed_model, global.verbose);
   EmbedProgress progress;
   options.sync.progress = std::ref(progress);
   auto dense = retrieval::ReembedIndex(**store, global.index_dir, options);
