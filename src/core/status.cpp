@@ -20,6 +20,10 @@ const char* StatusCodeName(StatusCode code) {
       return "Unavailable";
     case StatusCode::kTimeout:
       return "Timeout";
+    case StatusCode::kCancelled:
+      return "Cancelled";
+    case StatusCode::kBusy:
+      return "Busy";
     case StatusCode::kInternal:
       return "Internal";
   }

@@ -22,6 +22,8 @@ enum class StatusCode {
   kIoError,          // the operating system said no: permissions, disk full, network
   kUnavailable,      // a remote service could not be reached or answered with an error
   kTimeout,          // a deadline passed
+  kCancelled,        // the caller cancelled the request
+  kBusy,             // a resource is held by someone else (index lock, full queue); retry later
   kInternal,         // a bug or broken invariant in Sieve itself
 };
 
@@ -42,6 +44,8 @@ class [[nodiscard]] Status {
   static Status IoError(std::string m) { return {StatusCode::kIoError, std::move(m)}; }
   static Status Unavailable(std::string m) { return {StatusCode::kUnavailable, std::move(m)}; }
   static Status Timeout(std::string m) { return {StatusCode::kTimeout, std::move(m)}; }
+  static Status Cancelled(std::string m) { return {StatusCode::kCancelled, std::move(m)}; }
+  static Status Busy(std::string m) { return {StatusCode::kBusy, std::move(m)}; }
   static Status Internal(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
 
   bool ok() const { return code_ == StatusCode::kOk; }
