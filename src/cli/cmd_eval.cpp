@@ -12,14 +12,11 @@
 #include <vector>
 
 #include "cli/command.h"
+#include "cli/engine_cli.h"
 #include "cli/progress.h"
+#include "eval/engine_run.h"
 #include "eval/eval.h"
-#include "retrieval/dense_index.h"
-#include "retrieval/lexical_retriever.h"
 #include "retrieval/model_loading.h"
-#include "retrieval/pipeline.h"
-#include "store/document_store.h"
-#include "store/ingest.h"
 
 namespace sieve::cli {
 namespace {
@@ -40,38 +37,9 @@ struct EvalCommand {
   std::size_t rerank_depth = 100;
   std::size_t max_tokens = 256;
   std::size_t overlap = 32;
-  bool index_given = false;  // --index (or SIEVE_INDEX) was set: keep the index there
+  std::string config_file;
+  bool index_given = false;  // --index was set: keep the index there
 };
-
-// The models a row may need; null when not available.
-struct EvalModels {
-  store::VectorIndex* vectors = nullptr;
-  models::Embedder* embedder = nullptr;
-  models::CrossEncoder* cross_encoder = nullptr;
-};
-
-// "hybrid+rerank" -> the retriever for that row, or why it cannot run.
-Result<std::unique_ptr<retrieval::Retriever>> MakeRow(const std::string& name,
-                                                      store::DocumentStore& index,
-                                                      const EvalModels& models,
-                                                      std::size_t rerank_depth) {
-  const bool rerank = name.ends_with("+rerank");
-  SIEVE_ASSIGN_OR_RETURN(auto mode,
-                         retrieval::ParseMode(rerank ? name.substr(0, name.size() - 7) : name));
-  if (mode == retrieval::Mode::kLexical && !rerank) {
-    return std::unique_ptr<retrieval::Retriever>(
-        std::make_unique<retrieval::LexicalRetriever>(index));
-  }
-  retrieval::PipelineOptions options;
-  options.mode = mode;
-  options.rerank = rerank;
-  options.rerank_depth = rerank_depth;
-  SIEVE_ASSIGN_OR_RETURN(auto pipeline,
-                         retrieval::Pipeline::Create(index, models.vectors, models.embedder,
-                                                     models.cross_encoder, options));
-  return std::unique_ptr<retrieval::Retriever>(
-      std::make_unique<retrieval::PipelineRetriever>(std::move(pipeline)));
-}
 
 // A fresh directory under $TMPDIR, removed with everything in it when this goes away.
 class TemporaryDirectory {
@@ -113,22 +81,30 @@ fs::path RunPathFor(const fs::path& path, const std::string& mode, bool several)
   return out;
 }
 
+struct Row {
+  std::string name;
+  Mode mode = Mode::kLexical;
+  bool rerank = false;
+};
+
 int RunEval(const EvalCommand& cmd, const GlobalOptions& global) {
   if (cmd.k == 0) return ReportError(Status::InvalidArgument("--k must be > 0"));
   if (cmd.max_tokens == 0 || cmd.overlap >= cmd.max_tokens) {
     return ReportError(
         Status::InvalidArgument("--max-tokens must be > 0 and larger than --overlap"));
   }
+  std::vector<Row> wanted;
   bool needs_dense = false;
   bool needs_rerank = false;
   for (const auto& name : cmd.modes) {
     const bool rerank = name.ends_with("+rerank");
-    auto mode = retrieval::ParseMode(rerank ? name.substr(0, name.size() - 7) : name);
+    auto mode = ParseMode(rerank ? name.substr(0, name.size() - 7) : name);
     if (!mode.ok()) {
       return ReportError(Status::InvalidArgument(
           "--modes " + name + ": unknown mode (lexical, dense, hybrid, each optionally +rerank)"));
     }
-    needs_dense = needs_dense || *mode != retrieval::Mode::kLexical;
+    wanted.push_back({name, *mode, rerank});
+    needs_dense = needs_dense || *mode != Mode::kLexical;
     needs_rerank = needs_rerank || rerank;
   }
   auto queries = eval::LoadQueries(cmd.queries);
@@ -138,79 +114,60 @@ int RunEval(const EvalCommand& cmd, const GlobalOptions& global) {
 
   // Without --index the corpus goes into a temporary index that is removed afterwards.
   std::optional<TemporaryDirectory> temporary;
-  fs::path index_dir = global.index_dir;
+  GlobalOptions row_global = global;
   if (!cmd.index_given) {
     auto created = TemporaryDirectory::Create();
     if (!created.ok()) return ReportError(created.status());
     temporary.emplace(std::move(*created));
-    index_dir = temporary->path();
+    row_global.index_dir = temporary->path().string();
   }
-  auto opened = store::DocumentStore::Open(index_dir);
-  if (!opened.ok()) return ReportError(opened.status());
-  store::DocumentStore& index = **opened;
+  ConfigFlags flags;
+  flags.config_file = cmd.config_file;
+  flags.Set("chunk.max_tokens", std::to_string(cmd.max_tokens));
+  flags.Set("chunk.overlap_tokens", std::to_string(cmd.overlap));
+  if (!cmd.embed_model.empty()) flags.Set("models.embed", cmd.embed_model);
+  if (!cmd.rerank_model.empty()) flags.Set("models.rerank", cmd.rerank_model);
+  auto config = LoadCommandConfig(row_global, flags);
+  if (!config.ok()) return ReportError(config.status());
+  auto engine = OpenEngine(*config, row_global);
+  if (!engine.ok()) return ReportError(engine.status());
 
+  RequestContext ctx;
   auto ingest_start = std::chrono::steady_clock::now();
-  store::IngestOptions ingest_options;
-  ingest_options.chunking.max_tokens = cmd.max_tokens;
-  ingest_options.chunking.overlap_tokens = cmd.overlap;
-  ingest_options.max_file_bytes = UINT64_MAX;
-  auto ingested = store::IngestFile(index, cmd.corpus, ingest_options);
+  IngestRequest ingest;
+  ingest.paths = {cmd.corpus};
+  ingest.embed = false;
+  auto ingested = (*engine)->Ingest(ingest, ctx);
   if (!ingested.ok()) return ReportError(ingested.status());
+  if (!ingested->skipped.empty()) {
+    return ReportError(Status::InvalidInput(ingested->skipped.front().reason));
+  }
   double ingest_seconds = SecondsSince(ingest_start);
-  auto stats = index.Stats();
+  auto stats = (*engine)->Stats(ctx);
   if (!stats.ok()) return ReportError(stats.status());
 
   // Models: named ones must load; missing defaults skip the rows that need them.
+  auto models = (*engine)->LoadModels(needs_dense, needs_rerank, ctx);
+  if (!models.ok()) return ReportError(models.status());
   std::vector<std::string> missing_defaults;
-  EvalModels models;
-  retrieval::DenseIndex dense;
-  std::string embed_name;
-  std::string rerank_name;
-  if (needs_dense) {
-    retrieval::DenseIndexOptions dense_options;
-    dense_options.embed_model = cmd.embed_model;
-    dense_options.load.verbose = global.verbose;
-    std::unique_ptr<ProgressBar> bar;
-    dense_options.sync.progress = [&bar](std::size_t done, std::size_t total) {
-      if (!bar) bar = std::make_unique<ProgressBar>(total, "chunks embedded");
-      bar->Update(done);
-    };
-    auto opened_dense = retrieval::OpenDenseIndex(index, index_dir, dense_options);
-    bar.reset();
-    if (!opened_dense.ok()) return ReportError(opened_dense.status());
-    dense = std::move(opened_dense).value();
-    if (dense.available()) {
-      models.vectors = dense.vectors.get();
-      models.embedder = dense.embedder.model.get();
-      embed_name = store::DescribeModel(dense.embedder.identity);
-    } else {
-      missing_defaults.push_back(dense.model_spec);
-    }
-  }
-  retrieval::LoadedCrossEncoder cross_encoder;
-  if (needs_rerank) {
-    const std::string spec =
-        cmd.rerank_model.empty() ? std::string(retrieval::kDefaultRerankModel) : cmd.rerank_model;
-    auto loaded = retrieval::LoadCrossEncoderModel({spec, !cmd.rerank_model.empty()},
-                                                   {32, 0, global.verbose});
-    if (!loaded.ok()) return ReportError(loaded.status());
-    cross_encoder = std::move(loaded).value();
-    if (cross_encoder.model) {
-      models.cross_encoder = cross_encoder.model.get();
-      rerank_name = spec;
-    } else {
-      missing_defaults.push_back(spec);
-    }
+  if (needs_dense && !models->embed.available) missing_defaults.push_back(models->embed.spec);
+  if (needs_rerank && !models->rerank.available) missing_defaults.push_back(models->rerank.spec);
+  if (needs_dense && models->embed.available) {
+    IngestRequest sync;  // no paths: embed the chunks
+    IngestProgressBar bar;
+    sync.progress = std::ref(bar);
+    auto synced = (*engine)->Ingest(sync, ctx);
+    bar.Clear();
+    if (!synced.ok()) return ReportError(synced.status());
   }
   std::vector<std::string> skipped_rows;
-  std::vector<std::string> names;
-  for (const auto& name : cmd.modes) {
-    const bool rerank = name.ends_with("+rerank");
-    const bool dense_row = !name.starts_with("lexical");
-    if ((dense_row && !models.embedder) || (rerank && !models.cross_encoder)) {
-      skipped_rows.push_back(name);
+  std::vector<Row> rows_to_run;
+  for (const auto& row : wanted) {
+    if ((row.mode != Mode::kLexical && !models->embed.available) ||
+        (row.rerank && !models->rerank.available)) {
+      skipped_rows.push_back(row.name);
     } else {
-      names.push_back(name);
+      rows_to_run.push_back(row);
     }
   }
   if (!missing_defaults.empty()) {
@@ -220,27 +177,32 @@ int RunEval(const EvalCommand& cmd, const GlobalOptions& global) {
               << retrieval::MissingModelsNote(missing_defaults, "skipping the rows " + skipped_list)
               << "\n";
   }
+  const std::string embed_name = models->embed.available ? models->embed.description : "";
+  const std::string rerank_name = models->rerank.available ? models->rerank.spec : "";
 
   eval::RunOptions run_options;
   run_options.k = cmd.k;
   std::vector<eval::EvalRow> rows;
-  for (const auto& name : names) {
-    auto retriever = MakeRow(name, index, models, cmd.rerank_depth);
-    if (!retriever.ok()) return ReportError(retriever.status().WithContext(name));
+  for (const auto& row_spec : rows_to_run) {
+    SearchRequest base;
+    base.mode = row_spec.mode;
+    base.rerank = row_spec.rerank;
+    base.rerank_depth = cmd.rerank_depth;
     auto start = std::chrono::steady_clock::now();
-    ProgressBar progress(queries->size(), name + " queries");
+    ProgressBar progress(queries->size(), row_spec.name + " queries");
     run_options.on_query = [&progress](std::size_t done, std::size_t) { progress.Update(done); };
-    auto run = eval::RunRetriever(**retriever, index, *queries, run_options);
+    auto run = eval::RunEngine(**engine, base, *queries, run_options);
     progress.Clear();
-    if (!run.ok()) return ReportError(run.status().WithContext(name));
+    if (!run.ok()) return ReportError(run.status().WithContext(row_spec.name));
     eval::EvalRow row;
-    row.name = name;
+    row.name = row_spec.name;
     row.seconds = SecondsSince(start);
     row.queries_run = queries->size();
     row.evaluation = eval::Evaluate(*qrels, *run);
     if (!cmd.run_path.empty()) {
-      Status written = eval::WriteTrecRun(RunPathFor(cmd.run_path, name, names.size() > 1), *run,
-                                          "sieve-" + name);
+      Status written =
+          eval::WriteTrecRun(RunPathFor(cmd.run_path, row_spec.name, rows_to_run.size() > 1), *run,
+                             "sieve-" + row_spec.name);
       if (!written.ok()) return ReportError(written);
     }
     rows.push_back(std::move(row));
@@ -269,7 +231,7 @@ int RunEval(const EvalCommand& cmd, const GlobalOptions& global) {
                 {"queries", queries->size()},
                 {"k", cmd.k},
                 {"rows", out_rows}};
-    if (cmd.index_given) out["index"] = global.index_dir;
+    if (cmd.index_given) out["index"] = config->index.dir;
     std::cout << out.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
     return kExitOk;
   }
@@ -327,8 +289,10 @@ void RegisterEvalCommand(CLI::App& app, const GlobalOptions& global, Action& act
   sub->add_option("--max-tokens", cmd->max_tokens, "Token budget per chunk")->capture_default_str();
   sub->add_option("--overlap", cmd->overlap, "Tokens shared by neighbouring chunks")
       ->capture_default_str();
+  sub->add_option("--config", cmd->config_file, "Configuration file (default: ./sieve.toml)");
   sub->callback([cmd, &app, &global, &action] {
-    cmd->index_given = app.get_option("--index")->count() > 0;
+    cmd->index_given =
+        app.get_option("--index")->count() > 0 || std::getenv("SIEVE_INDEX") != nullptr;
     action = [cmd, &global] { return RunEval(*cmd, global); };
   });
 }

@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "core/status.h"
@@ -18,7 +19,8 @@ inline constexpr int kExitInput = 2;  // bad input; with ingest: something was s
 inline constexpr int kExitInternal = 3;
 
 struct GlobalOptions {
-  std::string index_dir = ".sieve";
+  // --index DIR; unset: the configuration's index.dir (SIEVE_INDEX, sieve.toml, else ./.sieve).
+  std::optional<std::string> index_dir;
   bool json = false;
   bool verbose = false;
 };

@@ -36,9 +36,8 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("sieve ") + SIEVE_VERSION);
   app.require_subcommand(1);
   GlobalOptions global;
-  app.add_option("--index", global.index_dir, "Index directory")
-      ->capture_default_str()
-      ->envname("SIEVE_INDEX");
+  app.add_option("--index", global.index_dir,
+                 "Index directory (default: index.dir of sieve.toml, $SIEVE_INDEX, else .sieve)");
   app.add_flag("--json", global.json, "Machine-readable JSON output");
   app.add_flag("-v,--verbose", global.verbose, "Say more (e.g. when inputs are truncated)");
 

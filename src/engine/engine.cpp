@@ -1,0 +1,903 @@
+// engine: sieve::Engine (include/sieve/sieve.h), the library every front end shares.
+//
+// Shared across threads: the settings (immutable after Open), the vector store (its own
+// reader/writer lock), the model states (immutable weights + a pool of sessions), the pool of
+// read connections to SQLite. Per request: one read connection, one session per model, the
+// request's context. Writes take the in-process write mutex and the index folder's lock.
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <iterator>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "engine/session_pool.h"
+#include "generation/answer.h"
+#include "generation/config.h"
+#include "models/encoder.h"
+#include "models/hub.h"
+#include "retrieval/dense_index.h"
+#include "retrieval/model_loading.h"
+#include "retrieval/pipeline.h"
+#include "retrieval/vector_sync.h"
+#include "sieve/sieve.h"
+#include "store/document_store.h"
+#include "store/ingest.h"
+#include "store/vector_index.h"
+
+namespace sieve {
+
+namespace fs = std::filesystem;
+
+const char* ModeName(Mode mode) {
+  switch (mode) {
+    case Mode::kLexical:
+      return "lexical";
+    case Mode::kDense:
+      return "dense";
+    case Mode::kHybrid:
+      return "hybrid";
+  }
+  return "?";
+}
+
+Result<Mode> ParseMode(std::string_view name) {
+  for (Mode mode : {Mode::kLexical, Mode::kDense, Mode::kHybrid}) {
+    if (name == ModeName(mode)) return mode;
+  }
+  return Status::InvalidArgument("unknown retrieval mode \"" + std::string(name) +
+                                 "\" (expected dense, lexical or hybrid)");
+}
+
+namespace {
+
+retrieval::Mode ToRetrievalMode(Mode mode) {
+  switch (mode) {
+    case Mode::kLexical:
+      return retrieval::Mode::kLexical;
+    case Mode::kDense:
+      return retrieval::Mode::kDense;
+    case Mode::kHybrid:
+      return retrieval::Mode::kHybrid;
+  }
+  return retrieval::Mode::kHybrid;
+}
+
+retrieval::Filter ToRetrievalFilter(const Filter& filter) {
+  retrieval::Filter out;
+  out.path_prefix = filter.path_prefix;
+  out.types = filter.types;
+  out.tags = filter.tags;
+  return out;
+}
+
+Scores FromStages(const retrieval::StageScores& s) {
+  Scores out;
+  out.bm25 = s.bm25;
+  out.bm25_rank = s.bm25_rank;
+  out.cosine = s.cosine;
+  out.dense_rank = s.dense_rank;
+  out.fused = s.fused;
+  out.rerank = s.rerank;
+  return out;
+}
+
+retrieval::StageScores ToStages(const Scores& s) {
+  retrieval::StageScores out;
+  out.bm25 = s.bm25;
+  out.bm25_rank = s.bm25_rank;
+  out.cosine = s.cosine;
+  out.dense_rank = s.dense_rank;
+  out.fused = s.fused;
+  out.rerank = s.rerank;
+  return out;
+}
+
+Passage FromRanked(const retrieval::RankedChunk& ranked) {
+  Passage p;
+  p.chunk_id = ranked.chunk.chunk_id;
+  p.score = ranked.hit.score;
+  p.scores = FromStages(ranked.hit.stages);
+  p.doc_key = ranked.chunk.doc_key;
+  p.source_path = ranked.chunk.source_path;
+  p.title = ranked.chunk.title;
+  p.section = ranked.chunk.section;
+  p.type = ranked.chunk.type;
+  p.page = ranked.chunk.page;
+  p.begin = ranked.chunk.begin;
+  p.end = ranked.chunk.end;
+  p.text = ranked.chunk.text;
+  return p;
+}
+
+generation::Passage ToGenerationPassage(const Passage& p) {
+  generation::Passage out;
+  out.chunk_id = p.chunk_id;
+  out.text = p.text;
+  out.source_path = p.source_path;
+  out.title = p.title;
+  out.section = p.section;
+  out.page = p.page;
+  out.begin = p.begin;
+  out.end = p.end;
+  out.scores = ToStages(p.scores);
+  return out;
+}
+
+double SecondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// Everything the engine reads from the configuration, resolved once at Open.
+struct Settings {
+  fs::path index_dir;
+  std::string embed_model;  // "" = none named: the index's, else the default
+  std::string rerank_model;
+  bool rerank_named = false;
+  Mode mode = Mode::kHybrid;
+  bool mode_named = false;
+  std::size_t k = 50;
+  std::size_t top_n = 5;
+  double rrf_k = 60;
+  bool rerank = true;
+  store::IngestOptions ingest;
+  store::VectorIndexOptions vectors;
+  std::size_t sessions = 1;
+  generation::GenerationOptions generation;
+};
+
+Result<Settings> SettingsFromConfig(const config::Config& config) {
+  Settings s;
+  s.index_dir = config.index.dir;
+  if (s.index_dir.empty()) return Status::InvalidArgument("index.dir is empty");
+  s.embed_model =
+      config.models.embed != retrieval::kDefaultEmbedModel ? config.models.embed : std::string();
+  s.rerank_model = config.models.rerank;
+  s.rerank_named = config.models.rerank != retrieval::kDefaultRerankModel;
+  SIEVE_ASSIGN_OR_RETURN(s.mode, ParseMode(config.retrieval.mode));
+  s.mode_named = s.mode != Mode::kHybrid;
+  s.k = config.retrieval.k;
+  s.top_n = config.retrieval.top_n;
+  s.rrf_k = static_cast<double>(config.retrieval.rrf_k);
+  s.rerank = config.retrieval.rerank;
+  if (s.k == 0) return Status::InvalidArgument("retrieval.k must be at least 1");
+  if (s.top_n == 0) return Status::InvalidArgument("retrieval.top_n must be at least 1");
+  s.ingest.chunking.max_tokens = config.chunk.max_tokens;
+  s.ingest.chunking.overlap_tokens = config.chunk.overlap_tokens;
+  if (s.ingest.chunking.max_tokens == 0 ||
+      s.ingest.chunking.overlap_tokens >= s.ingest.chunking.max_tokens) {
+    return Status::InvalidArgument(
+        "chunk.max_tokens must be at least 1 and larger than chunk.overlap_tokens");
+  }
+  s.vectors.exact_threshold = config.index.exact_search_below;
+  s.vectors.hnsw_m = static_cast<int>(config.index.hnsw_m);
+  s.vectors.hnsw_ef_construction = static_cast<int>(config.index.hnsw_ef_construction);
+  s.vectors.hnsw_ef_search = static_cast<int>(config.index.hnsw_ef_search);
+  s.sessions = 4;
+  SIEVE_ASSIGN_OR_RETURN(s.generation, generation::MakeGenerationOptions(config));
+  return s;
+}
+
+// Records each span's timing for the response and hands it on to the caller's tracer.
+class TimingTracer : public Tracer {
+ public:
+  explicit TimingTracer(Tracer* next) : next_(next) {}
+  void OnEnd(const SpanData& span) override {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      timings_.push_back({span.name, span.duration_ms});
+    }
+    if (next_ != nullptr) next_->OnEnd(span);
+  }
+  std::vector<StageTiming> timings() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return timings_;
+  }
+
+ private:
+  Tracer* next_;
+  mutable std::mutex mutex_;
+  std::vector<StageTiming> timings_;
+};
+
+// Installs a TimingTracer on a context for the life of one engine call.
+class TimingScope {
+ public:
+  explicit TimingScope(RequestContext& ctx) : ctx_(ctx), saved_(ctx.tracer()), tracer_(saved_) {
+    ctx_.set_tracer(&tracer_);
+  }
+  ~TimingScope() { ctx_.set_tracer(saved_); }
+  TimingScope(const TimingScope&) = delete;
+  TimingScope& operator=(const TimingScope&) = delete;
+  std::vector<StageTiming> timings() const { return tracer_.timings(); }
+
+ private:
+  RequestContext& ctx_;
+  Tracer* saved_;
+  TimingTracer tracer_;
+};
+
+// A loaded bi-encoder: the identity recorded with vectors, and sessions for requests.
+struct EmbedState {
+  std::string spec;         // what was asked for
+  std::string unavailable;  // non-empty: a default model that is not downloaded
+  models::ModelInfo identity;
+  std::unique_ptr<engine::SessionPool<models::Embedder>> sessions;
+  bool available() const { return sessions != nullptr; }
+};
+
+struct RerankState {
+  std::string spec;
+  std::string unavailable;
+  models::ModelInfo info;
+  std::unique_ptr<engine::SessionPool<models::CrossEncoder>> sessions;
+  bool available() const { return sessions != nullptr; }
+};
+
+// Sessions past the first: each loads the model again until models share weights.
+Result<std::unique_ptr<models::Embedder>> NewEmbedderSession(const fs::path& folder,
+                                                             const models::LoadModelOptions& load) {
+  return models::LoadEmbedder(folder, load);
+}
+
+Result<std::unique_ptr<models::CrossEncoder>> NewCrossEncoderSession(
+    const fs::path& folder, const models::LoadModelOptions& load) {
+  return models::LoadCrossEncoder(folder, load);
+}
+
+}  // namespace
+
+struct Engine::Impl {
+  config::Config config;
+  Settings settings;
+  EngineOptions options;
+
+  // Read connections to the SQLite store, one per concurrent request.
+  engine::SessionPool<store::DocumentStore> readers;
+
+  // Serialises writes inside this process (the folder lock serialises processes).
+  std::mutex write_mutex;
+
+  // Lazily opened shared state, replaced (never mutated in place) under state_mutex; requests
+  // copy the shared_ptr they need, so a replacement never pulls anything from under them.
+  std::mutex state_mutex;
+  std::shared_ptr<store::VectorIndex> vectors;
+  std::shared_ptr<EmbedState> embed;
+  std::shared_ptr<RerankState> rerank;
+
+  Impl(config::Config c, Settings s, EngineOptions o)
+      : config(std::move(c)),
+        settings(std::move(s)),
+        options(std::move(o)),
+        readers(
+            [dir = settings.index_dir]() -> Result<std::unique_ptr<store::DocumentStore>> {
+              store::OpenOptions open;
+              open.create = false;
+              auto opened = store::DocumentStore::Open(dir, open);
+              if (!opened.ok()) {
+                return opened.status().WithContext("no index at " + dir.string() +
+                                                   " (run `sieve ingest` first)");
+              }
+              return opened;
+            },
+            std::max<std::size_t>(settings.sessions * 2, 4)) {}
+
+  models::LoadModelOptions LoadOptions() const {
+    models::LoadModelOptions load;
+    load.batch_size = options.batch_size == 0 ? 32 : options.batch_size;
+    load.max_length = options.max_length;
+    load.verbose = false;
+    return load;
+  }
+
+  // The vector index of the folder (opened once; never written by readers).
+  Result<std::shared_ptr<store::VectorIndex>> Vectors() {
+    std::lock_guard<std::mutex> lock(state_mutex);
+    if (vectors) return vectors;
+    std::error_code ec;
+    if (!fs::is_directory(settings.index_dir, ec)) {
+      return Status::NotFound("no index at " + settings.index_dir.string() +
+                              " (run `sieve ingest` first)");
+    }
+    SIEVE_ASSIGN_OR_RETURN(auto opened,
+                           store::VectorIndex::Open(settings.index_dir, settings.vectors));
+    if (!opened->damage().empty()) {
+      options.logger.Warning("vector index: " + opened->damage());
+    }
+    vectors = std::shared_ptr<store::VectorIndex>(std::move(opened));
+    return vectors;
+  }
+
+  // The bi-encoder: the one configured, else the one that made the index's vectors, else the
+  // default (which may be unavailable offline; a named one must load).
+  Result<std::shared_ptr<EmbedState>> Embedder(const store::VectorIndex* index_vectors) {
+    std::lock_guard<std::mutex> lock(state_mutex);
+    if (embed) return embed;
+    retrieval::ModelRequest request;
+    if (index_vectors != nullptr) {
+      request = retrieval::ChooseEmbedModel(settings.embed_model, *index_vectors);
+    } else if (!settings.embed_model.empty()) {
+      request = {settings.embed_model, true};
+    } else {
+      request = {std::string(retrieval::kDefaultEmbedModel), false};
+    }
+    SIEVE_ASSIGN_OR_RETURN(auto loaded, retrieval::LoadEmbedderModel(request, LoadOptions()));
+    SIEVE_ASSIGN_OR_RETURN(auto state, MakeEmbedState(request.spec, std::move(loaded)));
+    embed = state;
+    return embed;
+  }
+
+  // Shares one loaded bi-encoder among requests: its first session, then more as needed.
+  Result<std::shared_ptr<EmbedState>> MakeEmbedState(const std::string& spec,
+                                                     retrieval::LoadedEmbedder loaded) {
+    auto state = std::make_shared<EmbedState>();
+    state->spec = spec;
+    if (!loaded.model) {
+      state->unavailable = loaded.unavailable;
+      return state;
+    }
+    state->identity = loaded.identity;
+    SIEVE_ASSIGN_OR_RETURN(fs::path folder, models::ResolveModel(spec));
+    auto first = std::make_shared<std::unique_ptr<models::Embedder>>(std::move(loaded.model));
+    auto first_mutex = std::make_shared<std::mutex>();
+    const models::LoadModelOptions load = LoadOptions();
+    state->sessions = std::make_unique<engine::SessionPool<models::Embedder>>(
+        [first, first_mutex, folder, load]() -> Result<std::unique_ptr<models::Embedder>> {
+          {
+            std::lock_guard<std::mutex> guard(*first_mutex);
+            if (*first) return std::move(*first);
+          }
+          return NewEmbedderSession(folder, load);
+        },
+        settings.sessions);
+    return state;
+  }
+
+  Result<std::shared_ptr<RerankState>> Reranker() {
+    std::lock_guard<std::mutex> lock(state_mutex);
+    if (rerank) return rerank;
+    retrieval::ModelRequest request{settings.rerank_model, settings.rerank_named};
+    auto state = std::make_shared<RerankState>();
+    state->spec = request.spec;
+    SIEVE_ASSIGN_OR_RETURN(auto loaded, retrieval::LoadCrossEncoderModel(request, LoadOptions()));
+    if (!loaded.model) {
+      state->unavailable = loaded.unavailable;
+    } else {
+      state->info = loaded.model->info();
+      SIEVE_ASSIGN_OR_RETURN(fs::path folder, models::ResolveModel(request.spec));
+      auto first = std::make_shared<std::unique_ptr<models::CrossEncoder>>(std::move(loaded.model));
+      auto first_mutex = std::make_shared<std::mutex>();
+      const models::LoadModelOptions load = LoadOptions();
+      state->sessions = std::make_unique<engine::SessionPool<models::CrossEncoder>>(
+          [first, first_mutex, folder, load]() -> Result<std::unique_ptr<models::CrossEncoder>> {
+            {
+              std::lock_guard<std::mutex> guard(*first_mutex);
+              if (*first) return std::move(*first);
+            }
+            return NewCrossEncoderSession(folder, load);
+          },
+          settings.sessions);
+    }
+    rerank = state;
+    return rerank;
+  }
+
+  struct SyncOutcome {
+    std::string model;  // the model that embedded ("" when none was available)
+    std::size_t embedded = 0;
+    std::size_t removed = 0;
+    std::string unavailable;  // a note when chunks were left without vectors
+  };
+  Result<std::unique_ptr<store::DocumentStore>> OpenWriter(bool create);
+  // Write: embeds every chunk without a vector and drops vectors of chunks that are gone.
+  Result<SyncOutcome> SyncVectors(store::DocumentStore& writer, RequestContext& ctx,
+                                  const std::function<void(std::size_t, std::size_t)>& progress);
+
+  Result<SearchResponse> Retrieve(const SearchRequest& request, RequestContext& ctx,
+                                  bool for_answer,
+                                  engine::SessionPool<models::CrossEncoder>::Lease* keep_reranker,
+                                  std::shared_ptr<RerankState>* keep_rerank_state);
+};
+
+Engine::Engine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Engine::~Engine() = default;
+
+Result<std::unique_ptr<Engine>> Engine::Open(const config::Config& config,
+                                             const EngineOptions& options) {
+  SIEVE_ASSIGN_OR_RETURN(Settings settings, SettingsFromConfig(config));
+  return std::unique_ptr<Engine>(
+      new Engine(std::make_unique<Impl>(config, std::move(settings), options)));
+}
+
+const config::Config& Engine::config() const {
+  return impl_->config;
+}
+
+Result<SearchResponse> Engine::Impl::Retrieve(
+    const SearchRequest& request, RequestContext& ctx, bool for_answer,
+    engine::SessionPool<models::CrossEncoder>::Lease* keep_reranker,
+    std::shared_ptr<RerankState>* keep_rerank_state) {
+  if (request.query.find_first_not_of(" \t\r\n") == std::string::npos) {
+    return Status::InvalidArgument(for_answer ? "empty question" : "empty query");
+  }
+  SearchResponse response;
+  response.query = request.query;
+  Mode mode = request.mode.value_or(settings.mode);
+  const bool mode_named = request.mode.has_value() || settings.mode_named;
+  bool rerank = request.rerank.value_or(settings.rerank);
+  const std::size_t k = request.k.value_or(settings.k);
+  const std::size_t top_n = request.top_n.value_or(settings.top_n);
+  if (k == 0) return Status::InvalidArgument("k must be at least 1");
+  if (top_n == 0) return Status::InvalidArgument("top_n must be at least 1");
+
+  SIEVE_ASSIGN_OR_RETURN(auto reader, readers.Acquire(ctx));
+  SIEVE_RETURN_IF_ERROR(ctx.Check());
+
+  std::vector<std::string> missing_defaults;
+  std::shared_ptr<store::VectorIndex> index_vectors;
+  std::shared_ptr<EmbedState> embed_state;
+  engine::SessionPool<models::Embedder>::Lease embedder;
+  if (mode != Mode::kLexical) {
+    SIEVE_ASSIGN_OR_RETURN(index_vectors, Vectors());
+    SIEVE_ASSIGN_OR_RETURN(embed_state, Embedder(index_vectors.get()));
+    if (!embed_state->available()) {
+      if (mode_named) {
+        return Status::NotFound(std::string(ModeName(mode)) +
+                                " retrieval needs an embedding model: " + embed_state->unavailable);
+      }
+      missing_defaults.push_back(embed_state->spec);
+      mode = Mode::kLexical;
+    } else {
+      Status bound =
+          index_vectors->model()
+              ? (store::SameEmbeddingModel(*index_vectors->model(), embed_state->identity)
+                     ? Status::Ok()
+                     : index_vectors->BindModel(embed_state->identity))
+              : Status::Ok();
+      SIEVE_RETURN_IF_ERROR(bound);
+      SIEVE_ASSIGN_OR_RETURN(embedder, embed_state->sessions->Acquire(ctx));
+      auto chunk_ids = reader->ListChunkIds();
+      if (chunk_ids.ok() && index_vectors->size() < chunk_ids->size()) {
+        response.notes.push_back(
+            std::to_string(chunk_ids->size() - std::min(chunk_ids->size(), index_vectors->size())) +
+            " chunks have no vector yet, so dense retrieval cannot find them (`sieve ingest` "
+            "embeds them)");
+      }
+    }
+  }
+  std::shared_ptr<RerankState> rerank_state;
+  engine::SessionPool<models::CrossEncoder>::Lease cross_encoder;
+  const bool rerank_asked = rerank;
+  if (rerank) {
+    SIEVE_ASSIGN_OR_RETURN(rerank_state, Reranker());
+    if (!rerank_state->available()) {
+      missing_defaults.push_back(rerank_state->spec);
+      rerank = false;
+    } else {
+      SIEVE_ASSIGN_OR_RETURN(cross_encoder, rerank_state->sessions->Acquire(ctx));
+    }
+  }
+  if (!missing_defaults.empty()) {
+    std::string fallback = "using ";
+    fallback += mode == Mode::kLexical && !embed_state ? "lexical retrieval only"
+                : mode == Mode::kLexical               ? "lexical retrieval only"
+                                                       : ModeName(mode) + std::string(" retrieval");
+    if (rerank_asked && !rerank) {
+      fallback += ", no reranking";
+      if (for_answer && !settings.generation.llm.base_url.empty()) {
+      } else if (for_answer) {
+        fallback += ", extractive answers scored lexically";
+      }
+    }
+    response.notes.push_back(retrieval::MissingModelsNote(missing_defaults, fallback));
+  }
+
+  retrieval::PipelineOptions options;
+  options.mode = ToRetrievalMode(mode);
+  options.k = k;
+  options.top_n = top_n;
+  options.rerank = rerank;
+  options.rerank_depth = request.rerank_depth.value_or(0);
+  options.rrf_k = settings.rrf_k;
+  options.filter = ToRetrievalFilter(request.filter);
+  SIEVE_ASSIGN_OR_RETURN(auto pipeline,
+                         retrieval::Pipeline::Create(*reader, index_vectors.get(), embedder.get(),
+                                                     cross_encoder.get(), options));
+  Span span = ctx.StartSpan("retrieve", SpanKind::kRetriever);
+  auto ranked = pipeline->Run(request.query);
+  span.End(ranked.status());
+  if (!ranked.ok()) return ranked.status();
+  SIEVE_RETURN_IF_ERROR(ctx.Check());
+  response.passages.reserve(ranked->size());
+  for (const auto& r : *ranked) response.passages.push_back(FromRanked(r));
+  response.retrieval.mode = mode;
+  response.retrieval.reranked = rerank;
+  response.retrieval.k = k;
+  response.retrieval.top_n = top_n;
+  response.retrieval.rrf_k = settings.rrf_k;
+  if (mode != Mode::kLexical && embed_state) {
+    response.retrieval.embed_model = store::DescribeModel(embed_state->identity);
+  }
+  if (rerank && rerank_state) response.retrieval.rerank_model = rerank_state->spec;
+  if (keep_reranker != nullptr) *keep_reranker = std::move(cross_encoder);
+  if (keep_rerank_state != nullptr) *keep_rerank_state = rerank_state;
+  return response;
+}
+
+Result<SearchResponse> Engine::Search(const SearchRequest& request, RequestContext& ctx) {
+  TimingScope timing(ctx);
+  Span root = ctx.StartSpan("search", SpanKind::kChain);
+  root.SetAttribute("input.value", request.query);
+  auto response = impl_->Retrieve(request, ctx, false, nullptr, nullptr);
+  root.End(response.status());
+  if (!response.ok()) return response.status();
+  response->timings = timing.timings();
+  return response;
+}
+
+Result<AskResponse> Engine::Ask(const AskRequest& request, RequestContext& ctx) {
+  TimingScope timing(ctx);
+  Span root = ctx.StartSpan("ask", SpanKind::kChain);
+  root.SetAttribute("input.value", request.query);
+  // The cross-encoder also scores sentences for an extractive answer: keep its session.
+  std::shared_ptr<RerankState> rerank_state;
+  engine::SessionPool<models::CrossEncoder>::Lease cross_encoder;
+  auto retrieved = impl_->Retrieve(request, ctx, true, &cross_encoder, &rerank_state);
+  if (!retrieved.ok()) {
+    root.End(retrieved.status());
+    return retrieved.status();
+  }
+  std::vector<generation::Passage> passages;
+  passages.reserve(retrieved->passages.size());
+  for (const auto& p : retrieved->passages) passages.push_back(ToGenerationPassage(p));
+
+  AskResponse response;
+  response.question = request.query;
+  response.passages = std::move(retrieved->passages);
+  response.retrieval = retrieved->retrieval;
+  response.notes = std::move(retrieved->notes);
+
+  generation::TokenCallback on_token;
+  bool streamed = false;
+  if (request.on_token) {
+    on_token = [&streamed, &request](std::string_view piece) {
+      streamed = true;
+      request.on_token(piece);
+    };
+  }
+  Span generate = ctx.StartSpan("generate", SpanKind::kLlm);
+  auto answer = generation::GenerateAnswer(request.query, passages, impl_->settings.generation,
+                                           cross_encoder.get(), on_token);
+  generate.End(answer.status());
+  if (!answer.ok()) {
+    root.End(answer.status());
+    return answer.status();
+  }
+  response.answer = answer->text;
+  response.extractive = answer->extractive;
+  response.model = answer->model;
+  response.streamed = streamed;
+  response.usage = {answer->usage.prompt_tokens, answer->usage.completion_tokens,
+                    answer->usage.total_tokens};
+  for (const auto& note : answer->notes) response.notes.push_back(note);
+  for (const auto& c : answer->citations) {
+    // Citation numbers index the passages the answer was made from.
+    if (c.number >= 1 && c.number <= response.passages.size()) {
+      response.citations.push_back({c.number, response.passages[c.number - 1]});
+    }
+  }
+  root.SetAttribute("output.value", response.answer);
+  root.End();
+  response.timings = timing.timings();
+  return response;
+}
+
+Result<EmbedResponse> Engine::Embed(const EmbedRequest& request, RequestContext& ctx) {
+  TimingScope timing(ctx);
+  Span span = ctx.StartSpan("embed", SpanKind::kEmbedding);
+  std::shared_ptr<store::VectorIndex> index_vectors;
+  std::error_code ec;
+  if (impl_->settings.embed_model.empty() &&
+      fs::exists(impl_->settings.index_dir / store::kVectorManifestFile, ec)) {
+    auto opened = impl_->Vectors();
+    if (opened.ok()) index_vectors = *opened;
+  }
+  SIEVE_ASSIGN_OR_RETURN(auto state, impl_->Embedder(index_vectors.get()));
+  if (!state->available()) {
+    return Status::NotFound("embedding model " + state->spec + ": " + state->unavailable);
+  }
+  SIEVE_ASSIGN_OR_RETURN(auto session, state->sessions->Acquire(ctx));
+  SIEVE_RETURN_IF_ERROR(ctx.Check());
+  EmbedResponse response;
+  SIEVE_ASSIGN_OR_RETURN(response.vectors, session->Embed(request.texts, request.is_query));
+  response.model = session->info().id;
+  response.description = store::DescribeModel(state->identity);
+  response.dimension = session->info().dimension;
+  response.pooling = session->info().pooling;
+  response.normalized = session->info().normalize;
+  for (const auto& text : request.texts) response.tokens += session->CountTokens(text);
+  span.SetAttribute("embedding.model_name", state->spec);
+  return response;
+}
+
+Result<RerankResponse> Engine::Rerank(const RerankRequest& request, RequestContext& ctx) {
+  TimingScope timing(ctx);
+  Span span = ctx.StartSpan("rerank", SpanKind::kReranker);
+  SIEVE_ASSIGN_OR_RETURN(auto state, impl_->Reranker());
+  if (!state->available()) {
+    return Status::NotFound("rerank model " + state->spec + ": " + state->unavailable);
+  }
+  SIEVE_ASSIGN_OR_RETURN(auto session, state->sessions->Acquire(ctx));
+  SIEVE_RETURN_IF_ERROR(ctx.Check());
+  SIEVE_ASSIGN_OR_RETURN(auto scores, session->Score(request.query, request.documents));
+  RerankResponse response;
+  response.model = state->info.id;
+  for (std::size_t i = 0; i < scores.size(); ++i) {
+    response.results.push_back({i, scores[i].score, scores[i].logit});
+  }
+  std::stable_sort(response.results.begin(), response.results.end(),
+                   [](const RerankResult& a, const RerankResult& b) { return a.score > b.score; });
+  if (request.top_n > 0 && response.results.size() > request.top_n) {
+    response.results.resize(request.top_n);
+  }
+  span.SetAttribute("reranker.model_name", state->spec);
+  return response;
+}
+
+Result<ModelsResponse> Engine::LoadModels(bool embed, bool rerank, RequestContext& ctx) {
+  SIEVE_RETURN_IF_ERROR(ctx.Check());
+  ModelsResponse response;
+  if (embed) {
+    std::shared_ptr<store::VectorIndex> index_vectors;
+    std::error_code ec;
+    if (fs::is_directory(impl_->settings.index_dir, ec)) {
+      SIEVE_ASSIGN_OR_RETURN(index_vectors, impl_->Vectors());
+    }
+    SIEVE_ASSIGN_OR_RETURN(auto state, impl_->Embedder(index_vectors.get()));
+    response.embed.spec = state->spec;
+    response.embed.available = state->available();
+    response.embed.unavailable = state->unavailable;
+    if (state->available()) response.embed.description = store::DescribeModel(state->identity);
+  }
+  if (rerank) {
+    SIEVE_ASSIGN_OR_RETURN(auto state, impl_->Reranker());
+    response.rerank.spec = state->spec;
+    response.rerank.available = state->available();
+    response.rerank.unavailable = state->unavailable;
+    if (state->available()) response.rerank.description = state->spec;
+  }
+  return response;
+}
+
+Result<StatsResponse> Engine::Stats(RequestContext& ctx) {
+  SIEVE_ASSIGN_OR_RETURN(auto reader, impl_->readers.Acquire(ctx));
+  SIEVE_ASSIGN_OR_RETURN(auto stats, reader->Stats());
+  StatsResponse response;
+  response.index_dir = impl_->settings.index_dir.string();
+  response.database = reader->database_path().string();
+  response.documents = stats.documents;
+  response.chunks = stats.chunks;
+  response.bytes = stats.bytes;
+  response.database_bytes = stats.database_bytes;
+  response.documents_by_type = stats.documents_by_type;
+  response.documents_by_tag = stats.documents_by_tag;
+  auto vectors = impl_->Vectors();
+  if (vectors.ok()) {
+    response.vectors = (*vectors)->size();
+    if ((*vectors)->model()) response.vector_model = store::DescribeModel(*(*vectors)->model());
+  }
+  return response;
+}
+
+// ---- writes ----
+
+namespace {
+
+// Keys a delete target names: the key itself, the document of that file, or every record of that
+// BEIR file.
+Result<std::vector<std::string>> ResolveTargets(store::DocumentStore& index,
+                                                const std::string& target) {
+  SIEVE_ASSIGN_OR_RETURN(auto as_key, index.FindDocument(target));
+  if (as_key) return std::vector<std::string>{target};
+  std::string path_key = store::DocumentKeyForPath(target);
+  SIEVE_ASSIGN_OR_RETURN(auto as_path, index.FindDocument(path_key));
+  if (as_path) return std::vector<std::string>{path_key};
+  return index.KeysFromSource(path_key);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<store::DocumentStore>> Engine::Impl::OpenWriter(bool create) {
+  store::OpenOptions open;
+  open.create = create;
+  auto opened = store::DocumentStore::Open(settings.index_dir, open);
+  if (!opened.ok() && !create) {
+    return opened.status().WithContext("no index at " + settings.index_dir.string());
+  }
+  return opened;
+}
+
+Result<Engine::Impl::SyncOutcome> Engine::Impl::SyncVectors(
+    store::DocumentStore& writer, RequestContext& ctx,
+    const std::function<void(std::size_t, std::size_t)>& progress) {
+  SyncOutcome outcome;
+  SIEVE_ASSIGN_OR_RETURN(auto index_vectors, Vectors());
+  SIEVE_ASSIGN_OR_RETURN(auto chunk_ids, writer.ListChunkIds());
+  SIEVE_ASSIGN_OR_RETURN(auto state, Embedder(index_vectors.get()));
+  if (!state->available()) {
+    // Without a model only stale vectors can go.
+    const std::vector<std::int64_t> vector_ids = index_vectors->Ids();
+    std::vector<std::int64_t> stale;
+    std::set_difference(vector_ids.begin(), vector_ids.end(), chunk_ids.begin(), chunk_ids.end(),
+                        std::back_inserter(stale));
+    if (!stale.empty()) {
+      SIEVE_RETURN_IF_ERROR(index_vectors->Remove(stale));
+      SIEVE_RETURN_IF_ERROR(index_vectors->Save());
+      outcome.removed = stale.size();
+    }
+    if (index_vectors->size() < chunk_ids.size()) {
+      outcome.unavailable = retrieval::MissingModelsNote(
+          {state->spec},
+          "chunks were not embedded (lexical search works; ingest embeds them once the model "
+          "is available)");
+    }
+    return outcome;
+  }
+  SIEVE_RETURN_IF_ERROR(index_vectors->BindModel(state->identity));
+  SIEVE_ASSIGN_OR_RETURN(auto session, state->sessions->Acquire(ctx));
+  retrieval::VectorSyncOptions sync;
+  sync.progress = progress;
+  Span span = ctx.StartSpan("embed.chunks", SpanKind::kEmbedding);
+  auto report = retrieval::SyncVectors(writer, *index_vectors, *session, sync);
+  span.End(report.status());
+  if (!report.ok()) return report.status();
+  outcome.model = store::DescribeModel(state->identity);
+  outcome.embedded = report->missing_embedded;
+  outcome.removed = report->stale_removed;
+  return outcome;
+}
+
+Result<IngestResponse> Engine::Ingest(const IngestRequest& request, RequestContext& ctx) {
+  const auto start = std::chrono::steady_clock::now();
+  TimingScope timing(ctx);
+  Span root = ctx.StartSpan("ingest", SpanKind::kChain);
+  for (const auto& tag : request.tags) {
+    if (tag.empty()) return Status::InvalidArgument("a tag must not be empty");
+  }
+  std::lock_guard<std::mutex> write(impl_->write_mutex);
+  SIEVE_ASSIGN_OR_RETURN(auto writer, impl_->OpenWriter(/*create=*/true));
+  store::IngestOptions options = impl_->settings.ingest;
+  options.tags = request.tags;
+
+  IngestResponse response;
+  store::IngestPlan plan = store::PlanIngest(request.paths);
+  for (const auto& error : plan.errors) response.skipped.push_back({"", error.message()});
+  for (const auto& file : plan.ignored) response.ignored.push_back(file.string());
+  IngestProgress progress;
+  progress.files_total = plan.files.size();
+  for (const fs::path& file : plan.files) {
+    SIEVE_RETURN_IF_ERROR(ctx.Check());
+    progress.current = file.string();
+    if (request.progress) request.progress(progress);
+    auto report = store::IngestFile(*writer, file, options);
+    ++progress.files_done;
+    if (!report.ok()) {
+      response.skipped.push_back({file.string(), report.status().message()});
+      continue;
+    }
+    ++response.files;
+    response.documents_added += report->documents_added;
+    response.documents_replaced += report->documents_replaced;
+    response.documents_unchanged += report->documents_unchanged;
+    response.documents_removed += report->documents_removed;
+    response.chunks += report->chunks_written;
+    response.invalid_utf8_replaced += report->invalid_utf8_replaced;
+    response.bytes += report->bytes;
+    if (report->invalid_utf8_replaced > 0) {
+      impl_->options.logger.Note(file.string() + ": " +
+                                 std::to_string(report->invalid_utf8_replaced) +
+                                 " invalid UTF-8 bytes replaced");
+    }
+  }
+  progress.current.clear();
+  if (request.progress) request.progress(progress);
+  if (!request.embed) {
+    response.seconds = SecondsSince(start);
+    return response;
+  }
+  SIEVE_ASSIGN_OR_RETURN(auto synced,
+                         impl_->SyncVectors(*writer, ctx, [&](std::size_t done, std::size_t total) {
+                           progress.chunks_embedded = done;
+                           progress.chunks_to_embed = total;
+                           if (request.progress) request.progress(progress);
+                         }));
+  if (!synced.unavailable.empty()) response.notes.push_back(synced.unavailable);
+  response.embedded = synced.embedded;
+  response.vectors_removed = synced.removed;
+  response.embed_model = synced.model;
+  response.seconds = SecondsSince(start);
+  root.SetAttribute("files", static_cast<std::int64_t>(response.files));
+  return response;
+}
+
+Result<DeleteResponse> Engine::Delete(const DeleteRequest& request, RequestContext& ctx) {
+  TimingScope timing(ctx);
+  Span root = ctx.StartSpan("delete", SpanKind::kChain);
+  std::lock_guard<std::mutex> write(impl_->write_mutex);
+  SIEVE_ASSIGN_OR_RETURN(auto writer, impl_->OpenWriter(/*create=*/false));
+  DeleteResponse response;
+  for (const auto& target : request.targets) {
+    SIEVE_RETURN_IF_ERROR(ctx.Check());
+    SIEVE_ASSIGN_OR_RETURN(auto keys, ResolveTargets(*writer, target));
+    if (keys.empty()) {
+      response.not_found.push_back(target);
+      continue;
+    }
+    SIEVE_ASSIGN_OR_RETURN(auto txn, writer->BeginTransaction());
+    for (const auto& key : keys) {
+      SIEVE_ASSIGN_OR_RETURN(bool removed, writer->DeleteDocument(key));
+      response.deleted += removed ? 1 : 0;
+    }
+    SIEVE_RETURN_IF_ERROR(txn.Commit());
+  }
+  // The vectors of the deleted chunks go too (a crash before this is repaired by the next write).
+  SIEVE_ASSIGN_OR_RETURN(auto index_vectors, impl_->Vectors());
+  if (index_vectors->size() > 0) {
+    SIEVE_ASSIGN_OR_RETURN(auto chunk_ids, writer->ListChunkIds());
+    const std::vector<std::int64_t> vector_ids = index_vectors->Ids();
+    std::vector<std::int64_t> stale;
+    std::set_difference(vector_ids.begin(), vector_ids.end(), chunk_ids.begin(), chunk_ids.end(),
+                        std::back_inserter(stale));
+    if (!stale.empty()) {
+      SIEVE_RETURN_IF_ERROR(index_vectors->Remove(stale));
+      SIEVE_RETURN_IF_ERROR(index_vectors->Save());
+      response.vectors_removed = stale.size();
+    }
+  }
+  return response;
+}
+
+Result<ReembedResponse> Engine::Reembed(const ReembedRequest& request, RequestContext& ctx) {
+  const auto start = std::chrono::steady_clock::now();
+  TimingScope timing(ctx);
+  Span root = ctx.StartSpan("reembed", SpanKind::kChain);
+  if (request.embed_model.empty()) {
+    return Status::InvalidArgument("re-embedding needs the model to use (--embed-model)");
+  }
+  std::lock_guard<std::mutex> write(impl_->write_mutex);
+  SIEVE_ASSIGN_OR_RETURN(auto writer, impl_->OpenWriter(/*create=*/false));
+  retrieval::DenseIndexOptions options;
+  options.embed_model = request.embed_model;
+  options.index = impl_->settings.vectors;
+  options.load = impl_->LoadOptions();
+  options.sync.progress = [&request](std::size_t done, std::size_t total) {
+    if (!request.progress) return;
+    IngestProgress progress;
+    progress.chunks_embedded = done;
+    progress.chunks_to_embed = total;
+    request.progress(progress);
+  };
+  SIEVE_ASSIGN_OR_RETURN(auto dense,
+                         retrieval::ReembedIndex(*writer, impl_->settings.index_dir, options));
+  ReembedResponse response;
+  response.model = store::DescribeModel(dense.embedder.identity);
+  response.chunks = dense.repaired.missing_embedded;
+  // Later requests use the new vectors and the new model.
+  SIEVE_ASSIGN_OR_RETURN(auto state,
+                         impl_->MakeEmbedState(request.embed_model, std::move(dense.embedder)));
+  {
+    std::lock_guard<std::mutex> lock(impl_->state_mutex);
+    impl_->vectors = std::shared_ptr<store::VectorIndex>(std::move(dense.vectors));
+    impl_->embed = std::move(state);
+  }
+  response.seconds = SecondsSince(start);
+  return response;
+}
+
+}  // namespace sieve
