@@ -20,6 +20,10 @@
 
 #include "core/status.h"
 
+namespace sieve {
+class RequestContext;
+}  // namespace sieve
+
 namespace sieve::models {
 
 // The hub cache folder, resolved as huggingface_hub does: $HF_HUB_CACHE, else
@@ -73,6 +77,9 @@ struct PullOptions {
   int max_retries = 4;                    // per request, for transient failures
   double retry_base_delay_seconds = 0.5;  // doubles after each retry, at most 8 s
   PullProgressCallback progress;
+  // Optional, not owned: cancellation and deadline of the whole pull (kCancelled / kTimeout),
+  // and an "http" span per request. Used by the calling thread only.
+  RequestContext* context = nullptr;
 };
 
 struct PulledFile {
