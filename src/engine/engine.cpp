@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/http.h"
 #include "engine/session_pool.h"
 #include "generation/answer.h"
 #include "generation/config.h"
@@ -181,6 +182,8 @@ Result<Settings> SettingsFromConfig(const config::Config& config) {
   s.vectors.hnsw_ef_search = static_cast<int>(config.index.hnsw_ef_search);
   s.sessions = 4;
   SIEVE_ASSIGN_OR_RETURN(s.generation, generation::MakeGenerationOptions(config));
+  // One connection pool for every request's LLM calls.
+  s.generation.http = std::make_shared<const http::Client>();
   return s;
 }
 
@@ -573,7 +576,7 @@ Result<AskResponse> Engine::Ask(const AskRequest& request, RequestContext& ctx) 
   }
   Span generate = ctx.StartSpan("generate", SpanKind::kLlm);
   auto answer = generation::GenerateAnswer(request.query, passages, impl_->settings.generation,
-                                           cross_encoder.get(), on_token);
+                                           cross_encoder.get(), on_token, &ctx);
   generate.End(answer.status());
   if (!answer.ok()) {
     root.End(answer.status());
