@@ -14,8 +14,9 @@
 
 #include "cli/command.h"
 #include "cli/progress.h"
+#include "cli/settings.h"
 #include "generation/answer.h"
-#include "generation/config.h"
+#include "generation/options.h"
 #include "retrieval/dense_index.h"
 #include "retrieval/model_loading.h"
 #include "retrieval/pipeline.h"
@@ -30,8 +31,7 @@ using nlohmann::json;
 
 struct AskCommand {
   std::string question;
-  std::string config_file;
-  // Flags; each one given overrides the configuration (see generation/config.h).
+  // Flags; each one given overrides the configuration (see config/config.h).
   std::optional<std::size_t> k;
   std::optional<std::size_t> top_n;
   std::optional<std::string> mode;
@@ -105,24 +105,24 @@ std::string Location(const generation::Passage& p, const std::string& key) {
   return out;
 }
 
-// The vector-index settings of the configuration, for the model `embed_model` ("" = none named).
-retrieval::DenseIndexOptions DenseOptionsFromConfig(const generation::Config& config,
-                                                    const std::string& embed_model, bool verbose) {
-  retrieval::DenseIndexOptions options;
-  options.embed_model = embed_model;
-  options.index.exact_threshold = config.index.exact_search_below;
-  options.index.hnsw_m = static_cast<int>(config.index.hnsw_m);
-  options.index.hnsw_ef_construction = static_cast<int>(config.index.hnsw_ef_construction);
-  options.index.hnsw_ef_search = static_cast<int>(config.index.hnsw_ef_search);
-  options.load.verbose = verbose;
-  return options;
+// Flags that contradict each other are a usage error.
+Status CheckAskFlags(const AskCommand& cmd) {
+  if (cmd.mode == "lexical" && cmd.embed_model) {
+    return Status::InvalidArgument(
+        "--embed-model conflicts with --mode lexical (lexical retrieval uses no embedding model)");
+  }
+  if (cmd.no_rerank && cmd.rerank_model) {
+    return Status::InvalidArgument(
+        "--rerank-model conflicts with --no-rerank (the cross-encoder is not used without "
+        "reranking)");
+  }
+  return Status::Ok();
 }
 
-Result<generation::Config> LoadAskConfig(const AskCommand& cmd) {
-  generation::ConfigSources sources;
-  sources.config_file = cmd.config_file;
-  auto set = [&sources](const char* key, const std::string& value) {
-    sources.overrides.emplace_back(key, value);
+Result<config::Config> LoadAskConfig(const AskCommand& cmd, const GlobalOptions& global) {
+  config::Overrides overrides;
+  auto set = [&overrides](const char* key, const std::string& value) {
+    overrides.emplace_back(key, value);
   };
   if (cmd.k) set("retrieval.k", std::to_string(*cmd.k));
   if (cmd.top_n) set("retrieval.top_n", std::to_string(*cmd.top_n));
@@ -134,7 +134,7 @@ Result<generation::Config> LoadAskConfig(const AskCommand& cmd) {
   if (cmd.stream) set("llm.stream", "true");
   if (cmd.embed_model) set("models.embed", *cmd.embed_model);
   if (cmd.rerank_model) set("models.rerank", *cmd.rerank_model);
-  return generation::LoadConfig(sources);
+  return LoadCommandConfig(global, std::move(overrides));
 }
 
 // Draws embedding progress on a terminal (the bar exists only while there is work).
@@ -151,20 +151,24 @@ int RunAsk(const AskCommand& cmd, const GlobalOptions& global) {
   if (cmd.question.find_first_not_of(" \t\r\n") == std::string::npos) {
     return ReportError(Status::InvalidArgument("empty question"));
   }
-  auto config = LoadAskConfig(cmd);
+  Status flags_ok = CheckAskFlags(cmd);
+  if (!flags_ok.ok()) return ReportError(flags_ok);
+  auto config = LoadAskConfig(cmd, global);
   if (!config.ok()) return ReportError(config.status());
-  auto mode = retrieval::ParseMode(config->retrieval.mode);
+  const retrieval::PipelineOptions defaults;
+  auto mode = config->retrieval.mode ? retrieval::ParseMode(*config->retrieval.mode)
+                                     : Result<retrieval::Mode>(defaults.mode);
   if (!mode.ok()) return ReportError(mode.status());
   // A mode the user asked for must be honoured; the default (hybrid) degrades to lexical.
-  const bool mode_named = cmd.mode.has_value() || config->retrieval.mode != "hybrid";
-  const bool embed_named =
-      cmd.embed_model.has_value() || config->models.embed != retrieval::kDefaultEmbedModel;
-  const bool rerank_named =
-      cmd.rerank_model.has_value() || config->models.rerank != retrieval::kDefaultRerankModel;
+  const bool mode_named = config->retrieval.mode.has_value();
+  const bool rerank_named = config->models.rerank.has_value();
+  const std::string rerank_spec =
+      config->models.rerank.value_or(std::string(retrieval::kDefaultRerankModel));
+  const fs::path index_dir = config::IndexDir(*config);
 
   store::OpenOptions open_options;
   open_options.create = false;
-  auto store = store::DocumentStore::Open(global.index_dir, open_options);
+  auto store = store::DocumentStore::Open(index_dir, open_options);
   if (!store.ok()) {
     return ReportError(store.status().WithContext("no index to ask (run `sieve ingest` first)"));
   }
@@ -173,11 +177,10 @@ int RunAsk(const AskCommand& cmd, const GlobalOptions& global) {
   std::vector<std::string> notes;
   retrieval::DenseIndex dense;
   if (*mode != retrieval::Mode::kLexical) {
-    retrieval::DenseIndexOptions dense_options =
-        DenseOptionsFromConfig(*config, embed_named ? config->models.embed : "", global.verbose);
+    retrieval::DenseIndexOptions dense_options = DenseIndexOptionsFrom(*config, global.verbose);
     EmbedProgress progress;
     dense_options.sync.progress = std::ref(progress);
-    auto opened = retrieval::OpenDenseIndex(**store, global.index_dir, dense_options);
+    auto opened = retrieval::OpenDenseIndex(**store, index_dir, dense_options);
     if (!opened.ok()) return ReportError(opened.status());
     dense = std::move(opened).value();
     if (!dense.available()) {
@@ -198,14 +201,15 @@ int RunAsk(const AskCommand& cmd, const GlobalOptions& global) {
   }
 
   retrieval::LoadedCrossEncoder cross_encoder;
-  bool rerank = config->retrieval.rerank;
+  const bool rerank_wanted = config->retrieval.rerank.value_or(defaults.rerank);
+  bool rerank = rerank_wanted;
   if (rerank) {
-    auto loaded = retrieval::LoadCrossEncoderModel({config->models.rerank, rerank_named},
-                                                   {32, 0, global.verbose});
+    auto loaded =
+        retrieval::LoadCrossEncoderModel({rerank_spec, rerank_named}, {32, 0, global.verbose});
     if (!loaded.ok()) return ReportError(loaded.status());
     cross_encoder = std::move(loaded).value();
     if (!cross_encoder.model) {
-      missing_defaults.push_back(config->models.rerank);
+      missing_defaults.push_back(rerank_spec);
       rerank = false;
     }
   }
@@ -216,7 +220,7 @@ int RunAsk(const AskCommand& cmd, const GlobalOptions& global) {
     } else {
       fallback += retrieval::ModeName(*mode) + std::string(" retrieval");
     }
-    if (!cross_encoder.model && config->retrieval.rerank) {
+    if (!cross_encoder.model && rerank_wanted) {
       fallback += ", no reranking";
       if (!config->llm.configured()) fallback += ", extractive answers scored lexically";
     }
@@ -226,10 +230,10 @@ int RunAsk(const AskCommand& cmd, const GlobalOptions& global) {
 
   retrieval::PipelineOptions options;
   options.mode = *mode;
-  options.k = config->retrieval.k;
-  options.top_n = config->retrieval.top_n;
+  options.k = config->retrieval.k.value_or(defaults.k);
+  options.top_n = config->retrieval.top_n.value_or(defaults.top_n);
   options.rerank = rerank;
-  options.rrf_k = static_cast<double>(config->retrieval.rrf_k);
+  if (config->retrieval.rrf_k) options.rrf_k = static_cast<double>(*config->retrieval.rrf_k);
   if (!cmd.path_prefix.empty()) {
     // Stored paths are absolute; a relative prefix means "under this folder of mine".
     options.filter.path_prefix = fs::path(cmd.path_prefix).is_absolute()
@@ -282,7 +286,7 @@ int RunAsk(const AskCommand& cmd, const GlobalOptions& global) {
 
   const std::string embed_name =
       dense.available() ? store::DescribeModel(dense.embedder.identity) : "";
-  const std::string rerank_name = cross_encoder.model && rerank ? config->models.rerank : "";
+  const std::string rerank_name = cross_encoder.model && rerank ? rerank_spec : "";
   if (global.json) {
     json citations = json::array();
     for (const auto& c : answer->citations)
@@ -338,25 +342,22 @@ int RunAsk(const AskCommand& cmd, const GlobalOptions& global) {
 
 struct ReembedCommand {
   std::string embed_model;
-  std::string config_file;
 };
 
 // Deletes the index's vectors and embeds every chunk again with the named model.
 int RunReembed(const ReembedCommand& cmd, const GlobalOptions& global) {
-  generation::ConfigSources sources;
-  sources.config_file = cmd.config_file;
-  auto config = generation::LoadConfig(sources);
+  auto config = LoadCommandConfig(global, {{"models.embed", cmd.embed_model}});
   if (!config.ok()) return ReportError(config.status());
+  const fs::path index_dir = config::IndexDir(*config);
   store::OpenOptions open_options;
   open_options.create = false;
-  auto store = store::DocumentStore::Open(global.index_dir, open_options);
+  auto store = store::DocumentStore::Open(index_dir, open_options);
   if (!store.ok()) return ReportError(store.status());
   const auto start = std::chrono::steady_clock::now();
-  retrieval::DenseIndexOptions options =
-      DenseOptionsFromConfig(*config, cmd.embed_model, global.verbose);
+  retrieval::DenseIndexOptions options = DenseIndexOptionsFrom(*config, global.verbose);
   EmbedProgress progress;
   options.sync.progress = std::ref(progress);
-  auto dense = retrieval::ReembedIndex(**store, global.index_dir, options);
+  auto dense = retrieval::ReembedIndex(**store, index_dir, options);
   if (!dense.ok()) return ReportError(dense.status());
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -383,12 +384,15 @@ void RegisterAskCommand(CLI::App& app, const GlobalOptions& global, Action& acti
       "rerank with a cross-encoder, answer with an LLM if one is configured, else extractively. "
       "Flags override sieve.toml and SIEVE_* variables (docs/configuration.md).");
   sub->add_option("question", cmd->question, "The question")->required();
-  sub->add_option("--k", cmd->k, "Candidates from each retriever (default 50)");
-  sub->add_option("--top-n", cmd->top_n, "Passages kept after reranking (default 5)");
+  sub->add_option("--k", cmd->k, "Candidates from each retriever (default 50)")
+      ->check(PositiveCount());
+  sub->add_option("--top-n", cmd->top_n, "Passages kept after reranking (default 5)")
+      ->check(PositiveCount());
   sub->add_option("--mode", cmd->mode, "Retrieval: hybrid (default), dense or lexical")
       ->check(CLI::IsMember({"dense", "lexical", "hybrid"}));
   sub->add_flag("--no-rerank", cmd->no_rerank, "Skip the cross-encoder");
-  sub->add_option("--rrf-k", cmd->rrf_k, "Reciprocal rank fusion constant (default 60)");
+  sub->add_option("--rrf-k", cmd->rrf_k, "Reciprocal rank fusion constant (default 60)")
+      ->check(PositiveCount());
   sub->add_option("--llm", cmd->llm_url,
                   "OpenAI-compatible base URL, e.g. http://localhost:11434/v1");
   sub->add_option("--llm-model", cmd->llm_model, "Model name sent to the LLM server");
@@ -403,7 +407,6 @@ void RegisterAskCommand(CLI::App& app, const GlobalOptions& global, Action& acti
   sub->add_option("--type", cmd->types,
                   "Only documents of this type (text, markdown, html, pdf, beir; repeatable)");
   sub->add_option("--tag", cmd->tags, "Only documents with this tag (repeatable: all of them)");
-  sub->add_option("--config", cmd->config_file, "Configuration file (default: ./sieve.toml)");
   sub->callback(
       [cmd, &global, &action] { action = [cmd, &global] { return RunAsk(*cmd, global); }; });
 
@@ -414,8 +417,6 @@ void RegisterAskCommand(CLI::App& app, const GlobalOptions& global, Action& acti
       "change the embedding model of an index)");
   reembed_cmd->add_option("--embed-model", reembed->embed_model, "Bi-encoder: folder or Hub id")
       ->required();
-  reembed_cmd->add_option("--config", reembed->config_file,
-                          "Configuration file (default: ./sieve.toml)");
   reembed_cmd->callback([reembed, &global, &action] {
     action = [reembed, &global] { return RunReembed(*reembed, global); };
   });

@@ -7,12 +7,14 @@
 #include <functional>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <system_error>
 #include <vector>
 
 #include "cli/command.h"
 #include "cli/progress.h"
+#include "cli/settings.h"
 #include "eval/eval.h"
 #include "retrieval/dense_index.h"
 #include "retrieval/lexical_retriever.h"
@@ -35,12 +37,13 @@ struct EvalCommand {
   std::string run_path;
   std::vector<std::string> modes{"lexical",        "dense",        "hybrid",
                                  "lexical+rerank", "dense+rerank", "hybrid+rerank"};
-  std::string embed_model;   // "" = the index's, else the default (rows skipped when offline)
-  std::string rerank_model;  // "" = the default (rows skipped when offline)
+  bool modes_given = false;  // --modes was on the command line
+  // Flags; each one given overrides the configuration (models.*, chunk.*).
+  std::optional<std::string> embed_model;   // unset: models.embed, else the index's, else default
+  std::optional<std::string> rerank_model;  // unset: models.rerank, else the default
   std::size_t rerank_depth = 100;
-  std::size_t max_tokens = 256;
-  std::size_t overlap = 32;
-  bool index_given = false;  // --index (or SIEVE_INDEX) was set: keep the index there
+  std::optional<std::size_t> max_tokens;
+  std::optional<std::size_t> overlap;
 };
 
 // The models a row may need; null when not available.
@@ -114,11 +117,17 @@ fs::path RunPathFor(const fs::path& path, const std::string& mode, bool several)
 }
 
 int RunEval(const EvalCommand& cmd, const GlobalOptions& global) {
-  if (cmd.k == 0) return ReportError(Status::InvalidArgument("--k must be > 0"));
-  if (cmd.max_tokens == 0 || cmd.overlap >= cmd.max_tokens) {
-    return ReportError(
-        Status::InvalidArgument("--max-tokens must be > 0 and larger than --overlap"));
-  }
+  config::Overrides overrides;
+  if (cmd.max_tokens) overrides.emplace_back("chunk.max_tokens", std::to_string(*cmd.max_tokens));
+  if (cmd.overlap) overrides.emplace_back("chunk.overlap_tokens", std::to_string(*cmd.overlap));
+  if (cmd.embed_model) overrides.emplace_back("models.embed", *cmd.embed_model);
+  if (cmd.rerank_model) overrides.emplace_back("models.rerank", *cmd.rerank_model);
+  auto config = LoadCommandConfig(global, std::move(overrides));
+  if (!config.ok()) return ReportError(config.status());
+  auto ingest_options_from_config = IngestOptionsFrom(*config);
+  if (!ingest_options_from_config.ok()) return ReportError(ingest_options_from_config.status());
+  // index.dir named anywhere (--index, SIEVE_INDEX, sieve.toml): keep the index there.
+  const bool index_given = config->index.dir.has_value();
   bool needs_dense = false;
   bool needs_rerank = false;
   for (const auto& name : cmd.modes) {
@@ -131,6 +140,14 @@ int RunEval(const EvalCommand& cmd, const GlobalOptions& global) {
     needs_dense = needs_dense || *mode != retrieval::Mode::kLexical;
     needs_rerank = needs_rerank || rerank;
   }
+  if (cmd.modes_given && !needs_dense && cmd.embed_model) {
+    return ReportError(Status::InvalidArgument(
+        "--embed-model conflicts with --modes lexical (no row uses an embedding model)"));
+  }
+  if (cmd.modes_given && !needs_rerank && cmd.rerank_model) {
+    return ReportError(Status::InvalidArgument(
+        "--rerank-model conflicts with --modes without +rerank (no row reranks)"));
+  }
   auto queries = eval::LoadQueries(cmd.queries);
   if (!queries.ok()) return ReportError(queries.status());
   auto qrels = eval::LoadQrels(cmd.qrels);
@@ -138,8 +155,8 @@ int RunEval(const EvalCommand& cmd, const GlobalOptions& global) {
 
   // Without --index the corpus goes into a temporary index that is removed afterwards.
   std::optional<TemporaryDirectory> temporary;
-  fs::path index_dir = global.index_dir;
-  if (!cmd.index_given) {
+  fs::path index_dir = config::IndexDir(*config);
+  if (!index_given) {
     auto created = TemporaryDirectory::Create();
     if (!created.ok()) return ReportError(created.status());
     temporary.emplace(std::move(*created));
@@ -150,10 +167,8 @@ int RunEval(const EvalCommand& cmd, const GlobalOptions& global) {
   store::DocumentStore& index = **opened;
 
   auto ingest_start = std::chrono::steady_clock::now();
-  store::IngestOptions ingest_options;
-  ingest_options.chunking.max_tokens = cmd.max_tokens;
-  ingest_options.chunking.overlap_tokens = cmd.overlap;
-  ingest_options.max_file_bytes = UINT64_MAX;
+  store::IngestOptions ingest_options = std::move(ingest_options_from_config).value();
+  ingest_options.max_file_bytes = UINT64_MAX;  // the corpus is one (large) file
   auto ingested = store::IngestFile(index, cmd.corpus, ingest_options);
   if (!ingested.ok()) return ReportError(ingested.status());
   double ingest_seconds = SecondsSince(ingest_start);
@@ -167,9 +182,7 @@ int RunEval(const EvalCommand& cmd, const GlobalOptions& global) {
   std::string embed_name;
   std::string rerank_name;
   if (needs_dense) {
-    retrieval::DenseIndexOptions dense_options;
-    dense_options.embed_model = cmd.embed_model;
-    dense_options.load.verbose = global.verbose;
+    retrieval::DenseIndexOptions dense_options = DenseIndexOptionsFrom(*config, global.verbose);
     std::unique_ptr<ProgressBar> bar;
     dense_options.sync.progress = [&bar](std::size_t done, std::size_t total) {
       if (!bar) bar = std::make_unique<ProgressBar>(total, "chunks embedded");
@@ -190,8 +203,8 @@ int RunEval(const EvalCommand& cmd, const GlobalOptions& global) {
   retrieval::LoadedCrossEncoder cross_encoder;
   if (needs_rerank) {
     const std::string spec =
-        cmd.rerank_model.empty() ? std::string(retrieval::kDefaultRerankModel) : cmd.rerank_model;
-    auto loaded = retrieval::LoadCrossEncoderModel({spec, !cmd.rerank_model.empty()},
+        config->models.rerank.value_or(std::string(retrieval::kDefaultRerankModel));
+    auto loaded = retrieval::LoadCrossEncoderModel({spec, config->models.rerank.has_value()},
                                                    {32, 0, global.verbose});
     if (!loaded.ok()) return ReportError(loaded.status());
     cross_encoder = std::move(loaded).value();
@@ -269,7 +282,7 @@ int RunEval(const EvalCommand& cmd, const GlobalOptions& global) {
                 {"queries", queries->size()},
                 {"k", cmd.k},
                 {"rows", out_rows}};
-    if (cmd.index_given) out["index"] = global.index_dir;
+    if (index_given) out["index"] = index_dir.string();
     std::cout << out.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
     return kExitOk;
   }
@@ -303,18 +316,22 @@ void RegisterEvalCommand(CLI::App& app, const GlobalOptions& global, Action& act
   auto* sub = app.add_subcommand(
       "eval",
       "Evaluate retrieval on a BEIR collection: nDCG@10, MRR@10, Recall@100, MAP (trec_eval "
-      "definitions). The corpus is ingested into --index when given, else into a temporary "
-      "index that is removed afterwards.");
+      "definitions). The corpus is ingested into the index directory when one is named (--index, "
+      "SIEVE_INDEX or index.dir in sieve.toml), else into a temporary index that is removed "
+      "afterwards.");
   sub->add_option("--corpus", cmd->corpus, "BEIR corpus.jsonl")->required();
   sub->add_option("--queries", cmd->queries, "BEIR queries.jsonl")->required();
   sub->add_option("--qrels", cmd->qrels, "BEIR qrels TSV (e.g. qrels/test.tsv)")->required();
-  sub->add_option("-k,--k", cmd->k, "Documents per query in the run")->capture_default_str();
+  sub->add_option("-k,--k", cmd->k, "Documents per query in the run")
+      ->capture_default_str()
+      ->check(PositiveCount());
   sub->add_option("--run", cmd->run_path, "Write the TREC run file here");
-  sub->add_option("--modes,--mode", cmd->modes,
-                  "Rows to compare: lexical, dense, hybrid, each optionally +rerank (comma "
-                  "separated; default all six)")
-      ->delimiter(',')
-      ->capture_default_str();
+  auto* modes =
+      sub->add_option("--modes,--mode", cmd->modes,
+                      "Rows to compare: lexical, dense, hybrid, each optionally +rerank (comma "
+                      "separated; default all six)")
+          ->delimiter(',')
+          ->capture_default_str();
   sub->add_option("--embed-model", cmd->embed_model,
                   "Bi-encoder: folder or Hub id (default: the index's, else "
                   "BAAI/bge-small-en-v1.5)");
@@ -323,12 +340,16 @@ void RegisterEvalCommand(CLI::App& app, const GlobalOptions& global, Action& act
                   "cross-encoder/ms-marco-MiniLM-L-6-v2)");
   sub->add_option("--rerank-depth", cmd->rerank_depth,
                   "Candidates per query the cross-encoder reorders (the rest follow)")
-      ->capture_default_str();
-  sub->add_option("--max-tokens", cmd->max_tokens, "Token budget per chunk")->capture_default_str();
-  sub->add_option("--overlap", cmd->overlap, "Tokens shared by neighbouring chunks")
-      ->capture_default_str();
-  sub->callback([cmd, &app, &global, &action] {
-    cmd->index_given = app.get_option("--index")->count() > 0;
+      ->capture_default_str()
+      ->check(PositiveCount());
+  sub->add_option("--max-tokens", cmd->max_tokens,
+                  "Token budget per chunk (default: chunk.max_tokens, else 256)")
+      ->check(PositiveCount());
+  sub->add_option("--overlap", cmd->overlap,
+                  "Tokens shared by neighbouring chunks (default: chunk.overlap_tokens, else 32)")
+      ->check(NonNegativeCount());
+  sub->callback([cmd, modes, &global, &action] {
+    cmd->modes_given = modes->count() > 0;
     action = [cmd, &global] { return RunEval(*cmd, global); };
   });
 }

@@ -8,11 +8,13 @@
 #include <iostream>
 #include <iterator>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "cli/command.h"
 #include "cli/progress.h"
+#include "cli/settings.h"
 #include "retrieval/dense_index.h"
 #include "retrieval/lexical_retriever.h"
 #include "retrieval/model_loading.h"
@@ -32,10 +34,10 @@ std::string Dump(const json& value) {
   return value.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
-Result<std::unique_ptr<store::DocumentStore>> OpenExisting(const GlobalOptions& global) {
+Result<std::unique_ptr<store::DocumentStore>> OpenExisting(const fs::path& index_dir) {
   store::OpenOptions options;
   options.create = false;
-  return store::DocumentStore::Open(global.index_dir, options);
+  return store::DocumentStore::Open(index_dir, options);
 }
 
 std::string FormatSeconds(double seconds) {
@@ -49,10 +51,11 @@ std::string FormatSeconds(double seconds) {
 struct IngestCommand {
   std::vector<std::string> paths;
   std::vector<std::string> tags;
-  std::size_t max_tokens = 256;
-  std::size_t overlap = 32;
-  double max_file_mb = 100;
-  std::string embed_model;  // "" = the index's model, else the default (skipped when offline)
+  // Flags; each one given overrides the configuration (chunk.*, ingest.*, models.embed).
+  std::optional<std::size_t> max_tokens;
+  std::optional<std::size_t> overlap;
+  std::optional<double> max_file_mb;
+  std::optional<std::string> embed_model;  // unset: the index's model, else the default
 };
 
 // What embedding the new chunks did (after the SQLite transactions).
@@ -65,17 +68,16 @@ struct EmbedOutcome {
 
 // Embeds every chunk without a vector (and drops vectors of deleted chunks) with the named
 // model, or the index's, or the default; a default that is not cached is skipped with a note.
-Result<EmbedOutcome> EmbedNewChunks(store::DocumentStore& index, const std::string& named,
+Result<EmbedOutcome> EmbedNewChunks(store::DocumentStore& index, const config::Config& config,
                                     const GlobalOptions& global) {
-  retrieval::DenseIndexOptions options;
-  options.embed_model = named;
-  options.load.verbose = global.verbose;
+  retrieval::DenseIndexOptions options = DenseIndexOptionsFrom(config, global.verbose);
   std::unique_ptr<ProgressBar> bar;
   options.sync.progress = [&bar](std::size_t done, std::size_t total) {
     if (!bar) bar = std::make_unique<ProgressBar>(total, "chunks embedded");
     bar->Update(done);
   };
-  SIEVE_ASSIGN_OR_RETURN(auto dense, retrieval::OpenDenseIndex(index, global.index_dir, options));
+  SIEVE_ASSIGN_OR_RETURN(auto dense,
+                         retrieval::OpenDenseIndex(index, config::IndexDir(config), options));
   bar.reset();
   EmbedOutcome outcome;
   if (!dense.available()) {
@@ -92,8 +94,9 @@ Result<EmbedOutcome> EmbedNewChunks(store::DocumentStore& index, const std::stri
 }
 
 // Drops the vectors of chunks the store no longer has (no model needed for that).
-Status PruneVectors(store::DocumentStore& index, const GlobalOptions& global) {
-  SIEVE_ASSIGN_OR_RETURN(auto vectors, store::VectorIndex::Open(global.index_dir));
+Status PruneVectors(store::DocumentStore& index, const config::Config& config) {
+  SIEVE_ASSIGN_OR_RETURN(auto vectors, store::VectorIndex::Open(config::IndexDir(config),
+                                                                VectorIndexOptionsFrom(config)));
   if (!vectors->model() || vectors->size() == 0) return Status::Ok();
   SIEVE_ASSIGN_OR_RETURN(auto chunk_ids, index.ListChunkIds());
   const std::vector<std::int64_t> vector_ids = vectors->Ids();
@@ -106,25 +109,27 @@ Status PruneVectors(store::DocumentStore& index, const GlobalOptions& global) {
 }
 
 int RunIngest(const IngestCommand& cmd, const GlobalOptions& global) {
-  if (cmd.max_tokens == 0) return ReportError(Status::InvalidArgument("--max-tokens must be > 0"));
-  if (cmd.overlap >= cmd.max_tokens) {
-    return ReportError(Status::InvalidArgument("--overlap must be smaller than --max-tokens"));
-  }
-  if (!(cmd.max_file_mb > 0)) {
-    return ReportError(Status::InvalidArgument("--max-file-mb must be > 0"));
-  }
   for (const auto& tag : cmd.tags) {
     if (tag.empty()) return ReportError(Status::InvalidArgument("--tag must not be empty"));
   }
+  config::Overrides overrides;
+  if (cmd.max_tokens) overrides.emplace_back("chunk.max_tokens", std::to_string(*cmd.max_tokens));
+  if (cmd.overlap) overrides.emplace_back("chunk.overlap_tokens", std::to_string(*cmd.overlap));
+  if (cmd.max_file_mb) {
+    overrides.emplace_back("ingest.max_file_mb", std::to_string(*cmd.max_file_mb));
+  }
+  if (cmd.embed_model) overrides.emplace_back("models.embed", *cmd.embed_model);
+  auto config = LoadCommandConfig(global, std::move(overrides));
+  if (!config.ok()) return ReportError(config.status());
+  auto ingest_options = IngestOptionsFrom(*config);
+  if (!ingest_options.ok()) return ReportError(ingest_options.status());
+  const fs::path index_dir = config::IndexDir(*config);
   auto start = std::chrono::steady_clock::now();
-  auto opened = store::DocumentStore::Open(global.index_dir);
+  auto opened = store::DocumentStore::Open(index_dir);
   if (!opened.ok()) return ReportError(opened.status());
   store::DocumentStore& index = **opened;
 
-  store::IngestOptions options;
-  options.chunking.max_tokens = cmd.max_tokens;
-  options.chunking.overlap_tokens = cmd.overlap;
-  options.max_file_bytes = static_cast<std::uint64_t>(cmd.max_file_mb * 1024 * 1024);
+  store::IngestOptions options = std::move(ingest_options).value();
   options.tags = cmd.tags;
 
   std::vector<fs::path> paths(cmd.paths.begin(), cmd.paths.end());
@@ -169,13 +174,13 @@ int RunIngest(const IngestCommand& cmd, const GlobalOptions& global) {
   }
   progress.Update(plan.files.size());
   progress.Clear();
-  auto embedded = EmbedNewChunks(index, cmd.embed_model, global);
+  auto embedded = EmbedNewChunks(index, *config, global);
   if (!embedded.ok()) return ReportError(embedded.status());
   if (!embedded->skipped.empty()) std::cerr << "sieve: note: " << embedded->skipped << "\n";
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   int exit_code = skipped.empty() ? kExitOk : kExitInput;
   if (global.json) {
-    json out = {{"index", global.index_dir},
+    json out = {{"index", index_dir.string()},
                 {"files", files_done},
                 {"documents", total.documents()},
                 {"added", total.documents_added},
@@ -294,10 +299,11 @@ int RunSearch(const SearchCommand& cmd, const GlobalOptions& global) {
   if (cmd.query.find_first_not_of(" \t\n") == std::string::npos) {
     return ReportError(Status::InvalidArgument("empty query"));
   }
-  if (cmd.k == 0) return ReportError(Status::InvalidArgument("--k must be > 0"));
   Status types_ok = CheckTypes(cmd.types);
   if (!types_ok.ok()) return ReportError(types_ok);
-  auto opened = OpenExisting(global);
+  auto config = LoadCommandConfig(global);
+  if (!config.ok()) return ReportError(config.status());
+  auto opened = OpenExisting(config::IndexDir(*config));
   if (!opened.ok()) return ReportError(opened.status());
   store::DocumentStore& index = **opened;
 
@@ -363,7 +369,10 @@ int RunSearch(const SearchCommand& cmd, const GlobalOptions& global) {
 // ---- stats ----
 
 int RunStats(const GlobalOptions& global) {
-  auto opened = OpenExisting(global);
+  auto config = LoadCommandConfig(global);
+  if (!config.ok()) return ReportError(config.status());
+  const fs::path index_dir = config::IndexDir(*config);
+  auto opened = OpenExisting(index_dir);
   if (!opened.ok()) return ReportError(opened.status());
   store::DocumentStore& index = **opened;
   auto stats = index.Stats();
@@ -373,7 +382,7 @@ int RunStats(const GlobalOptions& global) {
     for (const auto& [type, n] : stats->documents_by_type) by_type[type] = n;
     json by_tag = json::object();
     for (const auto& [tag, n] : stats->documents_by_tag) by_tag[tag] = n;
-    std::cout << Dump({{"index", global.index_dir},
+    std::cout << Dump({{"index", index_dir.string()},
                        {"database", index.database_path().string()},
                        {"documents", stats->documents},
                        {"chunks", stats->chunks},
@@ -422,7 +431,9 @@ Result<std::vector<std::string>> ResolveTargets(store::DocumentStore& index,
 }
 
 int RunDelete(const DeleteCommand& cmd, const GlobalOptions& global) {
-  auto opened = OpenExisting(global);
+  auto config = LoadCommandConfig(global);
+  if (!config.ok()) return ReportError(config.status());
+  auto opened = OpenExisting(config::IndexDir(*config));
   if (!opened.ok()) return ReportError(opened.status());
   store::DocumentStore& index = **opened;
   std::size_t deleted = 0;
@@ -446,7 +457,7 @@ int RunDelete(const DeleteCommand& cmd, const GlobalOptions& global) {
     if (!committed.ok()) return ReportError(committed);
   }
   // The vectors of the deleted chunks go too (a crash before this is repaired on next open).
-  Status pruned = PruneVectors(index, global);
+  Status pruned = PruneVectors(index, *config);
   if (!pruned.ok()) return ReportError(pruned);
   if (global.json) {
     std::cout << Dump({{"deleted", deleted}, {"not_found", missing}}) << "\n";
@@ -469,17 +480,22 @@ void RegisterIndexCommands(CLI::App& app, const GlobalOptions& global, Action& a
   ingest_cmd->add_option(
       "--tag", ingest->tags,
       "Tag the documents (repeatable; replaces their tags; without it, tags are kept)");
-  ingest_cmd->add_option("--max-tokens", ingest->max_tokens, "Token budget per chunk")
-      ->capture_default_str();
-  ingest_cmd->add_option("--overlap", ingest->overlap, "Tokens shared by neighbouring chunks")
-      ->capture_default_str();
-  ingest_cmd->add_option("--max-file-mb", ingest->max_file_mb, "Skip files larger than this")
-      ->capture_default_str();
   ingest_cmd
-      ->add_option("--embed-model", ingest->embed_model,
-                   "Bi-encoder for the new chunks: folder or Hub id (default: the index's, "
-                   "else BAAI/bge-small-en-v1.5 when cached)")
-      ->envname("SIEVE_EMBED_MODEL");
+      ->add_option("--max-tokens", ingest->max_tokens,
+                   "Token budget per chunk (default: chunk.max_tokens, else 256)")
+      ->check(PositiveCount());
+  ingest_cmd
+      ->add_option("--overlap", ingest->overlap,
+                   "Tokens shared by neighbouring chunks (default: chunk.overlap_tokens, else 32)")
+      ->check(NonNegativeCount());
+  ingest_cmd
+      ->add_option("--max-file-mb", ingest->max_file_mb,
+                   "Skip files larger than this (default: ingest.max_file_mb, else 100)")
+      ->check(PositiveAmount());
+  ingest_cmd->add_option("--embed-model", ingest->embed_model,
+                         "Bi-encoder for the new chunks: folder or Hub id (default: "
+                         "models.embed, else the index's, else BAAI/bge-small-en-v1.5 when "
+                         "cached)");
   ingest_cmd->callback([ingest, &global, &action] {
     action = [ingest, &global] { return RunIngest(*ingest, global); };
   });
@@ -487,7 +503,9 @@ void RegisterIndexCommands(CLI::App& app, const GlobalOptions& global, Action& a
   auto search = std::make_shared<SearchCommand>();
   auto* search_cmd = app.add_subcommand("search", "BM25 search: ranked chunks with citations");
   search_cmd->add_option("query", search->query, "Free text")->required();
-  search_cmd->add_option("-k,--k", search->k, "Number of chunks")->capture_default_str();
+  search_cmd->add_option("-k,--k", search->k, "Number of chunks")
+      ->capture_default_str()
+      ->check(PositiveCount());
   search_cmd->add_option("--path-prefix", search->path_prefix,
                          "Only documents whose path starts with this");
   search_cmd->add_option("--type", search->types,

@@ -235,6 +235,18 @@ std::string HubRepoFolderName(std::string_view repo_id) {
   return name;
 }
 
+bool LooksLikeModelPath(std::string_view spec) {
+  if (spec.empty()) return false;
+  if (spec.front() == '/' || spec.front() == '~' || spec == "." || spec == ".." ||
+      spec.starts_with("./") || spec.starts_with("../")) {
+    return true;
+  }
+  const auto slashes = std::count(spec.begin(), spec.end(), '/');
+  if (slashes > 1) return true;
+  std::error_code ec;
+  return slashes == 1 && fs::exists(fs::path(spec), ec);
+}
+
 Result<fs::path> ResolveModel(std::string_view spec, const ResolveOptions& options) {
   if (spec.empty()) return Status::InvalidArgument("empty model: give a folder or a Hub id");
   std::string expanded = ExpandUser(std::string(spec));
@@ -248,13 +260,16 @@ Result<fs::path> ResolveModel(std::string_view spec, const ResolveOptions& optio
     }
     return fs::path(expanded);
   }
-  bool looks_like_path = spec.front() == '/' || spec.front() == '.' || spec.front() == '~' ||
-                         std::count(spec.begin(), spec.end(), '/') > 1;
+  if (LooksLikeModelPath(spec)) {
+    std::string message = "model folder ";
+    message += spec;
+    message += " does not exist";
+    return Status::NotFound(message);
+  }
   auto id = ParseHubModelId(spec);
-  if (looks_like_path || !id.ok()) {
+  if (!id.ok()) {
     return Status::NotFound(
-        expanded + ": no such model folder" +
-        (looks_like_path ? "" : " (and not a Hub id: " + id.status().message() + ")"));
+        expanded + ": no such model folder (and not a Hub id: " + id.status().message() + ")");
   }
   fs::path cache_dir = options.cache_dir.empty() ? HubCacheDir() : options.cache_dir;
   try {

@@ -1,0 +1,101 @@
+#include "cli/settings.h"
+
+#include <charconv>
+#include <cstdlib>
+#include <string>
+#include <utility>
+
+#include "cli/command.h"
+
+namespace sieve::cli {
+
+Result<config::Config> LoadCommandConfig(const GlobalOptions& global, config::Overrides overrides) {
+  config::ConfigSources sources;
+  sources.config_file = global.config_file;
+  sources.overrides = std::move(overrides);
+  if (global.index_dir) sources.overrides.emplace_back("index.dir", *global.index_dir);
+  return config::LoadConfig(sources);
+}
+
+namespace {
+
+// A whole number >= minimum, or the reason it is not.
+std::string CheckCount(const std::string& text, long long minimum) {
+  long long value = 0;
+  const char* end = text.data() + text.size();
+  auto [stop, error] = std::from_chars(text.data(), end, value);
+  if (text.empty() || error != std::errc() || stop != end) {
+    if (error == std::errc::result_out_of_range && !text.empty() && text.front() != '-') {
+      return "value " + text + " is too large";
+    }
+    if (!text.empty() && text.front() == '-' && stop == end) {
+      return "must be " + std::to_string(minimum) + " or more, got " + text;
+    }
+    return "expected a whole number, got '" + text + "'";
+  }
+  if (value < minimum) return "must be " + std::to_string(minimum) + " or more, got " + text;
+  return std::string();
+}
+
+}  // namespace
+
+CLI::Validator PositiveCount() {
+  return CLI::Validator([](std::string& text) { return CheckCount(text, 1); }, "COUNT>=1");
+}
+
+CLI::Validator NonNegativeCount() {
+  return CLI::Validator([](std::string& text) { return CheckCount(text, 0); }, "COUNT>=0");
+}
+
+CLI::Validator PositiveAmount() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        char* end = nullptr;
+        const double value = std::strtod(text.c_str(), &end);
+        if (text.empty() || end != text.c_str() + text.size()) {
+          return "expected a number, got '" + text + "'";
+        }
+        if (!(value > 0)) return "must be more than 0, got " + text;
+        return std::string();
+      },
+      "NUMBER>0");
+}
+
+store::VectorIndexOptions VectorIndexOptionsFrom(const config::Config& config) {
+  store::VectorIndexOptions options;
+  options.exact_threshold = config::ExactSearchBelow(config);
+  const config::IndexConfig& index = config.index;
+  if (index.hnsw_m) options.hnsw_m = static_cast<int>(*index.hnsw_m);
+  if (index.hnsw_ef_construction) {
+    options.hnsw_ef_construction = static_cast<int>(*index.hnsw_ef_construction);
+  }
+  if (index.hnsw_ef_search) options.hnsw_ef_search = static_cast<int>(*index.hnsw_ef_search);
+  return options;
+}
+
+retrieval::DenseIndexOptions DenseIndexOptionsFrom(const config::Config& config, bool verbose) {
+  retrieval::DenseIndexOptions options;
+  options.embed_model = config.models.embed.value_or("");
+  options.index = VectorIndexOptionsFrom(config);
+  options.load.verbose = verbose;
+  return options;
+}
+
+Result<store::IngestOptions> IngestOptionsFrom(const config::Config& config) {
+  store::IngestOptions options;
+  text::ChunkOptions& chunking = options.chunking;
+  chunking.max_tokens = config.chunk.max_tokens.value_or(chunking.max_tokens);
+  chunking.overlap_tokens = config.chunk.overlap_tokens.value_or(chunking.overlap_tokens);
+  if (chunking.max_tokens == 0 || chunking.overlap_tokens >= chunking.max_tokens) {
+    return Status::InvalidArgument("chunk.overlap_tokens (--overlap, " +
+                                   std::to_string(chunking.overlap_tokens) +
+                                   ") must be smaller than chunk.max_tokens (--max-tokens, " +
+                                   std::to_string(chunking.max_tokens) + ")");
+  }
+  if (config.ingest.max_file_mb) {
+    options.max_file_bytes = static_cast<std::uint64_t>(*config.ingest.max_file_mb * 1024 * 1024);
+  }
+  return options;
+}
+
+}  // namespace sieve::cli
