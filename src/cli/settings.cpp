@@ -19,21 +19,40 @@ Result<config::Config> LoadCommandConfig(const GlobalOptions& global, config::Ov
 
 namespace {
 
+// "must be 1 or more, got -1" (built by appending: g++ 12 at -O3 warns falsely about
+// "literal" + std::string).
+std::string TooSmall(long long minimum, const std::string& text) {
+  std::string message = "must be ";
+  message += std::to_string(minimum);
+  message += " or more, got ";
+  message += text;
+  return message;
+}
+
+std::string NotA(const char* what, const std::string& text) {
+  std::string message = "expected a ";
+  message += what;
+  message += ", got '";
+  message += text;
+  message += '\'';
+  return message;
+}
+
 // A whole number >= minimum, or the reason it is not.
 std::string CheckCount(const std::string& text, long long minimum) {
   long long value = 0;
   const char* end = text.data() + text.size();
   auto [stop, error] = std::from_chars(text.data(), end, value);
   if (text.empty() || error != std::errc() || stop != end) {
-    if (error == std::errc::result_out_of_range && !text.empty() && text.front() != '-') {
-      return "value " + text + " is too large";
+    if (!text.empty() && text.front() == '-' && stop == end) return TooSmall(minimum, text);
+    if (error == std::errc::result_out_of_range && stop == end) {
+      std::string message = text;
+      message += " is too large";
+      return message;
     }
-    if (!text.empty() && text.front() == '-' && stop == end) {
-      return "must be " + std::to_string(minimum) + " or more, got " + text;
-    }
-    return "expected a whole number, got '" + text + "'";
+    return NotA("whole number", text);
   }
-  if (value < minimum) return "must be " + std::to_string(minimum) + " or more, got " + text;
+  if (value < minimum) return TooSmall(minimum, text);
   return std::string();
 }
 
@@ -52,10 +71,12 @@ CLI::Validator PositiveAmount() {
       [](std::string& text) -> std::string {
         char* end = nullptr;
         const double value = std::strtod(text.c_str(), &end);
-        if (text.empty() || end != text.c_str() + text.size()) {
-          return "expected a number, got '" + text + "'";
+        if (text.empty() || end != text.c_str() + text.size()) return NotA("number", text);
+        if (!(value > 0)) {
+          std::string message = "must be more than 0, got ";
+          message += text;
+          return message;
         }
-        if (!(value > 0)) return "must be more than 0, got " + text;
         return std::string();
       },
       "NUMBER>0");
