@@ -205,8 +205,12 @@ Result<HubModelId> ParseHubModelId(std::string_view spec) {
     repo = spec.substr(0, at);
     id.revision = std::string(spec.substr(at + 1));
     if (!IsValidRevision(id.revision)) {
-      return Status::InvalidArgument("'" + std::string(spec) + "': '" + id.revision +
-                                     "' is not a valid revision (a branch, tag or commit hash)");
+      std::string message = "'";  // appended: g++ 12 -O3 warns falsely on "'" + string
+      message += spec;
+      message += "': '";
+      message += id.revision;
+      message += "' is not a valid revision (a branch, tag or commit hash)";
+      return Status::InvalidArgument(message);
     }
   }
   auto slash = repo.find('/');
@@ -214,10 +218,12 @@ Result<HubModelId> ParseHubModelId(std::string_view spec) {
                                                : IsValidRepoPart(repo.substr(0, slash)) &&
                                                      IsValidRepoPart(repo.substr(slash + 1));
   if (!valid) {
-    return Status::InvalidArgument(
-        "'" + std::string(spec) +
+    std::string message = "'";
+    message += spec;
+    message +=
         "' is not a Hub model id: expected ORG/NAME[@REVISION] with letters, digits, '-', '_' "
-        "and '.' (no '--' or '..')");
+        "and '.' (no '--' or '..')";
+    return Status::InvalidArgument(message);
   }
   id.repo_id = std::string(repo);
   return id;
