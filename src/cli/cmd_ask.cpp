@@ -20,6 +20,7 @@
 #include "retrieval/model_loading.h"
 #include "retrieval/pipeline.h"
 #include "store/document_store.h"
+#include "store/index_lock.h"
 #include "store/ingest.h"
 
 namespace sieve::cli {
@@ -105,6 +106,11 @@ std::string Location(const generation::Passage& p, const std::string& key) {
   return out;
 }
 
+// Whether `ask` brings stale vectors in line with the store before answering (a write: it takes
+// the index's writer lock, without waiting; when another process is writing, ask searches the
+// vectors as they are). Today's behaviour, kept until the engine decides; reading never needs it.
+constexpr bool kRepairVectorsOnAsk = true;
+
 // The vector-index settings of the configuration, for the model `embed_model` ("" = none named).
 retrieval::DenseIndexOptions DenseOptionsFromConfig(const generation::Config& config,
                                                     const std::string& embed_model, bool verbose) {
@@ -180,6 +186,18 @@ int RunAsk(const AskCommand& cmd, const GlobalOptions& global) {
     auto opened = retrieval::OpenDenseIndex(**store, global.index_dir, dense_options);
     if (!opened.ok()) return ReportError(opened.status());
     dense = std::move(opened).value();
+    if (kRepairVectorsOnAsk && dense.available() && !dense.staleness.in_sync()) {
+      auto lock = store::IndexWriteLock::Acquire(global.index_dir, std::chrono::milliseconds(0));
+      if (lock.ok()) {
+        Status synced = retrieval::ReopenVectors(**store, global.index_dir, dense_options, dense);
+        if (synced.ok()) synced = retrieval::SyncDenseIndex(**store, dense, dense_options.sync);
+        if (!synced.ok()) return ReportError(synced);
+      } else if (lock.status().code() == StatusCode::kBusy) {
+        notes.push_back("vectors not brought in line with the store: " + lock.status().message());
+      } else {
+        return ReportError(lock.status());
+      }
+    }
     if (!dense.available()) {
       if (mode_named) {
         return ReportError(
@@ -351,6 +369,8 @@ int RunReembed(const ReembedCommand& cmd, const GlobalOptions& global) {
   open_options.create = false;
   auto store = store::DocumentStore::Open(global.index_dir, open_options);
   if (!store.ok()) return ReportError(store.status());
+  auto lock = store::IndexWriteLock::Acquire(global.index_dir, kIndexWriteWait);
+  if (!lock.ok()) return ReportError(lock.status());
   const auto start = std::chrono::steady_clock::now();
   retrieval::DenseIndexOptions options =
       DenseOptionsFromConfig(*config, cmd.embed_model, global.verbose);

@@ -19,6 +19,7 @@
 #include "retrieval/model_loading.h"
 #include "retrieval/pipeline.h"
 #include "store/document_store.h"
+#include "store/index_lock.h"
 #include "store/ingest.h"
 
 namespace sieve::cli {
@@ -45,7 +46,7 @@ struct EvalCommand {
 
 // The models a row may need; null when not available.
 struct EvalModels {
-  store::VectorIndex* vectors = nullptr;
+  store::VectorStore* vectors = nullptr;
   models::Embedder* embedder = nullptr;
   models::CrossEncoder* cross_encoder = nullptr;
 };
@@ -145,6 +146,8 @@ int RunEval(const EvalCommand& cmd, const GlobalOptions& global) {
     temporary.emplace(std::move(*created));
     index_dir = temporary->path();
   }
+  auto lock = store::IndexWriteLock::Acquire(index_dir, kIndexWriteWait);
+  if (!lock.ok()) return ReportError(lock.status());
   auto opened = store::DocumentStore::Open(index_dir);
   if (!opened.ok()) return ReportError(opened.status());
   store::DocumentStore& index = **opened;
@@ -176,6 +179,11 @@ int RunEval(const EvalCommand& cmd, const GlobalOptions& global) {
       bar->Update(done);
     };
     auto opened_dense = retrieval::OpenDenseIndex(index, index_dir, dense_options);
+    if (opened_dense.ok() && opened_dense->available()) {
+      // The corpus was just ingested: embed its chunks (this command holds the writer lock).
+      Status synced = retrieval::SyncDenseIndex(index, *opened_dense, dense_options.sync);
+      if (!synced.ok()) return ReportError(synced);
+    }
     bar.reset();
     if (!opened_dense.ok()) return ReportError(opened_dense.status());
     dense = std::move(opened_dense).value();

@@ -18,7 +18,8 @@
 #include "retrieval/model_loading.h"
 #include "store/document_store.h"
 #include "store/ingest.h"
-#include "store/vector_index.h"
+#include "store/index_lock.h"
+#include "store/vector_store.h"
 #include "text/document.h"
 
 namespace sieve::cli {
@@ -75,7 +76,11 @@ Result<EmbedOutcome> EmbedNewChunks(store::DocumentStore& index, const std::stri
     if (!bar) bar = std::make_unique<ProgressBar>(total, "chunks embedded");
     bar->Update(done);
   };
+  // The caller holds the index's writer lock: open, then sync (the write path).
   SIEVE_ASSIGN_OR_RETURN(auto dense, retrieval::OpenDenseIndex(index, global.index_dir, options));
+  if (dense.available()) {
+    SIEVE_RETURN_IF_ERROR(retrieval::SyncDenseIndex(index, dense, options.sync));
+  }
   bar.reset();
   EmbedOutcome outcome;
   if (!dense.available()) {
@@ -91,18 +96,11 @@ Result<EmbedOutcome> EmbedNewChunks(store::DocumentStore& index, const std::stri
   return outcome;
 }
 
-// Drops the vectors of chunks the store no longer has (no model needed for that).
+// Drops the vectors of chunks the store no longer has (no model needed for that). The caller
+// holds the index's writer lock.
 Status PruneVectors(store::DocumentStore& index, const GlobalOptions& global) {
-  SIEVE_ASSIGN_OR_RETURN(auto vectors, store::VectorIndex::Open(global.index_dir));
-  if (!vectors->model() || vectors->size() == 0) return Status::Ok();
-  SIEVE_ASSIGN_OR_RETURN(auto chunk_ids, index.ListChunkIds());
-  const std::vector<std::int64_t> vector_ids = vectors->Ids();
-  std::vector<std::int64_t> stale;
-  std::set_difference(vector_ids.begin(), vector_ids.end(), chunk_ids.begin(), chunk_ids.end(),
-                      std::back_inserter(stale));
-  if (stale.empty()) return Status::Ok();
-  SIEVE_RETURN_IF_ERROR(vectors->Remove(stale));
-  return vectors->Save();
+  SIEVE_ASSIGN_OR_RETURN(auto vectors, store::OpenVectorStore(store::FaissUri(global.index_dir)));
+  return retrieval::RemoveStaleVectors(index, *vectors).status();
 }
 
 int RunIngest(const IngestCommand& cmd, const GlobalOptions& global) {
@@ -117,6 +115,9 @@ int RunIngest(const IngestCommand& cmd, const GlobalOptions& global) {
     if (tag.empty()) return ReportError(Status::InvalidArgument("--tag must not be empty"));
   }
   auto start = std::chrono::steady_clock::now();
+  // One writer per index: a concurrent ingest, delete or reembed waits here.
+  auto lock = store::IndexWriteLock::Acquire(global.index_dir, kIndexWriteWait);
+  if (!lock.ok()) return ReportError(lock.status());
   auto opened = store::DocumentStore::Open(global.index_dir);
   if (!opened.ok()) return ReportError(opened.status());
   store::DocumentStore& index = **opened;
@@ -425,6 +426,8 @@ int RunDelete(const DeleteCommand& cmd, const GlobalOptions& global) {
   auto opened = OpenExisting(global);
   if (!opened.ok()) return ReportError(opened.status());
   store::DocumentStore& index = **opened;
+  auto lock = store::IndexWriteLock::Acquire(global.index_dir, kIndexWriteWait);
+  if (!lock.ok()) return ReportError(lock.status());
   std::size_t deleted = 0;
   json missing = json::array();
   for (const auto& target : cmd.targets) {

@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <chrono>
 #include <functional>
 #include <string>
 
@@ -22,6 +23,10 @@ struct GlobalOptions {
   bool json = false;
   bool verbose = false;
 };
+
+// How long a write command (ingest, delete, reembed, eval into --index) waits for another
+// process writing the same index before it fails with kBusy.
+inline constexpr std::chrono::minutes kIndexWriteWait{10};
 
 // The action a parsed subcommand runs; it returns the process exit code.
 using Action = std::function<int()>;
