@@ -17,8 +17,8 @@
 #include "retrieval/lexical_retriever.h"
 #include "retrieval/model_loading.h"
 #include "store/document_store.h"
-#include "store/ingest.h"
 #include "store/index_lock.h"
+#include "store/ingest.h"
 #include "store/vector_store.h"
 #include "text/document.h"
 

@@ -24,5 +24,4 @@ class LexicalRetriever : public Retriever {
   store::Bm25Parameters bm25_;
 };
 
-
 }  // namespace sieve::retrieval

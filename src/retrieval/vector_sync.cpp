@@ -48,8 +48,8 @@ store::FilterResolver StoreFilterResolver(store::DocumentStore& store) {
   return [&store](const store::Filter& filter) { return store.ListChunkIds(filter); };
 }
 
-Result<store::ReconcileReport> SyncVectors(store::DocumentStore& store,
-                                           store::VectorStore& vectors, models::Embedder& embedder,
+Result<store::ReconcileReport> SyncVectors(store::DocumentStore& store, store::VectorStore& vectors,
+                                           models::Embedder& embedder,
                                            const VectorSyncOptions& options) {
   SIEVE_ASSIGN_OR_RETURN(auto store_ids, store.ListChunkIds());
   std::map<std::string, store::DocumentInfo> documents;  // by key, for the payloads

@@ -51,8 +51,8 @@ store::FilterResolver StoreFilterResolver(store::DocumentStore& store);
 
 // Makes `vectors` (bound to the embedder's model) hold exactly the store's chunks, with each
 // record's payload (document id, key, path, type, tags, content hash). Writer.
-Result<store::ReconcileReport> SyncVectors(store::DocumentStore& store,
-                                           store::VectorStore& vectors, models::Embedder& embedder,
+Result<store::ReconcileReport> SyncVectors(store::DocumentStore& store, store::VectorStore& vectors,
+                                           models::Embedder& embedder,
                                            const VectorSyncOptions& options = {});
 
 // Drops the vectors of chunks the store no longer has and flushes (no model needed): after a

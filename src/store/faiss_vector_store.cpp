@@ -155,7 +155,9 @@ Result<std::unique_ptr<FaissVectorStore>> FaissVectorStore::Open(
   return store;
 }
 
-std::string FaissUri(const fs::path& dir) { return "faiss:" + dir.string(); }
+std::string FaissUri(const fs::path& dir) {
+  return "faiss:" + dir.string();
+}
 
 Result<std::unique_ptr<VectorStore>> OpenVectorStore(const std::string& uri,
                                                      const VectorStoreOptions& options) {
@@ -172,7 +174,9 @@ Result<std::unique_ptr<VectorStore>> OpenVectorStore(const std::string& uri,
                              "\" in \"" + uri + "\" (supported: faiss:<dir>)");
 }
 
-std::string FaissVectorStore::uri() const { return FaissUri(dir_); }
+std::string FaissVectorStore::uri() const {
+  return FaissUri(dir_);
+}
 
 std::optional<models::ModelInfo> FaissVectorStore::model() const {
   std::shared_lock lock(mutex_);
@@ -266,8 +270,8 @@ Status FaissVectorStore::ResetIndexLocked(std::size_t expected_size) {
   try {
     std::unique_ptr<faiss::Index> inner;
     if (expected_size >= options_.faiss.exact_threshold) {
-      auto hnsw =
-          std::make_unique<faiss::IndexHNSWFlat>(d, options_.faiss.hnsw_m, faiss::METRIC_INNER_PRODUCT);
+      auto hnsw = std::make_unique<faiss::IndexHNSWFlat>(d, options_.faiss.hnsw_m,
+                                                         faiss::METRIC_INNER_PRODUCT);
       hnsw->hnsw.efConstruction = options_.faiss.hnsw_ef_construction;
       hnsw->hnsw.efSearch = options_.faiss.hnsw_ef_search;
       inner = std::move(hnsw);
@@ -385,10 +389,9 @@ Status FaissVectorStore::Upsert(std::span<const VectorRecord> records) {
                                      " given twice");
     }
     if (r.vector.size() != d) {
-      return Status::InvalidArgument("vector index: vector for chunk " +
-                                     std::to_string(r.chunk_id) + " has " +
-                                     std::to_string(r.vector.size()) + " dimensions, the index " +
-                                     std::to_string(d));
+      return Status::InvalidArgument(
+          "vector index: vector for chunk " + std::to_string(r.chunk_id) + " has " +
+          std::to_string(r.vector.size()) + " dimensions, the index " + std::to_string(d));
     }
     if (!IsFinite(r.vector)) {
       return Status::InvalidInput("vector index: vector for chunk " + std::to_string(r.chunk_id) +

@@ -36,7 +36,8 @@ Result<IndexWriteLock> IndexWriteLock::Acquire(const fs::path& dir,
                                                std::chrono::milliseconds wait) {
   std::error_code ec;
   fs::create_directories(dir, ec);
-  if (ec) return Status::IoError(dir.string() + ": cannot create the index folder: " + ec.message());
+  if (ec)
+    return Status::IoError(dir.string() + ": cannot create the index folder: " + ec.message());
   const fs::path path = dir / kIndexLockFile;
   const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) return Status::IoError(path.string() + ": cannot open: " + std::strerror(errno));
@@ -78,7 +79,9 @@ IndexWriteLock& IndexWriteLock::operator=(IndexWriteLock&& other) noexcept {
   return *this;
 }
 
-IndexWriteLock::~IndexWriteLock() { Release(); }
+IndexWriteLock::~IndexWriteLock() {
+  Release();
+}
 
 void IndexWriteLock::Release() {
   if (fd_ >= 0) {
