@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <functional>
 #include <map>
+#include <ostream>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -41,6 +42,8 @@ struct VectorStoreBackend {
   // Damages the durable vectors (e.g. junk in the index file).
   std::function<void(const std::string& location)> corrupt;
 };
+
+inline void PrintTo(const VectorStoreBackend& backend, std::ostream* os) { *os << backend.name; }
 
 inline std::string BackendName(const ::testing::TestParamInfo<VectorStoreBackend>& info) {
   return info.param.name;
