@@ -16,8 +16,8 @@
 #include <algorithm>
 #include <functional>
 #include <map>
-#include <ostream>
 #include <memory>
+#include <ostream>
 #include <stdexcept>
 #include <string>
 
@@ -43,7 +43,9 @@ struct VectorStoreBackend {
   std::function<void(const std::string& location)> corrupt;
 };
 
-inline void PrintTo(const VectorStoreBackend& backend, std::ostream* os) { *os << backend.name; }
+inline void PrintTo(const VectorStoreBackend& backend, std::ostream* os) {
+  *os << backend.name;
+}
 
 inline std::string BackendName(const ::testing::TestParamInfo<VectorStoreBackend>& info) {
   return info.param.name;
