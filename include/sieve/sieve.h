@@ -16,7 +16,7 @@
 // Thread-safety: every method of Engine may be called from many threads at once. Search, Ask,
 // Embed, Rerank and Stats run concurrently with each other and with one write (Ingest, Delete,
 // Reembed); writes are serialised among themselves, and across processes by an exclusive lock on
-// the index folder (a second writer waits up to config.index.lock_timeout, then fails with
+// the index folder (a second writer waits up to EngineOptions::write_lock_wait, then fails with
 // kBusy). A request's RequestContext is used by that request only.
 //
 // Errors are values: every call returns Result<Response>. Things a user should know that are not
@@ -28,6 +28,7 @@
 // engine/json.h and documented in docs/json.md.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -282,6 +283,8 @@ struct EngineOptions {
   Logger logger;                // side remarks (truncation, repairs); default: dropped
   std::size_t batch_size = 32;  // sequences per forward pass
   std::size_t max_length = 0;   // truncate model inputs to this many tokens; 0 = the model's limit
+  // How long a write waits for another process writing the same index before failing (kBusy).
+  std::chrono::milliseconds write_lock_wait{std::chrono::minutes(10)};
 };
 
 class Engine {

@@ -29,8 +29,9 @@
 #include "retrieval/vector_sync.h"
 #include "sieve/sieve.h"
 #include "store/document_store.h"
+#include "store/index_lock.h"
 #include "store/ingest.h"
-#include "store/vector_index.h"
+#include "store/vector_store.h"
 
 namespace sieve {
 
@@ -148,7 +149,8 @@ struct Settings {
   double rrf_k = 60;
   bool rerank = true;
   store::IngestOptions ingest;
-  store::VectorIndexOptions vectors;
+  std::string vector_store_uri;  // "faiss:<dir>" unless index.store says otherwise
+  store::FaissIndexOptions vectors;
   std::size_t threads = 1;   // inference threads (the engine's pool)
   std::size_t sessions = 1;  // sessions per model: requests that run a model at once
   generation::GenerationOptions generation;
@@ -190,6 +192,7 @@ Result<Settings> SettingsFromConfig(const config::Config& config) {
     s.ingest.max_file_bytes =
         static_cast<std::uint64_t>(*config.ingest.max_file_mb * 1024.0 * 1024.0);
   }
+  s.vector_store_uri = config::VectorStoreUri(config);
   s.vectors.exact_threshold = config::ExactSearchBelow(config);
   const config::IndexConfig& index = config.index;
   if (index.hnsw_m) s.vectors.hnsw_m = static_cast<int>(*index.hnsw_m);
@@ -282,13 +285,16 @@ struct Engine::Impl {
   // Read connections to the SQLite store, one per concurrent request.
   engine::SessionPool<store::DocumentStore> readers;
 
+  // Read connections for the vector store's filter resolver.
+  engine::SessionPool<store::DocumentStore> filter_readers;
+
   // Serialises writes inside this process (the folder lock serialises processes).
   std::mutex write_mutex;
 
   // Lazily opened shared state, replaced (never mutated in place) under state_mutex; requests
   // copy the shared_ptr they need, so a replacement never pulls anything from under them.
   std::mutex state_mutex;
-  std::shared_ptr<store::VectorIndex> vectors;
+  std::shared_ptr<store::VectorStore> vectors;
   std::shared_ptr<EmbedState> embed;
   std::shared_ptr<RerankState> rerank;
 
@@ -307,7 +313,14 @@ struct Engine::Impl {
               }
               return opened;
             },
-            std::max<std::size_t>(settings.sessions * 2, 4)) {}
+            std::max<std::size_t>(settings.sessions * 2, 4)),
+        filter_readers(
+            [dir = settings.index_dir]() -> Result<std::unique_ptr<store::DocumentStore>> {
+              store::OpenOptions open;
+              open.create = false;
+              return store::DocumentStore::Open(dir, open);
+            },
+            std::max<std::size_t>(settings.sessions, 2)) {}
 
   models::LoadModelOptions LoadOptions() const {
     models::LoadModelOptions load;
@@ -317,32 +330,49 @@ struct Engine::Impl {
     return load;
   }
 
-  // The vector index of the folder (opened once; never written by readers).
-  Result<std::shared_ptr<store::VectorIndex>> Vectors() {
-    std::lock_guard<std::mutex> lock(state_mutex);
-    if (vectors) return vectors;
+  // The vector store as it is on disk now. Never writes. Filters are resolved through a read
+  // connection of the pool, so the store can be searched from any thread.
+  Result<std::shared_ptr<store::VectorStore>> OpenVectors() {
     std::error_code ec;
     if (!fs::is_directory(settings.index_dir, ec)) {
       return Status::NotFound("no index at " + settings.index_dir.string() +
                               " (run `sieve ingest` first)");
     }
-    SIEVE_ASSIGN_OR_RETURN(auto opened,
-                           store::VectorIndex::Open(settings.index_dir, settings.vectors));
-    if (!opened->damage().empty()) {
-      options.logger.Warning("vector index: " + opened->damage());
-    }
-    vectors = std::shared_ptr<store::VectorIndex>(std::move(opened));
+    store::VectorStoreOptions open;
+    open.faiss = settings.vectors;
+    open.resolve_filter = [this](const store::Filter& filter) -> Result<std::vector<std::int64_t>> {
+      RequestContext ctx;
+      // A pool of its own: a search that already holds a read connection must not wait for
+      // another from the same pool (eight such searches would deadlock a pool of four).
+      SIEVE_ASSIGN_OR_RETURN(auto reader, filter_readers.Acquire(ctx));
+      return reader->ListChunkIds(filter);
+    };
+    SIEVE_ASSIGN_OR_RETURN(auto opened, store::OpenVectorStore(settings.vector_store_uri, open));
+    if (!opened->damage().empty()) options.logger.Warning("vector index: " + opened->damage());
+    return std::shared_ptr<store::VectorStore>(std::move(opened));
+  }
+
+  // The shared vector store (opened once; replaced by writes, never written by readers).
+  Result<std::shared_ptr<store::VectorStore>> Vectors() {
+    std::lock_guard<std::mutex> lock(state_mutex);
+    if (vectors) return vectors;
+    SIEVE_ASSIGN_OR_RETURN(vectors, OpenVectors());
     return vectors;
+  }
+
+  // Takes the index folder's writer lock (other processes); callers hold the write mutex.
+  Result<store::IndexWriteLock> LockForWriting() {
+    return store::IndexWriteLock::Acquire(settings.index_dir, options.write_lock_wait);
   }
 
   // The bi-encoder: the one configured, else the one that made the index's vectors, else the
   // default (which may be unavailable offline; a named one must load).
-  Result<std::shared_ptr<EmbedState>> Embedder(const store::VectorIndex* index_vectors) {
+  Result<std::shared_ptr<EmbedState>> Embedder(const store::VectorStore* index_vectors) {
     std::lock_guard<std::mutex> lock(state_mutex);
     if (embed) return embed;
     retrieval::ModelRequest request;
     if (index_vectors != nullptr) {
-      request = retrieval::ChooseEmbedModel(settings.embed_model, *index_vectors);
+      request = retrieval::ChooseEmbedModel(settings.embed_model, index_vectors->model());
     } else if (!settings.embed_model.empty()) {
       request = {settings.embed_model, true};
     } else {
@@ -416,8 +446,14 @@ struct Engine::Impl {
     std::string unavailable;  // a note when chunks were left without vectors
   };
   Result<std::unique_ptr<store::DocumentStore>> OpenWriter(bool create);
+  // Makes `fresh` the vector store later requests search.
+  void Publish(std::shared_ptr<store::VectorStore> fresh) {
+    std::lock_guard<std::mutex> lock(state_mutex);
+    vectors = std::move(fresh);
+  }
   // Write: embeds every chunk without a vector and drops vectors of chunks that are gone.
-  Result<SyncOutcome> SyncVectors(store::DocumentStore& writer, RequestContext& ctx,
+  Result<SyncOutcome> SyncVectors(store::DocumentStore& writer, store::VectorStore& index_vectors,
+                                  RequestContext& ctx,
                                   const std::function<void(std::size_t, std::size_t)>& progress);
 
   Result<SearchResponse> Retrieve(const SearchRequest& request, RequestContext& ctx,
@@ -461,7 +497,7 @@ Result<SearchResponse> Engine::Impl::Retrieve(
   SIEVE_RETURN_IF_ERROR(ctx.Check());
 
   std::vector<std::string> missing_defaults;
-  std::shared_ptr<store::VectorIndex> index_vectors;
+  std::shared_ptr<store::VectorStore> index_vectors;
   std::shared_ptr<EmbedState> embed_state;
   engine::SessionPool<models::Embedder>::Lease embedder;
   if (mode != Mode::kLexical) {
@@ -475,20 +511,17 @@ Result<SearchResponse> Engine::Impl::Retrieve(
       missing_defaults.push_back(embed_state->spec);
       mode = Mode::kLexical;
     } else {
-      Status bound =
-          index_vectors->model()
-              ? (store::SameEmbeddingModel(*index_vectors->model(), embed_state->identity)
-                     ? Status::Ok()
-                     : index_vectors->BindModel(embed_state->identity))
-              : Status::Ok();
-      SIEVE_RETURN_IF_ERROR(bound);
+      // Vectors made by another model are never searched with this one.
+      const auto recorded = index_vectors->model();
+      if (recorded && !store::SameEmbeddingModel(*recorded, embed_state->identity)) {
+        SIEVE_RETURN_IF_ERROR(index_vectors->BindModel(embed_state->identity));
+      }
       SIEVE_ASSIGN_OR_RETURN(embedder, embed_state->sessions->Acquire(ctx));
-      auto chunk_ids = reader->ListChunkIds();
-      if (chunk_ids.ok() && index_vectors->size() < chunk_ids->size()) {
-        response.notes.push_back(
-            std::to_string(chunk_ids->size() - std::min(chunk_ids->size(), index_vectors->size())) +
-            " chunks have no vector yet, so dense retrieval cannot find them (`sieve ingest` "
-            "embeds them)");
+      auto staleness = retrieval::CheckVectors(*reader, *index_vectors);
+      if (staleness.ok() && staleness->missing > 0) {
+        response.notes.push_back(std::to_string(staleness->missing) +
+                                 " chunks have no vector yet, so dense retrieval cannot find "
+                                 "them (`sieve ingest` embeds them)");
       }
     }
   }
@@ -621,10 +654,9 @@ Result<AskResponse> Engine::Ask(const AskRequest& request, RequestContext& ctx) 
 Result<EmbedResponse> Engine::Embed(const EmbedRequest& request, RequestContext& ctx) {
   TimingScope timing(ctx);
   Span span = ctx.StartSpan("embed", SpanKind::kEmbedding);
-  std::shared_ptr<store::VectorIndex> index_vectors;
+  std::shared_ptr<store::VectorStore> index_vectors;
   std::error_code ec;
-  if (impl_->settings.embed_model.empty() &&
-      fs::exists(impl_->settings.index_dir / store::kVectorManifestFile, ec)) {
+  if (impl_->settings.embed_model.empty() && fs::is_directory(impl_->settings.index_dir, ec)) {
     auto opened = impl_->Vectors();
     if (opened.ok()) index_vectors = *opened;
   }
@@ -674,7 +706,7 @@ Result<ModelsResponse> Engine::LoadModels(bool embed, bool rerank, RequestContex
   SIEVE_RETURN_IF_ERROR(ctx.Check());
   ModelsResponse response;
   if (embed) {
-    std::shared_ptr<store::VectorIndex> index_vectors;
+    std::shared_ptr<store::VectorStore> index_vectors;
     std::error_code ec;
     if (fs::is_directory(impl_->settings.index_dir, ec)) {
       SIEVE_ASSIGN_OR_RETURN(index_vectors, impl_->Vectors());
@@ -709,8 +741,9 @@ Result<StatsResponse> Engine::Stats(RequestContext& ctx) {
   response.documents_by_tag = stats.documents_by_tag;
   auto vectors = impl_->Vectors();
   if (vectors.ok()) {
-    response.vectors = (*vectors)->size();
-    if ((*vectors)->model()) response.vector_model = store::DescribeModel(*(*vectors)->model());
+    auto size = (*vectors)->size();
+    if (size.ok()) response.vectors = *size;
+    if (auto model = (*vectors)->model()) response.vector_model = store::DescribeModel(*model);
   }
   return response;
 }
@@ -744,24 +777,15 @@ Result<std::unique_ptr<store::DocumentStore>> Engine::Impl::OpenWriter(bool crea
 }
 
 Result<Engine::Impl::SyncOutcome> Engine::Impl::SyncVectors(
-    store::DocumentStore& writer, RequestContext& ctx,
+    store::DocumentStore& writer, store::VectorStore& index_vectors, RequestContext& ctx,
     const std::function<void(std::size_t, std::size_t)>& progress) {
   SyncOutcome outcome;
-  SIEVE_ASSIGN_OR_RETURN(auto index_vectors, Vectors());
-  SIEVE_ASSIGN_OR_RETURN(auto chunk_ids, writer.ListChunkIds());
-  SIEVE_ASSIGN_OR_RETURN(auto state, Embedder(index_vectors.get()));
+  SIEVE_ASSIGN_OR_RETURN(auto state, Embedder(&index_vectors));
   if (!state->available()) {
     // Without a model only stale vectors can go.
-    const std::vector<std::int64_t> vector_ids = index_vectors->Ids();
-    std::vector<std::int64_t> stale;
-    std::set_difference(vector_ids.begin(), vector_ids.end(), chunk_ids.begin(), chunk_ids.end(),
-                        std::back_inserter(stale));
-    if (!stale.empty()) {
-      SIEVE_RETURN_IF_ERROR(index_vectors->Remove(stale));
-      SIEVE_RETURN_IF_ERROR(index_vectors->Save());
-      outcome.removed = stale.size();
-    }
-    if (index_vectors->size() < chunk_ids.size()) {
+    SIEVE_ASSIGN_OR_RETURN(outcome.removed, retrieval::RemoveStaleVectors(writer, index_vectors));
+    SIEVE_ASSIGN_OR_RETURN(auto staleness, retrieval::CheckVectors(writer, index_vectors));
+    if (staleness.missing > 0) {
       outcome.unavailable = retrieval::MissingModelsNote(
           {state->spec},
           "chunks were not embedded (lexical search works; ingest embeds them once the model "
@@ -769,12 +793,12 @@ Result<Engine::Impl::SyncOutcome> Engine::Impl::SyncVectors(
     }
     return outcome;
   }
-  SIEVE_RETURN_IF_ERROR(index_vectors->BindModel(state->identity));
+  SIEVE_RETURN_IF_ERROR(index_vectors.BindModel(state->identity));
   SIEVE_ASSIGN_OR_RETURN(auto session, state->sessions->Acquire(ctx));
   retrieval::VectorSyncOptions sync;
   sync.progress = progress;
   Span span = ctx.StartSpan("embed.chunks", SpanKind::kEmbedding);
-  auto report = retrieval::SyncVectors(writer, *index_vectors, *session, sync);
+  auto report = retrieval::SyncVectors(writer, index_vectors, *session, sync);
   span.End(report.status());
   if (!report.ok()) return report.status();
   outcome.model = store::DescribeModel(state->identity);
@@ -783,6 +807,9 @@ Result<Engine::Impl::SyncOutcome> Engine::Impl::SyncVectors(
   return outcome;
 }
 
+// Every write: the write mutex (this process), the folder lock (other processes), then the vector
+// store as it is on disk now (another process may have changed it); once the write is done, later
+// requests use that store.
 Result<IngestResponse> Engine::Ingest(const IngestRequest& request, RequestContext& ctx) {
   const auto start = std::chrono::steady_clock::now();
   TimingScope timing(ctx);
@@ -792,6 +819,7 @@ Result<IngestResponse> Engine::Ingest(const IngestRequest& request, RequestConte
   }
   std::lock_guard<std::mutex> write(impl_->write_mutex);
   SIEVE_ASSIGN_OR_RETURN(auto writer, impl_->OpenWriter(/*create=*/true));
+  SIEVE_ASSIGN_OR_RETURN(auto lock, impl_->LockForWriting());
   store::IngestOptions options = impl_->settings.ingest;
   options.tags = request.tags;
 
@@ -831,12 +859,15 @@ Result<IngestResponse> Engine::Ingest(const IngestRequest& request, RequestConte
     response.seconds = SecondsSince(start);
     return response;
   }
-  SIEVE_ASSIGN_OR_RETURN(auto synced,
-                         impl_->SyncVectors(*writer, ctx, [&](std::size_t done, std::size_t total) {
-                           progress.chunks_embedded = done;
-                           progress.chunks_to_embed = total;
-                           if (request.progress) request.progress(progress);
-                         }));
+  SIEVE_ASSIGN_OR_RETURN(auto fresh, impl_->OpenVectors());
+  SIEVE_ASSIGN_OR_RETURN(auto synced, impl_->SyncVectors(*writer, *fresh, ctx,
+                                                         [&](std::size_t done, std::size_t total) {
+                                                           progress.chunks_embedded = done;
+                                                           progress.chunks_to_embed = total;
+                                                           if (request.progress)
+                                                             request.progress(progress);
+                                                         }));
+  impl_->Publish(std::move(fresh));
   if (!synced.unavailable.empty()) response.notes.push_back(synced.unavailable);
   response.embedded = synced.embedded;
   response.vectors_removed = synced.removed;
@@ -851,6 +882,7 @@ Result<DeleteResponse> Engine::Delete(const DeleteRequest& request, RequestConte
   Span root = ctx.StartSpan("delete", SpanKind::kChain);
   std::lock_guard<std::mutex> write(impl_->write_mutex);
   SIEVE_ASSIGN_OR_RETURN(auto writer, impl_->OpenWriter(/*create=*/false));
+  SIEVE_ASSIGN_OR_RETURN(auto lock, impl_->LockForWriting());
   DeleteResponse response;
   for (const auto& target : request.targets) {
     SIEVE_RETURN_IF_ERROR(ctx.Check());
@@ -867,19 +899,9 @@ Result<DeleteResponse> Engine::Delete(const DeleteRequest& request, RequestConte
     SIEVE_RETURN_IF_ERROR(txn.Commit());
   }
   // The vectors of the deleted chunks go too (a crash before this is repaired by the next write).
-  SIEVE_ASSIGN_OR_RETURN(auto index_vectors, impl_->Vectors());
-  if (index_vectors->size() > 0) {
-    SIEVE_ASSIGN_OR_RETURN(auto chunk_ids, writer->ListChunkIds());
-    const std::vector<std::int64_t> vector_ids = index_vectors->Ids();
-    std::vector<std::int64_t> stale;
-    std::set_difference(vector_ids.begin(), vector_ids.end(), chunk_ids.begin(), chunk_ids.end(),
-                        std::back_inserter(stale));
-    if (!stale.empty()) {
-      SIEVE_RETURN_IF_ERROR(index_vectors->Remove(stale));
-      SIEVE_RETURN_IF_ERROR(index_vectors->Save());
-      response.vectors_removed = stale.size();
-    }
-  }
+  SIEVE_ASSIGN_OR_RETURN(auto fresh, impl_->OpenVectors());
+  SIEVE_ASSIGN_OR_RETURN(response.vectors_removed, retrieval::RemoveStaleVectors(*writer, *fresh));
+  impl_->Publish(std::move(fresh));
   return response;
 }
 
@@ -892,8 +914,10 @@ Result<ReembedResponse> Engine::Reembed(const ReembedRequest& request, RequestCo
   }
   std::lock_guard<std::mutex> write(impl_->write_mutex);
   SIEVE_ASSIGN_OR_RETURN(auto writer, impl_->OpenWriter(/*create=*/false));
+  SIEVE_ASSIGN_OR_RETURN(auto lock, impl_->LockForWriting());
   retrieval::DenseIndexOptions options;
   options.embed_model = request.embed_model;
+  options.vector_store_uri = impl_->settings.vector_store_uri;
   options.index = impl_->settings.vectors;
   options.load = impl_->LoadOptions();
   options.sync.progress = [&request](std::size_t done, std::size_t total) {
@@ -908,12 +932,14 @@ Result<ReembedResponse> Engine::Reembed(const ReembedRequest& request, RequestCo
   ReembedResponse response;
   response.model = store::DescribeModel(dense.embedder.identity);
   response.chunks = dense.repaired.missing_embedded;
-  // Later requests use the new vectors and the new model.
+  // Later requests use the new vectors and the new model: reopened with the engine's filter
+  // resolver.
   SIEVE_ASSIGN_OR_RETURN(auto state,
                          impl_->MakeEmbedState(request.embed_model, std::move(dense.embedder)));
+  SIEVE_ASSIGN_OR_RETURN(auto fresh, impl_->OpenVectors());
   {
-    std::lock_guard<std::mutex> lock(impl_->state_mutex);
-    impl_->vectors = std::shared_ptr<store::VectorIndex>(std::move(dense.vectors));
+    std::lock_guard<std::mutex> guard(impl_->state_mutex);
+    impl_->vectors = std::move(fresh);
     impl_->embed = std::move(state);
   }
   response.seconds = SecondsSince(start);

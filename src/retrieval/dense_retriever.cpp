@@ -3,8 +3,6 @@
 #include <algorithm>
 #include <cctype>
 
-#include "retrieval/lexical_retriever.h"
-
 namespace sieve::retrieval {
 
 Result<std::vector<Hit>> DenseRetriever::Search(const SearchRequest& request) {
@@ -14,25 +12,20 @@ Result<std::vector<Hit>> DenseRetriever::Search(const SearchRequest& request) {
   }
   std::vector<Hit> hits;
   if (request.k == 0) return hits;
-  std::vector<std::int64_t> allowed;
-  if (!request.filter.empty()) {
-    SIEVE_ASSIGN_OR_RETURN(allowed, store_.ListChunkIds(ToChunkFilter(request.filter)));
-    if (allowed.empty()) return hits;
-  }
   SIEVE_ASSIGN_OR_RETURN(auto embedded, embedder_.Embed({request.query}, /*is_query=*/true));
   if (embedded.size() != 1) {
     return Status::Internal("embedder returned " + std::to_string(embedded.size()) +
                             " vectors for one query");
   }
-  SIEVE_ASSIGN_OR_RETURN(
-      auto matches,
-      vectors_.Search(embedded[0], request.k, request.filter.empty() ? nullptr : &allowed));
-  hits.reserve(matches.size());
-  for (std::size_t i = 0; i < matches.size(); ++i) {
+  SIEVE_ASSIGN_OR_RETURN(auto matches, vectors_.Search(embedded[0], 1, request.k, request.filter,
+                                                       /*ctx=*/nullptr));
+  if (matches.size() != 1) return Status::Internal("vector store: one query, not one result list");
+  hits.reserve(matches[0].size());
+  for (std::size_t i = 0; i < matches[0].size(); ++i) {
     Hit hit;
-    hit.chunk_id = matches[i].chunk_id;
-    hit.score = matches[i].score;
-    hit.stages.cosine = matches[i].score;
+    hit.chunk_id = matches[0][i].chunk_id;
+    hit.score = matches[0][i].score;
+    hit.stages.cosine = matches[0][i].score;
     hit.stages.dense_rank = i + 1;
     hits.push_back(hit);
   }

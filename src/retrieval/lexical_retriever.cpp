@@ -2,19 +2,11 @@
 
 namespace sieve::retrieval {
 
-store::ChunkFilter ToChunkFilter(const Filter& filter) {
-  store::ChunkFilter out;
-  out.path_prefix = filter.path_prefix;
-  out.types = filter.types;
-  out.tags = filter.tags;
-  return out;
-}
-
 Result<std::vector<Hit>> LexicalRetriever::Search(const SearchRequest& request) {
   store::LexicalQuery query;
   query.text = request.query;
   query.k = request.k;
-  query.filter = ToChunkFilter(request.filter);
+  query.filter = request.filter;
   query.bm25 = bm25_;
   SIEVE_ASSIGN_OR_RETURN(auto matches, store_.SearchLexical(query));
   std::vector<Hit> hits;

@@ -24,7 +24,4 @@ class LexicalRetriever : public Retriever {
   store::Bm25Parameters bm25_;
 };
 
-// The store's form of a retrieval filter.
-store::ChunkFilter ToChunkFilter(const Filter& filter);
-
 }  // namespace sieve::retrieval

@@ -27,7 +27,7 @@ Result<Mode> ParseMode(std::string_view name) {
 }
 
 Result<std::unique_ptr<Pipeline>> Pipeline::Create(store::DocumentStore& store,
-                                                   store::VectorIndex* vectors,
+                                                   store::VectorStore* vectors,
                                                    models::Embedder* embedder,
                                                    models::CrossEncoder* cross_encoder,
                                                    const PipelineOptions& options) {
@@ -40,7 +40,7 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Create(store::DocumentStore& store,
       return Status::InvalidArgument(std::string(ModeName(options.mode)) +
                                      " retrieval needs an embedding model and its vectors");
     }
-    pipeline->dense_.emplace(store, *vectors, *embedder);
+    pipeline->dense_.emplace(*vectors, *embedder);
   }
   switch (options.mode) {
     case Mode::kLexical:

@@ -17,7 +17,7 @@
 #include "retrieval/reranker.h"
 #include "retrieval/retriever.h"
 #include "store/document_store.h"
-#include "store/vector_index.h"
+#include "store/vector_store.h"
 
 namespace sieve::retrieval {
 
@@ -43,11 +43,12 @@ struct RankedChunk {
 
 class Pipeline {
  public:
-  // Non-owning; what is given must outlive the pipeline. `vectors` and `embedder` are needed by
+  // Non-owning; what is given must outlive the pipeline. `vectors` (opened with a filter
+  // resolver, or a backend that evaluates filters itself) and `embedder` are needed by
   // the dense and hybrid modes, `cross_encoder` when options.rerank is set; a missing one is a
   // kInvalidArgument error naming the mode.
   static Result<std::unique_ptr<Pipeline>> Create(store::DocumentStore& store,
-                                                  store::VectorIndex* vectors,
+                                                  store::VectorStore* vectors,
                                                   models::Embedder* embedder,
                                                   models::CrossEncoder* cross_encoder,
                                                   const PipelineOptions& options);

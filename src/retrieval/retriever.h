@@ -13,16 +13,13 @@
 #include <vector>
 
 #include "core/status.h"
+#include "store/filter.h"
 
 namespace sieve::retrieval {
 
-// Metadata filters; an empty field means "no constraint".
-struct Filter {
-  std::string path_prefix;         // document source path starts with this
-  std::vector<std::string> types;  // document type names ("pdf", "markdown", ...): any of them
-  std::vector<std::string> tags;  // user tags given at ingest: the chunk's document has all of them
-  bool empty() const { return path_prefix.empty() && types.empty() && tags.empty(); }
-};
+// Metadata filters (path prefix, types, tags); defined in store/filter.h, which every search
+// path (SQLite, vector stores) applies.
+using Filter = store::Filter;
 
 struct SearchRequest {
   std::string query;

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "store/filter.h"
 #include "text/chunker.h"
 
 struct sqlite3;
@@ -29,14 +30,8 @@ namespace sieve::store {
 inline constexpr int kSchemaVersion = 1;
 inline constexpr const char* kDatabaseFileName = "sieve.db";
 
-// Which documents a query may return; an empty field means "no constraint". Mirrors
-// retrieval::Filter (the store sits below retrieval).
-struct ChunkFilter {
-  std::string path_prefix;         // document source_path starts with this (byte prefix)
-  std::vector<std::string> types;  // document type is any of these ("pdf", "markdown", ...)
-  std::vector<std::string> tags;   // document carries all of these tags
-  bool empty() const { return path_prefix.empty() && types.empty() && tags.empty(); }
-};
+// The store's name for the metadata filter (store/filter.h).
+using ChunkFilter = Filter;
 
 // A document as stored (without its chunks).
 struct DocumentInfo {

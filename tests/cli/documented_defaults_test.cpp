@@ -14,7 +14,7 @@
 #include "retrieval/model_loading.h"
 #include "retrieval/pipeline.h"
 #include "store/ingest.h"
-#include "store/vector_index.h"
+#include "store/vector_store.h"
 
 namespace sieve {
 namespace {
@@ -49,7 +49,7 @@ TEST(DocumentedDefaultsTest, EveryDocumentedDefaultIsTheStagesDefault) {
   };
 
   EXPECT_EQ(text("index", "dir"), config::kDefaultIndexDir);
-  const store::VectorIndexOptions vectors;
+  const store::FaissIndexOptions vectors;
   EXPECT_EQ(integer("index", "hnsw_m"), vectors.hnsw_m);
   EXPECT_EQ(integer("index", "hnsw_ef_construction"), vectors.hnsw_ef_construction);
   EXPECT_EQ(integer("index", "hnsw_ef_search"), vectors.hnsw_ef_search);

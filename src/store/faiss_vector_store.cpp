@@ -1,4 +1,4 @@
-#include "store/vector_index.h"
+#include "store/faiss_vector_store.h"
 
 #include <faiss/IndexFlat.h>
 #include <faiss/IndexHNSW.h>
@@ -15,6 +15,7 @@
 #include <exception>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <string_view>
 #include <unordered_set>
 
 #include "core/file.h"
@@ -130,28 +131,64 @@ std::string IdsChecksum(std::vector<std::int64_t> ids) {
   return Sha256Hex(bytes);
 }
 
-VectorIndex::VectorIndex(fs::path dir, VectorIndexOptions options)
-    : dir_(std::move(dir)), options_(options) {}
+FaissVectorStore::FaissVectorStore(fs::path dir, VectorStoreOptions options)
+    : dir_(std::move(dir)), options_(std::move(options)) {}
 
-VectorIndex::~VectorIndex() = default;
+FaissVectorStore::~FaissVectorStore() = default;
 
-Result<std::unique_ptr<VectorIndex>> VectorIndex::Open(const fs::path& dir,
-                                                       const VectorIndexOptions& options) {
+Result<std::unique_ptr<FaissVectorStore>> FaissVectorStore::Open(
+    const fs::path& dir, const VectorStoreOptions& options) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) {
     return Status::NotFound(dir.string() + ": index directory does not exist");
   }
-  if (options.hnsw_m < 2 || options.hnsw_ef_construction < 1 || options.hnsw_ef_search < 1) {
+  const FaissIndexOptions& faiss = options.faiss;
+  if (faiss.hnsw_m < 2 || faiss.hnsw_ef_construction < 1 || faiss.hnsw_ef_search < 1) {
     return Status::InvalidArgument(
-        "vector index: HNSW M must be >= 2 and efConstruction, "
-        "efSearch >= 1");
+        "vector index: HNSW M must be >= 2 and efConstruction, efSearch >= 1");
   }
-  std::unique_ptr<VectorIndex> index(new VectorIndex(dir, options));
-  SIEVE_RETURN_IF_ERROR(index->LoadFiles());
-  return index;
+  if (faiss.exact_threshold == 0) {
+    return Status::InvalidArgument("vector index: the exact-search threshold must be >= 1");
+  }
+  std::unique_ptr<FaissVectorStore> store(new FaissVectorStore(dir, options));
+  SIEVE_RETURN_IF_ERROR(store->LoadFiles());
+  return store;
 }
 
-Status VectorIndex::LoadFiles() {
+std::string FaissUri(const fs::path& dir) {
+  return "faiss:" + dir.string();
+}
+
+Result<std::unique_ptr<VectorStore>> OpenVectorStore(const std::string& uri,
+                                                     const VectorStoreOptions& options) {
+  constexpr std::string_view kFaiss = "faiss:";
+  if (uri.starts_with(kFaiss)) {
+    const std::string dir = uri.substr(kFaiss.size());
+    if (dir.empty()) return Status::InvalidArgument("vector store URI " + uri + " names no folder");
+    SIEVE_ASSIGN_OR_RETURN(auto store, FaissVectorStore::Open(dir, options));
+    return std::unique_ptr<VectorStore>(std::move(store));
+  }
+  const std::size_t colon = uri.find(':');
+  return Status::Unsupported("unsupported vector store scheme \"" +
+                             (colon == std::string::npos ? uri : uri.substr(0, colon)) +
+                             "\" in \"" + uri + "\" (supported: faiss:<dir>)");
+}
+
+std::string FaissVectorStore::uri() const {
+  return FaissUri(dir_);
+}
+
+std::optional<models::ModelInfo> FaissVectorStore::model() const {
+  std::shared_lock lock(mutex_);
+  return model_;
+}
+
+std::string FaissVectorStore::damage() const {
+  std::shared_lock lock(mutex_);
+  return damage_;
+}
+
+Status FaissVectorStore::LoadFiles() {
   const fs::path index_path = dir_ / kVectorIndexFile;
   const fs::path manifest_path = dir_ / kVectorManifestFile;
   std::error_code ec;
@@ -227,16 +264,16 @@ Status VectorIndex::LoadFiles() {
   return Status::Ok();
 }
 
-Status VectorIndex::ResetIndexLocked(std::size_t expected_size) {
+Status FaissVectorStore::ResetIndexLocked(std::size_t expected_size) {
   if (!model_) return Status::Internal("vector index: no model bound");
   const int d = static_cast<int>(model_->dimension);
   try {
     std::unique_ptr<faiss::Index> inner;
-    if (expected_size >= options_.exact_threshold) {
-      auto hnsw =
-          std::make_unique<faiss::IndexHNSWFlat>(d, options_.hnsw_m, faiss::METRIC_INNER_PRODUCT);
-      hnsw->hnsw.efConstruction = options_.hnsw_ef_construction;
-      hnsw->hnsw.efSearch = options_.hnsw_ef_search;
+    if (expected_size >= options_.faiss.exact_threshold) {
+      auto hnsw = std::make_unique<faiss::IndexHNSWFlat>(d, options_.faiss.hnsw_m,
+                                                         faiss::METRIC_INNER_PRODUCT);
+      hnsw->hnsw.efConstruction = options_.faiss.hnsw_ef_construction;
+      hnsw->hnsw.efSearch = options_.faiss.hnsw_ef_search;
       inner = std::move(hnsw);
     } else {
       inner = std::make_unique<faiss::IndexFlatIP>(d);
@@ -250,7 +287,7 @@ Status VectorIndex::ResetIndexLocked(std::size_t expected_size) {
   return Status::Ok();
 }
 
-Status VectorIndex::BindModel(const models::ModelInfo& model) {
+Status FaissVectorStore::BindModel(const models::ModelInfo& model) {
   std::unique_lock lock(mutex_);
   if (model.dimension == 0) {
     return Status::InvalidArgument("embedding model " + model.id + " reports dimension 0");
@@ -269,34 +306,29 @@ Status VectorIndex::BindModel(const models::ModelInfo& model) {
   return ResetIndexLocked(0);
 }
 
-std::size_t VectorIndex::SizeLocked() const {
+std::size_t FaissVectorStore::SizeLocked() const {
   return index_ ? static_cast<std::size_t>(index_->ntotal) : 0;
 }
 
-std::size_t VectorIndex::size() const {
+Result<std::size_t> FaissVectorStore::size() const {
   std::shared_lock lock(mutex_);
   return SizeLocked();
 }
 
-bool VectorIndex::is_hnsw() const {
+bool FaissVectorStore::is_hnsw() const {
   std::shared_lock lock(mutex_);
   return index_ && dynamic_cast<const faiss::IndexHNSW*>(index_->index) != nullptr;
 }
 
-std::vector<std::int64_t> VectorIndex::Ids() const {
+Result<std::vector<std::int64_t>> FaissVectorStore::Ids() const {
   std::shared_lock lock(mutex_);
-  if (!index_) return {};
+  if (!index_) return std::vector<std::int64_t>{};
   std::vector<std::int64_t> ids(index_->id_map.begin(), index_->id_map.end());
   std::sort(ids.begin(), ids.end());
   return ids;
 }
 
-bool VectorIndex::Contains(std::int64_t id) const {
-  std::shared_lock lock(mutex_);
-  return index_ && index_->rev_map.count(id) > 0;
-}
-
-Result<std::vector<float>> VectorIndex::Vector(std::int64_t id) const {
+Result<std::vector<float>> FaissVectorStore::Vector(std::int64_t id) const {
   std::shared_lock lock(mutex_);
   if (!index_ || index_->rev_map.count(id) == 0) {
     return Status::NotFound("vector index: no vector for chunk " + std::to_string(id));
@@ -311,7 +343,7 @@ Result<std::vector<float>> VectorIndex::Vector(std::int64_t id) const {
 }
 
 // Builds a fresh index (kind chosen by size) holding every vector except those of `drop`.
-Status VectorIndex::RebuildLocked(const std::vector<std::int64_t>& drop) {
+Status FaissVectorStore::RebuildLocked(const std::vector<std::int64_t>& drop) {
   const std::unordered_set<std::int64_t> dropped(drop.begin(), drop.end());
   const std::size_t d = model_->dimension;
   std::vector<faiss_id> keep_ids;
@@ -339,47 +371,46 @@ Status VectorIndex::RebuildLocked(const std::vector<std::int64_t>& drop) {
   return Status::Ok();
 }
 
-Status VectorIndex::Upsert(const std::vector<std::int64_t>& ids,
-                           const std::vector<std::vector<float>>& vectors) {
+Status FaissVectorStore::Upsert(std::span<const VectorRecord> records) {
   std::unique_lock lock(mutex_);
   if (!model_ || !index_) {
     return Status::Internal("vector index: Upsert before a model was bound");
   }
-  if (ids.size() != vectors.size()) {
-    return Status::InvalidArgument("vector index: " + std::to_string(ids.size()) + " ids but " +
-                                   std::to_string(vectors.size()) + " vectors");
-  }
-  if (ids.empty()) return Status::Ok();
+  if (records.empty()) return Status::Ok();
   const std::size_t d = model_->dimension;
-  std::vector<float> flat(ids.size() * d);
+  std::vector<float> flat(records.size() * d);
+  std::vector<faiss_id> ids;
+  ids.reserve(records.size());
   std::unordered_set<std::int64_t> seen;
-  for (std::size_t i = 0; i < ids.size(); ++i) {
-    if (!seen.insert(ids[i]).second) {
-      return Status::InvalidArgument("vector index: chunk " + std::to_string(ids[i]) +
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    const VectorRecord& r = records[i];
+    if (!seen.insert(r.chunk_id).second) {
+      return Status::InvalidArgument("vector index: chunk " + std::to_string(r.chunk_id) +
                                      " given twice");
     }
-    if (vectors[i].size() != d) {
-      return Status::InvalidArgument("vector index: vector for chunk " + std::to_string(ids[i]) +
-                                     " has " + std::to_string(vectors[i].size()) +
-                                     " dimensions, the index " + std::to_string(d));
+    if (r.vector.size() != d) {
+      return Status::InvalidArgument(
+          "vector index: vector for chunk " + std::to_string(r.chunk_id) + " has " +
+          std::to_string(r.vector.size()) + " dimensions, the index " + std::to_string(d));
     }
-    if (!IsFinite(vectors[i])) {
-      return Status::InvalidInput("vector index: vector for chunk " + std::to_string(ids[i]) +
+    if (!IsFinite(r.vector)) {
+      return Status::InvalidInput("vector index: vector for chunk " + std::to_string(r.chunk_id) +
                                   " has NaN or infinite values");
     }
-    std::copy(vectors[i].begin(), vectors[i].end(), flat.begin() + i * d);
+    std::copy(r.vector.begin(), r.vector.end(), flat.begin() + static_cast<std::ptrdiff_t>(i * d));
     Normalize(flat.data() + i * d, d);
+    ids.push_back(r.chunk_id);
   }
-  std::vector<std::int64_t> replaced;
-  for (std::int64_t id : ids) {
+  std::vector<faiss_id> replaced;
+  for (faiss_id id : ids) {
     if (index_->rev_map.count(id) > 0) replaced.push_back(id);
   }
   const bool hnsw = dynamic_cast<const faiss::IndexHNSW*>(index_->index) != nullptr;
   const std::size_t final_size = SizeLocked() - replaced.size() + ids.size();
+  const std::size_t threshold = options_.faiss.exact_threshold;
   // HNSW cannot delete; crossing the threshold changes the kind: both mean a rebuild.
-  const bool rebuild = (hnsw && !replaced.empty()) ||
-                       (!hnsw && final_size >= options_.exact_threshold) ||
-                       (hnsw && final_size < options_.exact_threshold);
+  const bool rebuild = (hnsw && !replaced.empty()) || (!hnsw && final_size >= threshold) ||
+                       (hnsw && final_size < threshold);
   try {
     if (rebuild) {
       // Rebuild once with the new vectors included, so the kind fits the final size.
@@ -406,15 +437,14 @@ Status VectorIndex::Upsert(const std::vector<std::int64_t>& ids,
       faiss::IDSelectorBatch selector(replaced.size(), replaced.data());
       index_->remove_ids(selector);
     }
-    std::vector<faiss_id> new_ids(ids.begin(), ids.end());
-    index_->add_with_ids(static_cast<faiss_id>(new_ids.size()), flat.data(), new_ids.data());
+    index_->add_with_ids(static_cast<faiss_id>(ids.size()), flat.data(), ids.data());
   } catch (const std::exception& e) {
     return Status::Internal(std::string("vector index: adding vectors failed: ") + e.what());
   }
   return Status::Ok();
 }
 
-Status VectorIndex::Remove(const std::vector<std::int64_t>& ids) {
+Status FaissVectorStore::Remove(std::span<const std::int64_t> ids) {
   std::unique_lock lock(mutex_);
   if (!index_) return Status::Ok();
   std::vector<faiss_id> present;
@@ -433,7 +463,7 @@ Status VectorIndex::Remove(const std::vector<std::int64_t>& ids) {
   return Status::Ok();
 }
 
-Status VectorIndex::Clear() {
+Status FaissVectorStore::Clear() {
   std::unique_lock lock(mutex_);
   std::error_code ec;
   // Manifest first: an index file left without one is treated as damaged, never trusted.
@@ -447,89 +477,115 @@ Status VectorIndex::Clear() {
   return Status::Ok();
 }
 
-Result<std::vector<VectorMatch>> VectorIndex::Search(
-    const std::vector<float>& query, std::size_t k,
-    const std::vector<std::int64_t>* allowed) const {
-  std::shared_lock lock(mutex_);
-  std::vector<VectorMatch> matches;
-  if (!index_) return matches;
-  const std::size_t d = model_->dimension;
-  if (query.size() != d) {
-    return Status::InvalidArgument("vector index: query has " + std::to_string(query.size()) +
-                                   " dimensions, the index " + std::to_string(d));
+Result<std::vector<std::vector<VectorMatch>>> FaissVectorStore::Search(
+    std::span<const float> queries, std::size_t n, std::size_t k, const Filter& filter,
+    RequestContext* ctx) const {
+  Span span;
+  if (ctx != nullptr) {
+    SIEVE_RETURN_IF_ERROR(ctx->Check());
+    span = ctx->StartSpan("vector_store.search", SpanKind::kRetriever);
+    span.SetAttribute("vector_store.n", static_cast<std::int64_t>(n));
+    span.SetAttribute("vector_store.k", static_cast<std::int64_t>(k));
   }
-  if (index_->ntotal == 0 || k == 0) return matches;
-  if (!IsFinite(query)) return Status::InvalidInput("vector index: query vector is not finite");
-  std::vector<float> q = query;
-  Normalize(q.data(), d);
+  std::vector<std::vector<VectorMatch>> results(n);
+  // Resolve the filter before taking the lock: the resolver reads the SQLite store.
+  std::optional<std::vector<std::int64_t>> allowed;
+  if (!filter.empty()) {
+    if (!options_.resolve_filter) {
+      return Status::InvalidArgument(
+          "vector index: a filtered search needs a filter resolver (none given at open)");
+    }
+    SIEVE_ASSIGN_OR_RETURN(allowed, options_.resolve_filter(filter));
+  }
+  std::shared_lock lock(mutex_);
+  if (!index_ || !model_) return results;
+  const std::size_t d = model_->dimension;
+  if (queries.size() != n * d) {
+    return Status::InvalidArgument("vector index: " + std::to_string(queries.size()) +
+                                   " query floats for " + std::to_string(n) + " queries of " +
+                                   std::to_string(d) + " dimensions");
+  }
+  if (index_->ntotal == 0 || k == 0 || n == 0) return results;
+  std::vector<float> q(queries.begin(), queries.end());
+  if (!IsFinite(q)) return Status::InvalidInput("vector index: query vector is not finite");
+  for (std::size_t i = 0; i < n; ++i) Normalize(q.data() + i * d, d);
 
   std::vector<faiss_id> allowed_internal;
-  if (allowed != nullptr) {
+  if (allowed) {
     for (std::int64_t id : *allowed) {
       auto it = index_->rev_map.find(id);
       if (it != index_->rev_map.end()) allowed_internal.push_back(it->second);
     }
-    if (allowed_internal.empty()) return matches;
+    if (allowed_internal.empty()) return results;
     std::sort(allowed_internal.begin(), allowed_internal.end());
     allowed_internal.erase(std::unique(allowed_internal.begin(), allowed_internal.end()),
                            allowed_internal.end());
   }
   const std::size_t candidates =
-      allowed != nullptr ? allowed_internal.size() : static_cast<std::size_t>(index_->ntotal);
+      allowed ? allowed_internal.size() : static_cast<std::size_t>(index_->ntotal);
   const std::size_t kk = std::min(k, candidates);
-  std::vector<float> distances(kk);
-  std::vector<faiss_id> labels(kk, -1);
+  std::vector<float> distances(n * kk);
+  std::vector<faiss_id> labels(n * kk, -1);
   const auto* hnsw = dynamic_cast<const faiss::IndexHNSW*>(index_->index);
   try {
-    if (allowed != nullptr && hnsw != nullptr && allowed_internal.size() <= 50000) {
+    if (allowed && hnsw != nullptr && allowed_internal.size() <= 50000) {
       // A small allowed set is scored exactly: a filtered graph walk could miss some of them.
-      std::vector<std::pair<float, faiss_id>> scored;
-      scored.reserve(allowed_internal.size());
-      std::vector<float> v(d);
-      for (faiss_id internal : allowed_internal) {
-        index_->index->reconstruct(internal, v.data());
-        float dot = 0;
-        for (std::size_t i = 0; i < d; ++i) dot += v[i] * q[i];
-        scored.emplace_back(dot, internal);
+      std::vector<float> allowed_vectors(allowed_internal.size() * d);
+      for (std::size_t j = 0; j < allowed_internal.size(); ++j) {
+        index_->index->reconstruct(allowed_internal[j], allowed_vectors.data() + j * d);
       }
-      std::partial_sort(scored.begin(), scored.begin() + static_cast<std::ptrdiff_t>(kk),
-                        scored.end(), [](const auto& a, const auto& b) {
-                          return a.first != b.first ? a.first > b.first : a.second < b.second;
-                        });
-      for (std::size_t i = 0; i < kk; ++i) {
-        distances[i] = scored[i].first;
-        labels[i] = scored[i].second;
+      std::vector<std::pair<float, faiss_id>> scored(allowed_internal.size());
+      for (std::size_t qi = 0; qi < n; ++qi) {
+        const float* qv = q.data() + qi * d;
+        for (std::size_t j = 0; j < allowed_internal.size(); ++j) {
+          const float* v = allowed_vectors.data() + j * d;
+          float dot = 0;
+          for (std::size_t i = 0; i < d; ++i) dot += v[i] * qv[i];
+          scored[j] = {dot, allowed_internal[j]};
+        }
+        std::partial_sort(scored.begin(), scored.begin() + static_cast<std::ptrdiff_t>(kk),
+                          scored.end(), [](const auto& a, const auto& b) {
+                            return a.first != b.first ? a.first > b.first : a.second < b.second;
+                          });
+        for (std::size_t i = 0; i < kk; ++i) {
+          distances[qi * kk + i] = scored[i].first;
+          labels[qi * kk + i] = scored[i].second;
+        }
       }
     } else {
       std::unique_ptr<faiss::IDSelectorBatch> selector;
-      if (allowed != nullptr) {
+      if (allowed) {
         selector = std::make_unique<faiss::IDSelectorBatch>(allowed_internal.size(),
                                                             allowed_internal.data());
       }
       if (hnsw != nullptr) {
         faiss::SearchParametersHNSW params;
         params.sel = selector.get();
-        params.efSearch = std::max(options_.hnsw_ef_search, static_cast<int>(kk));
-        index_->index->search(1, q.data(), static_cast<faiss_id>(kk), distances.data(),
-                              labels.data(), &params);
+        params.efSearch = std::max(options_.faiss.hnsw_ef_search, static_cast<int>(kk));
+        index_->index->search(static_cast<faiss_id>(n), q.data(), static_cast<faiss_id>(kk),
+                              distances.data(), labels.data(), &params);
       } else {
         faiss::SearchParameters params;
         params.sel = selector.get();
-        index_->index->search(1, q.data(), static_cast<faiss_id>(kk), distances.data(),
-                              labels.data(), &params);
+        index_->index->search(static_cast<faiss_id>(n), q.data(), static_cast<faiss_id>(kk),
+                              distances.data(), labels.data(), &params);
       }
     }
   } catch (const std::exception& e) {
     return Status::Internal(std::string("vector index: search failed: ") + e.what());
   }
-  for (std::size_t i = 0; i < kk; ++i) {
-    if (labels[i] < 0) continue;
-    matches.push_back({index_->id_map[static_cast<std::size_t>(labels[i])], distances[i]});
+  for (std::size_t qi = 0; qi < n; ++qi) {
+    auto& matches = results[qi];
+    for (std::size_t i = 0; i < kk; ++i) {
+      const faiss_id label = labels[qi * kk + i];
+      if (label < 0) continue;
+      matches.push_back({index_->id_map[static_cast<std::size_t>(label)], distances[qi * kk + i]});
+    }
   }
-  return matches;
+  return results;
 }
 
-Status VectorIndex::Save() {
+Status FaissVectorStore::Flush() {
   std::unique_lock lock(mutex_);
   if (!model_ || !index_) return Status::Ok();  // nothing bound, nothing to record
   SIEVE_RETURN_IF_ERROR(WriteIndexAtomic(*index_, dir_ / kVectorIndexFile));
@@ -540,29 +596,34 @@ Status VectorIndex::Save() {
       {"count", ids.size()},
       {"ids_sha256", IdsChecksum(ids)},
       {"kind", dynamic_cast<const faiss::IndexHNSW*>(index_->index) != nullptr ? "hnsw" : "flat"},
-      {"hnsw", {{"M", options_.hnsw_m}, {"efConstruction", options_.hnsw_ef_construction}}}};
+      {"hnsw",
+       {{"M", options_.faiss.hnsw_m}, {"efConstruction", options_.faiss.hnsw_ef_construction}}}};
   SIEVE_RETURN_IF_ERROR(WriteFileAtomic(dir_ / kVectorManifestFile, manifest.dump(2) + "\n"));
   damage_.clear();
   return Status::Ok();
 }
 
-Result<ReconcileReport> Reconcile(VectorIndex& index, const std::vector<std::int64_t>& store_ids,
+Result<ReconcileReport> Reconcile(VectorStore& vectors, const std::vector<std::int64_t>& store_ids,
                                   const EmbedChunks& embed, const ReconcileOptions& options) {
-  if (!index.model()) return Status::Internal("Reconcile: no embedding model bound to the index");
+  if (!vectors.model()) {
+    return Status::Internal("Reconcile: no embedding model bound to the vector store");
+  }
   ReconcileReport report;
   const std::unordered_set<std::int64_t> wanted(store_ids.begin(), store_ids.end());
+  SIEVE_ASSIGN_OR_RETURN(const auto have_ids, vectors.Ids());
+  const std::unordered_set<std::int64_t> have(have_ids.begin(), have_ids.end());
   std::vector<std::int64_t> stale;
-  for (std::int64_t id : index.Ids()) {
+  for (std::int64_t id : have_ids) {
     if (wanted.count(id) == 0) stale.push_back(id);
   }
   std::vector<std::int64_t> missing;
   for (std::int64_t id : wanted) {
-    if (!index.Contains(id)) missing.push_back(id);
+    if (have.count(id) == 0) missing.push_back(id);
   }
   std::sort(missing.begin(), missing.end());
-  const bool needs_save = !index.damage().empty();
+  const bool needs_save = !vectors.damage().empty();
   if (!stale.empty()) {
-    SIEVE_RETURN_IF_ERROR(index.Remove(stale));
+    SIEVE_RETURN_IF_ERROR(vectors.Remove(stale));
     report.stale_removed = stale.size();
   }
   const std::size_t batch = std::max<std::size_t>(1, options.batch_size);
@@ -571,28 +632,33 @@ Result<ReconcileReport> Reconcile(VectorIndex& index, const std::vector<std::int
     const std::vector<std::int64_t> ids(
         missing.begin() + static_cast<std::ptrdiff_t>(start),
         missing.begin() + static_cast<std::ptrdiff_t>(std::min(missing.size(), start + batch)));
-    auto vectors = embed(ids);
-    Status status = vectors.ok() ? Status::Ok() : vectors.status();
-    if (status.ok() && vectors->size() != ids.size()) {
-      status = Status::Internal("embedding returned " + std::to_string(vectors->size()) +
+    auto records = embed(ids);
+    Status status = records.ok() ? Status::Ok() : records.status();
+    if (status.ok() && records->size() != ids.size()) {
+      status = Status::Internal("embedding returned " + std::to_string(records->size()) +
                                 " vectors for " + std::to_string(ids.size()) + " chunks");
     }
-    if (status.ok()) status = index.Upsert(ids, *vectors);
+    for (std::size_t i = 0; status.ok() && i < ids.size(); ++i) {
+      if ((*records)[i].chunk_id != ids[i]) {
+        status = Status::Internal("embedding returned records out of order");
+      }
+    }
+    if (status.ok()) status = vectors.Upsert(*records);
     if (!status.ok()) {
       // Keep what was embedded so far; a rerun continues from there.
-      if (report.missing_embedded > 0 || report.stale_removed > 0) (void)index.Save();
+      if (report.missing_embedded > 0 || report.stale_removed > 0) (void)vectors.Flush();
       return status;
     }
     report.missing_embedded += ids.size();
     since_save += ids.size();
     if (options.progress) options.progress(report.missing_embedded, missing.size());
     if (since_save >= options.save_every && report.missing_embedded < missing.size()) {
-      SIEVE_RETURN_IF_ERROR(index.Save());
+      SIEVE_RETURN_IF_ERROR(vectors.Flush());
       since_save = 0;
     }
   }
   if (needs_save || report.stale_removed > 0 || report.missing_embedded > 0) {
-    SIEVE_RETURN_IF_ERROR(index.Save());
+    SIEVE_RETURN_IF_ERROR(vectors.Flush());
     report.saved = true;
   }
   return report;
