@@ -37,28 +37,9 @@ namespace sieve {
 
 namespace fs = std::filesystem;
 
-const char* ModeName(Mode mode) {
-  switch (mode) {
-    case Mode::kLexical:
-      return "lexical";
-    case Mode::kDense:
-      return "dense";
-    case Mode::kHybrid:
-      return "hybrid";
-  }
-  return "?";
-}
-
-Result<Mode> ParseMode(std::string_view name) {
-  for (Mode mode : {Mode::kLexical, Mode::kDense, Mode::kHybrid}) {
-    if (name == ModeName(mode)) return mode;
-  }
-  return Status::InvalidArgument("unknown retrieval mode \"" + std::string(name) +
-                                 "\" (expected dense, lexical or hybrid)");
-}
-
 namespace {
 
+// sieve::Mode is the public face of retrieval::Mode: same values, same names.
 retrieval::Mode ToRetrievalMode(Mode mode) {
   switch (mode) {
     case Mode::kLexical:
@@ -70,6 +51,31 @@ retrieval::Mode ToRetrievalMode(Mode mode) {
   }
   return retrieval::Mode::kHybrid;
 }
+
+Mode FromRetrievalMode(retrieval::Mode mode) {
+  switch (mode) {
+    case retrieval::Mode::kLexical:
+      return Mode::kLexical;
+    case retrieval::Mode::kDense:
+      return Mode::kDense;
+    case retrieval::Mode::kHybrid:
+      return Mode::kHybrid;
+  }
+  return Mode::kHybrid;
+}
+
+}  // namespace
+
+const char* ModeName(Mode mode) {
+  return retrieval::ModeName(ToRetrievalMode(mode));
+}
+
+Result<Mode> ParseMode(std::string_view name) {
+  SIEVE_ASSIGN_OR_RETURN(retrieval::Mode mode, retrieval::ParseMode(name));
+  return FromRetrievalMode(mode);
+}
+
+namespace {
 
 retrieval::Filter ToRetrievalFilter(const Filter& filter) {
   retrieval::Filter out;
@@ -169,9 +175,7 @@ Result<Settings> SettingsFromConfig(const config::Config& config) {
     SIEVE_ASSIGN_OR_RETURN(s.mode, ParseMode(*config.retrieval.mode));
     s.mode_named = true;
   } else {
-    s.mode = defaults.mode == retrieval::Mode::kLexical ? Mode::kLexical
-             : defaults.mode == retrieval::Mode::kDense ? Mode::kDense
-                                                        : Mode::kHybrid;
+    s.mode = FromRetrievalMode(defaults.mode);
   }
   s.k = config.retrieval.k.value_or(defaults.k);
   s.top_n = config.retrieval.top_n.value_or(defaults.top_n);
@@ -264,15 +268,23 @@ struct RerankState {
   bool available() const { return sessions != nullptr; }
 };
 
-// Sessions past the first: each loads the model again until models share weights.
-Result<std::unique_ptr<models::Embedder>> NewEmbedderSession(const fs::path& folder,
-                                                             const models::LoadModelOptions& load) {
-  return models::LoadEmbedder(folder, load);
-}
-
-Result<std::unique_ptr<models::CrossEncoder>> NewCrossEncoderSession(
-    const fs::path& folder, const models::LoadModelOptions& load) {
-  return models::LoadCrossEncoder(folder, load);
+// A pool whose first session is `first` (already loaded, handed out once) and whose further
+// sessions come from `more`. Until models share weights, each further session loads its own copy.
+template <typename T>
+std::unique_ptr<engine::SessionPool<T>> PoolStartingWith(
+    std::unique_ptr<T> first, std::function<Result<std::unique_ptr<T>>()> more,
+    std::size_t capacity) {
+  auto slot = std::make_shared<std::unique_ptr<T>>(std::move(first));
+  auto slot_mutex = std::make_shared<std::mutex>();
+  return std::make_unique<engine::SessionPool<T>>(
+      [slot, slot_mutex, more = std::move(more)]() -> Result<std::unique_ptr<T>> {
+        {
+          std::lock_guard<std::mutex> guard(*slot_mutex);
+          if (*slot) return std::move(*slot);
+        }
+        return more();
+      },
+      capacity);
 }
 
 }  // namespace
@@ -395,17 +407,9 @@ struct Engine::Impl {
     }
     state->identity = loaded.identity;
     SIEVE_ASSIGN_OR_RETURN(fs::path folder, models::ResolveModel(spec));
-    auto first = std::make_shared<std::unique_ptr<models::Embedder>>(std::move(loaded.model));
-    auto first_mutex = std::make_shared<std::mutex>();
-    const models::LoadModelOptions load = LoadOptions();
-    state->sessions = std::make_unique<engine::SessionPool<models::Embedder>>(
-        [first, first_mutex, folder, load]() -> Result<std::unique_ptr<models::Embedder>> {
-          {
-            std::lock_guard<std::mutex> guard(*first_mutex);
-            if (*first) return std::move(*first);
-          }
-          return NewEmbedderSession(folder, load);
-        },
+    state->sessions = PoolStartingWith<models::Embedder>(
+        std::move(loaded.model),
+        [folder, load = LoadOptions()] { return models::LoadEmbedder(folder, load); },
         settings.sessions);
     return state;
   }
@@ -422,17 +426,9 @@ struct Engine::Impl {
     } else {
       state->info = loaded.model->info();
       SIEVE_ASSIGN_OR_RETURN(fs::path folder, models::ResolveModel(request.spec));
-      auto first = std::make_shared<std::unique_ptr<models::CrossEncoder>>(std::move(loaded.model));
-      auto first_mutex = std::make_shared<std::mutex>();
-      const models::LoadModelOptions load = LoadOptions();
-      state->sessions = std::make_unique<engine::SessionPool<models::CrossEncoder>>(
-          [first, first_mutex, folder, load]() -> Result<std::unique_ptr<models::CrossEncoder>> {
-            {
-              std::lock_guard<std::mutex> guard(*first_mutex);
-              if (*first) return std::move(*first);
-            }
-            return NewCrossEncoderSession(folder, load);
-          },
+      state->sessions = PoolStartingWith<models::CrossEncoder>(
+          std::move(loaded.model),
+          [folder, load = LoadOptions()] { return models::LoadCrossEncoder(folder, load); },
           settings.sessions);
     }
     rerank = state;
