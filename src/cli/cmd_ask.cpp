@@ -107,7 +107,8 @@ std::string Location(const generation::Passage& p, const std::string& key) {
 
 // The vector-index settings of the configuration, for the model `embed_model` ("" = none named).
 retrieval::DenseIndexOptions DenseOptionsFromConfig(const generation::Config& config,
-                                                    const std::string& embed_model, bool verbose) {
+                                                    const std::string& embed_model, bool verbose,
+                                                    const Logger& logger) {
   retrieval::DenseIndexOptions options;
   options.embed_model = embed_model;
   options.index.exact_threshold = config.index.exact_search_below;
@@ -115,6 +116,7 @@ retrieval::DenseIndexOptions DenseOptionsFromConfig(const generation::Config& co
   options.index.hnsw_ef_construction = static_cast<int>(config.index.hnsw_ef_construction);
   options.index.hnsw_ef_search = static_cast<int>(config.index.hnsw_ef_search);
   options.load.verbose = verbose;
+  options.load.logger = logger;
   return options;
 }
 
@@ -173,8 +175,8 @@ int RunAsk(const AskCommand& cmd, const GlobalOptions& global) {
   std::vector<std::string> notes;
   retrieval::DenseIndex dense;
   if (*mode != retrieval::Mode::kLexical) {
-    retrieval::DenseIndexOptions dense_options =
-        DenseOptionsFromConfig(*config, embed_named ? config->models.embed : "", global.verbose);
+    retrieval::DenseIndexOptions dense_options = DenseOptionsFromConfig(
+        *config, embed_named ? config->models.embed : "", global.verbose, global.logger);
     EmbedProgress progress;
     dense_options.sync.progress = std::ref(progress);
     auto opened = retrieval::OpenDenseIndex(**store, global.index_dir, dense_options);
@@ -201,7 +203,7 @@ int RunAsk(const AskCommand& cmd, const GlobalOptions& global) {
   bool rerank = config->retrieval.rerank;
   if (rerank) {
     auto loaded = retrieval::LoadCrossEncoderModel({config->models.rerank, rerank_named},
-                                                   {32, 0, global.verbose});
+                                                   {32, 0, global.verbose, global.logger});
     if (!loaded.ok()) return ReportError(loaded.status());
     cross_encoder = std::move(loaded).value();
     if (!cross_encoder.model) {
@@ -353,7 +355,7 @@ int RunReembed(const ReembedCommand& cmd, const GlobalOptions& global) {
   if (!store.ok()) return ReportError(store.status());
   const auto start = std::chrono::steady_clock::now();
   retrieval::DenseIndexOptions options =
-      DenseOptionsFromConfig(*config, cmd.embed_model, global.verbose);
+      DenseOptionsFromConfig(*config, cmd.embed_model, global.verbose, global.logger);
   EmbedProgress progress;
   options.sync.progress = std::ref(progress);
   auto dense = retrieval::ReembedIndex(**store, global.index_dir, options);

@@ -170,6 +170,7 @@ int RunEval(const EvalCommand& cmd, const GlobalOptions& global) {
     retrieval::DenseIndexOptions dense_options;
     dense_options.embed_model = cmd.embed_model;
     dense_options.load.verbose = global.verbose;
+    dense_options.load.logger = global.logger;
     std::unique_ptr<ProgressBar> bar;
     dense_options.sync.progress = [&bar](std::size_t done, std::size_t total) {
       if (!bar) bar = std::make_unique<ProgressBar>(total, "chunks embedded");
@@ -192,7 +193,7 @@ int RunEval(const EvalCommand& cmd, const GlobalOptions& global) {
     const std::string spec =
         cmd.rerank_model.empty() ? std::string(retrieval::kDefaultRerankModel) : cmd.rerank_model;
     auto loaded = retrieval::LoadCrossEncoderModel({spec, !cmd.rerank_model.empty()},
-                                                   {32, 0, global.verbose});
+                                                   {32, 0, global.verbose, global.logger});
     if (!loaded.ok()) return ReportError(loaded.status());
     cross_encoder = std::move(loaded).value();
     if (cross_encoder.model) {

@@ -70,6 +70,7 @@ Result<EmbedOutcome> EmbedNewChunks(store::DocumentStore& index, const std::stri
   retrieval::DenseIndexOptions options;
   options.embed_model = named;
   options.load.verbose = global.verbose;
+  options.load.logger = global.logger;
   std::unique_ptr<ProgressBar> bar;
   options.sync.progress = [&bar](std::size_t done, std::size_t total) {
     if (!bar) bar = std::make_unique<ProgressBar>(total, "chunks embedded");

@@ -74,6 +74,7 @@ models::LoadModelOptions LoadOptions(std::size_t max_length, std::size_t batch_s
   options.max_length = max_length;
   options.batch_size = batch_size;
   options.verbose = global.verbose;
+  options.logger = global.logger;
   return options;
 }
 

@@ -7,6 +7,7 @@
 #include <functional>
 #include <string>
 
+#include "core/log.h"
 #include "core/status.h"
 
 namespace sieve::cli {
@@ -21,6 +22,7 @@ struct GlobalOptions {
   std::string index_dir = ".sieve";
   bool json = false;
   bool verbose = false;
+  Logger logger;  // prints "sieve: note: ..." lines on stderr (set by main)
 };
 
 // The action a parsed subcommand runs; it returns the process exit code.

@@ -36,6 +36,9 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("sieve ") + SIEVE_VERSION);
   app.require_subcommand(1);
   GlobalOptions global;
+  global.logger = sieve::Logger([](sieve::LogLevel level, std::string_view message) {
+    std::cerr << "sieve: " << sieve::LogLevelName(level) << ": " << message << "\n";
+  });
   app.add_option("--index", global.index_dir, "Index directory")
       ->capture_default_str()
       ->envname("SIEVE_INDEX");
