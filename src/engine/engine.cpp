@@ -23,6 +23,7 @@
 #include "generation/options.h"
 #include "models/encoder.h"
 #include "models/hub.h"
+#include "nn/thread_pool.h"
 #include "retrieval/dense_index.h"
 #include "retrieval/model_loading.h"
 #include "retrieval/pipeline.h"
@@ -268,8 +269,8 @@ struct RerankState {
   bool available() const { return sessions != nullptr; }
 };
 
-// A pool whose first session is `first` (already loaded, handed out once) and whose further
-// sessions come from `more`. Until models share weights, each further session loads its own copy.
+// A pool whose first session is `first` (already open, handed out once) and whose further
+// sessions come from `more` (new sessions on the same shared model: no second copy of weights).
 template <typename T>
 std::unique_ptr<engine::SessionPool<T>> PoolStartingWith(
     std::unique_ptr<T> first, std::function<Result<std::unique_ptr<T>>()> more,
@@ -294,6 +295,10 @@ struct Engine::Impl {
   Settings settings;
   EngineOptions options;
 
+  // The inference threads every model session runs its kernels on (settings.threads, the
+  // calling thread included). Declared before the models so it outlives their sessions.
+  std::unique_ptr<nn::ThreadPool> pool;
+
   // Read connections to the SQLite store, one per concurrent request.
   engine::SessionPool<store::DocumentStore> readers;
 
@@ -314,6 +319,7 @@ struct Engine::Impl {
       : config(std::move(c)),
         settings(std::move(s)),
         options(std::move(o)),
+        pool(std::make_unique<nn::ThreadPool>(settings.threads)),
         readers(
             [dir = settings.index_dir]() -> Result<std::unique_ptr<store::DocumentStore>> {
               store::OpenOptions open;
@@ -338,8 +344,22 @@ struct Engine::Impl {
     models::LoadModelOptions load;
     load.batch_size = options.batch_size == 0 ? 32 : options.batch_size;
     load.max_length = options.max_length;
-    load.verbose = false;
+    load.pool = pool.get();
+    // Truncated inputs are a detail: reported at info level (the CLI shows them with --verbose).
+    load.verbose = options.logger.enabled();
+    load.logger = Logger(
+        [logger = options.logger](LogLevel, std::string_view message) { logger.Info(message); });
     return load;
+  }
+
+  models::SessionOptions SessionOptionsFor() const {
+    const models::LoadModelOptions load = LoadOptions();
+    models::SessionOptions session;
+    session.pool = load.pool;
+    session.batch_size = load.batch_size;
+    session.max_length = load.max_length;
+    if (load.verbose) session.logger = load.logger;
+    return session;
   }
 
   // The vector store as it is on disk now. Never writes. Filters are resolved through a read
@@ -406,10 +426,13 @@ struct Engine::Impl {
       return state;
     }
     state->identity = loaded.identity;
-    SIEVE_ASSIGN_OR_RETURN(fs::path folder, models::ResolveModel(spec));
+    std::shared_ptr<const models::EncoderModel> model = loaded.model->shared_model();
+    if (!model) return Status::Internal("the bi-encoder of " + spec + " has no shared model");
     state->sessions = PoolStartingWith<models::Embedder>(
         std::move(loaded.model),
-        [folder, load = LoadOptions()] { return models::LoadEmbedder(folder, load); },
+        [model, session = SessionOptionsFor()] {
+          return models::NewEmbedderSession(model, session);
+        },
         settings.sessions);
     return state;
   }
@@ -425,10 +448,13 @@ struct Engine::Impl {
       state->unavailable = loaded.unavailable;
     } else {
       state->info = loaded.model->info();
-      SIEVE_ASSIGN_OR_RETURN(fs::path folder, models::ResolveModel(request.spec));
+      std::shared_ptr<const models::EncoderModel> model = loaded.model->shared_model();
+      if (!model) return Status::Internal("the cross-encoder of " + request.spec + " has no model");
       state->sessions = PoolStartingWith<models::CrossEncoder>(
           std::move(loaded.model),
-          [folder, load = LoadOptions()] { return models::LoadCrossEncoder(folder, load); },
+          [model, session = SessionOptionsFor()] {
+            return models::NewCrossEncoderSession(model, session);
+          },
           settings.sessions);
     }
     rerank = state;
