@@ -59,6 +59,7 @@ int RunIngest(const IngestCommand& cmd, const GlobalOptions& global) {
   IngestProgressBar bar;
   request.progress = std::ref(bar);
   RequestContext ctx;
+  ctx.set_tracer(global.tracer);
   auto response = (*engine)->Ingest(request, ctx);
   bar.Clear();
   if (!response.ok()) return ReportError(response.status());
@@ -130,6 +131,7 @@ int RunSearch(const SearchCommand& cmd, const GlobalOptions& global) {
   request.top_n = cmd.k;
   request.filter = std::move(filter).value();
   RequestContext ctx;
+  ctx.set_tracer(global.tracer);
   auto response = (*engine)->Search(request, ctx);
   if (!response.ok()) return ReportError(response.status());
   PrintNotes(response->notes);
@@ -159,6 +161,7 @@ int RunStats(const GlobalOptions& global) {
   auto engine = OpenEngine(*config, global);
   if (!engine.ok()) return ReportError(engine.status());
   RequestContext ctx;
+  ctx.set_tracer(global.tracer);
   auto stats = (*engine)->Stats(ctx);
   if (!stats.ok()) return ReportError(stats.status());
   if (global.json) {
@@ -202,6 +205,7 @@ int RunDelete(const DeleteCommand& cmd, const GlobalOptions& global) {
   DeleteRequest request;
   request.targets = cmd.targets;
   RequestContext ctx;
+  ctx.set_tracer(global.tracer);
   auto response = (*engine)->Delete(request, ctx);
   if (!response.ok()) return ReportError(response.status());
   for (const auto& target : response->not_found) {

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 
+#include "core/context.h"
 #include "core/status.h"
 
 namespace sieve::cli {
@@ -23,6 +24,12 @@ struct GlobalOptions {
   std::optional<std::string> index_dir;
   bool json = false;
   bool verbose = false;
+  // --trace-file PATH / --otlp-endpoint URL (with the OTEL_* and PHOENIX_* variables,
+  // trace/trace.h): main starts the exporters after parsing and sets `tracer`; every command puts
+  // it on its RequestContexts (null: no tracing). main flushes the exporters before exit.
+  std::string trace_file;
+  std::string otlp_endpoint;
+  Tracer* tracer = nullptr;
 };
 
 // The action a parsed subcommand runs; it returns the process exit code.
