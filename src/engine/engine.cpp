@@ -540,7 +540,7 @@ Result<SearchResponse> Engine::Impl::Retrieve(
     span.SetAttribute("retrieval.top_n", static_cast<std::int64_t>(top_n));
     span.SetAttribute("retrieval.rerank", rerank);
   }
-  auto ranked = pipeline->Run(request.query);
+  auto ranked = pipeline->Run(request.query, &ctx);
   span.End(ranked.status());
   if (!ranked.ok()) return ranked.status();
   SIEVE_RETURN_IF_ERROR(ctx.Check());

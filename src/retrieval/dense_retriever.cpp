@@ -4,10 +4,20 @@
 #include <cctype>
 
 #include "retrieval/lexical_retriever.h"
+#include "retrieval/tracing.h"
 
 namespace sieve::retrieval {
 
 Result<std::vector<Hit>> DenseRetriever::Search(const SearchRequest& request) {
+  Span span;
+  if (request.ctx != nullptr) span = request.ctx->StartSpan("retrieve.dense", SpanKind::kRetriever);
+  auto hits = SearchUntraced(request);
+  if (hits.ok()) RecordRetrievedDocuments(span, *hits, request);
+  span.End(hits.status());
+  return hits;
+}
+
+Result<std::vector<Hit>> DenseRetriever::SearchUntraced(const SearchRequest& request) {
   if (std::all_of(request.query.begin(), request.query.end(),
                   [](unsigned char c) { return std::isspace(c) != 0; })) {
     return Status::InvalidArgument("empty query");
@@ -19,7 +29,17 @@ Result<std::vector<Hit>> DenseRetriever::Search(const SearchRequest& request) {
     SIEVE_ASSIGN_OR_RETURN(allowed, store_.ListChunkIds(ToChunkFilter(request.filter)));
     if (allowed.empty()) return hits;
   }
-  SIEVE_ASSIGN_OR_RETURN(auto embedded, embedder_.Embed({request.query}, /*is_query=*/true));
+  Span embed_span;
+  if (request.ctx != nullptr) {
+    embed_span = request.ctx->StartSpan("embed.query", SpanKind::kEmbedding);
+    if (request.ctx->recording()) {
+      embed_span.SetAttribute("embedding.model_name", embedder_.info().id);
+      embed_span.SetAttribute("embedding.embeddings.0.embedding.text", request.query);
+    }
+  }
+  auto embedded_or = embedder_.Embed({request.query}, /*is_query=*/true);
+  embed_span.End(embedded_or.status());
+  SIEVE_ASSIGN_OR_RETURN(auto embedded, std::move(embedded_or));
   if (embedded.size() != 1) {
     return Status::Internal("embedder returned " + std::to_string(embedded.size()) +
                             " vectors for one query");

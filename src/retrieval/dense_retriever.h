@@ -25,6 +25,7 @@ class DenseRetriever : public Retriever {
   std::string name() const override { return "dense"; }
 
  private:
+  Result<std::vector<Hit>> SearchUntraced(const SearchRequest& request);
   store::DocumentStore& store_;
   store::VectorIndex& vectors_;
   models::Embedder& embedder_;

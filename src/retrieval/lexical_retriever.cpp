@@ -1,5 +1,7 @@
 #include "retrieval/lexical_retriever.h"
 
+#include "retrieval/tracing.h"
+
 namespace sieve::retrieval {
 
 store::ChunkFilter ToChunkFilter(const Filter& filter) {
@@ -11,6 +13,16 @@ store::ChunkFilter ToChunkFilter(const Filter& filter) {
 }
 
 Result<std::vector<Hit>> LexicalRetriever::Search(const SearchRequest& request) {
+  Span span;
+  if (request.ctx != nullptr)
+    span = request.ctx->StartSpan("retrieve.lexical", SpanKind::kRetriever);
+  auto hits = SearchUntraced(request);
+  if (hits.ok()) RecordRetrievedDocuments(span, *hits, request);
+  span.End(hits.status());
+  return hits;
+}
+
+Result<std::vector<Hit>> LexicalRetriever::SearchUntraced(const SearchRequest& request) {
   store::LexicalQuery query;
   query.text = request.query;
   query.k = request.k;
