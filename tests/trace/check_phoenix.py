@@ -59,15 +59,16 @@ def get(attrs, dotted):
     return node
 
 
-def documents(attrs, prefix):
-    """The list of documents under `prefix` (e.g. retrieval.documents), flat or nested."""
+def documents(attrs, prefix, inner="document"):
+    """The list under `prefix` (e.g. retrieval.documents, each {"document": {...}}), whether
+    Phoenix returns it nested or as flat "prefix.i.document.key" attributes."""
     nested = get(attrs, prefix)
     if isinstance(nested, list):
-        return [d.get("document", d) for d in nested]
+        return [d.get(inner, d) for d in nested]
     out, i = [], 0
     while any(k.startswith(f"{prefix}.{i}.") for k in attrs):
-        out.append({k[len(f"{prefix}.{i}.document."):]: v for k, v in attrs.items()
-                    if k.startswith(f"{prefix}.{i}.document.")})
+        out.append({k[len(f"{prefix}.{i}.{inner}."):]: v for k, v in attrs.items()
+                    if k.startswith(f"{prefix}.{i}.{inner}.")})
         i += 1
     return out
 
@@ -175,11 +176,12 @@ def main():
     assert get(llm_span, "llm.token_count.prompt") == 321, llm_span
     assert get(llm_span, "llm.token_count.completion") == 17, llm_span
     assert get(llm_span, "llm.token_count.total") == 338, llm_span
-    out_messages = documents(llm_span, "llm.output_messages") or []
-    roles = [m for m in (get(llm_span, "llm.input_messages") or [])]
-    assert get(llm_span, "llm.output_messages.0.message.content") == ANSWER or any(
-        m.get("content") == ANSWER or get(m, "message.content") == ANSWER for m in
-        (get(llm_span, "llm.output_messages") or [])), llm_span
+    inputs_m = documents(llm_span, "llm.input_messages", "message")
+    outputs_m = documents(llm_span, "llm.output_messages", "message")
+    assert [m["role"] for m in inputs_m] == ["system", "user"], inputs_m
+    assert question in inputs_m[-1]["content"], inputs_m
+    assert outputs_m == [{"role": "assistant", "content": ANSWER}], outputs_m
+    roles = inputs_m
     print(f"LLM: model scripted, {len(roles)} input messages, tokens 321 + 17 = 338")
     print("OK: Phoenix shows the trace with its span kinds, documents and reranker input/output")
     llm.shutdown()
