@@ -1,9 +1,12 @@
 // End-to-end tests of tracing in the CLI: `sieve ask` with --trace-file and --otlp-endpoint (a
 // cpp-httplib OTLP receiver on 127.0.0.1 decodes the protobuf), the OTEL_* / PHOENIX_* variables,
 // and a collector that never answers.
+#include <arpa/inet.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -223,6 +226,41 @@ TEST_F(TraceCliTest, AskSendsOneTraceToTheCollectorAndTheSameSpansToTheFile) {
   }
   EXPECT_EQ(roots, 1);
 
+  // The OpenInference spans of a hybrid ask with a reranker (no LLM: an extractive answer).
+  std::map<std::string, const SpanView*> by_name;
+  for (const auto& s : spans) by_name[s.name] = &s;
+  const std::map<std::string, std::string> kinds = {{"retrieve.lexical", "s:RETRIEVER"},
+                                                    {"retrieve.dense", "s:RETRIEVER"},
+                                                    {"embed.query", "s:EMBEDDING"},
+                                                    {"fuse.rrf", "s:CHAIN"},
+                                                    {"rerank", "s:RERANKER"},
+                                                    {"generate", "s:CHAIN"}};
+  for (const auto& [name, kind] : kinds) {
+    ASSERT_TRUE(by_name.count(name)) << name;
+    EXPECT_EQ(by_name[name]->attributes.at("openinference.span.kind"), kind) << name;
+  }
+  EXPECT_EQ(by_name["embed.query"]->parent, by_name["retrieve.dense"]->span_id);
+  EXPECT_EQ(by_name["embed.query"]->attributes.at("embedding.embeddings.0.embedding.text"),
+            "s:what is the boundary layer");
+  for (const char* name : {"retrieve.lexical", "retrieve.dense"}) {
+    const auto& a = by_name[name]->attributes;
+    ASSERT_TRUE(a.count("retrieval.documents.0.document.content")) << name;
+    EXPECT_GT(a.at("retrieval.documents.0.document.content").size(), 10u);
+    EXPECT_EQ(a.at("retrieval.documents.0.document.score").rfind("d:", 0), 0u);
+    const json metadata = json::parse(a.at("retrieval.documents.0.document.metadata").substr(2));
+    EXPECT_TRUE(metadata.contains("doc_key"));
+  }
+  const auto& rerank = by_name["rerank"]->attributes;
+  EXPECT_EQ(rerank.at("reranker.query"), "s:what is the boundary layer");
+  EXPECT_EQ(rerank.at("reranker.top_k"), "i:5");
+  EXPECT_TRUE(rerank.count("reranker.input_documents.0.document.content"));
+  EXPECT_TRUE(rerank.count("reranker.output_documents.4.document.content"));
+  EXPECT_FALSE(rerank.count("reranker.output_documents.5.document.id"));
+  // The answer's passages are the reranker's output, in order.
+  const std::string first_out = rerank.at("reranker.output_documents.0.document.id");
+  EXPECT_EQ(first_out.substr(0, 2), "s:");
+  EXPECT_EQ(by_name["ask"]->attributes.count("output.value"), 1u);
+
   // The file holds the same spans (ids, names, parents).
   const auto from_file = FromJsonLines(Slurp(file));
   ASSERT_EQ(from_file.size(), spans.size());
@@ -263,8 +301,15 @@ TEST_F(TraceCliTest, AnUnreachableCollectorDoesNotFailTheCommand) {
   // A port nobody listens on (bound, then closed): the export fails, the answer does not.
   int port = 0;
   {
-    httplib::Server probe;
-    port = probe.bind_to_any_port("127.0.0.1");
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+    port = ntohs(addr.sin_port);
+    ::close(fd);  // never listened: connections are refused
   }
   const fs::path file = dir_ / "trace-dead.jsonl";
   fs::remove(file);
