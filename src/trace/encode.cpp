@@ -22,6 +22,57 @@ constexpr int kVarint = 0;
 constexpr int kFixed64 = 1;
 constexpr int kLengthDelimited = 2;
 
+// Length of the valid UTF-8 sequence at s[i], or 0 when it is not one (overlong forms,
+// surrogates and values past U+10FFFF are invalid).
+std::size_t Utf8Length(std::string_view s, std::size_t i) {
+  const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
+  const unsigned char c = byte(i);
+  if (c < 0x80) return 1;
+  std::size_t n = 0;
+  std::uint32_t cp = 0;
+  if ((c & 0xE0) == 0xC0) {
+    n = 2;
+    cp = c & 0x1F;
+  } else if ((c & 0xF0) == 0xE0) {
+    n = 3;
+    cp = c & 0x0F;
+  } else if ((c & 0xF8) == 0xF0) {
+    n = 4;
+    cp = c & 0x07;
+  } else {
+    return 0;
+  }
+  if (i + n > s.size()) return 0;
+  for (std::size_t k = 1; k < n; ++k) {
+    if ((byte(i + k) & 0xC0) != 0x80) return 0;
+    cp = (cp << 6) | (byte(i + k) & 0x3F);
+  }
+  static constexpr std::uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
+  if (cp < kMin[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+  return n;
+}
+
+// `s` with each invalid UTF-8 byte replaced by U+FFFD: protobuf `string` fields must be valid
+// UTF-8, and a collector rejects the whole batch otherwise.
+std::string ValidUtf8(std::string_view s) {
+  std::string out;
+  std::size_t i = 0;
+  std::size_t copied = 0;
+  while (i < s.size()) {
+    const std::size_t n = Utf8Length(s, i);
+    if (n > 0) {
+      i += n;
+      continue;
+    }
+    out.append(s.substr(copied, i - copied));
+    out += "\xEF\xBF\xBD";
+    copied = ++i;
+  }
+  if (copied == 0) return std::string(s);
+  out.append(s.substr(copied));
+  return out;
+}
+
 class Writer {
  public:
   void Varint(std::uint64_t v) {
@@ -51,6 +102,8 @@ class Writer {
     Varint(v.size());
     out_.append(v);
   }
+  // A `string` field (valid UTF-8 guaranteed).
+  void Text(int field, std::string_view v) { Bytes(field, ValidUtf8(v)); }
   std::string& str() { return out_; }
 
  private:
@@ -69,7 +122,7 @@ std::string AnyValueProto(const AttributeValue& value) {
         } else if constexpr (std::is_same_v<T, double>) {
           w.Double(4, v);  // double_value
         } else if constexpr (std::is_same_v<T, std::string>) {
-          w.Bytes(1, v);  // string_value
+          w.Text(1, v);  // string_value
         } else {
           Writer array;  // ArrayValue { repeated AnyValue values = 1; }
           for (const std::string& s : v) array.Bytes(1, AnyValueProto(AttributeValue(s)));
@@ -82,7 +135,7 @@ std::string AnyValueProto(const AttributeValue& value) {
 
 std::string KeyValueProto(std::string_view key, const AttributeValue& value) {
   Writer w;
-  w.Bytes(1, key);
+  w.Text(1, key);
   w.Bytes(2, AnyValueProto(value));
   return std::move(w.str());
 }
@@ -112,7 +165,7 @@ std::string SpanProto(const SpanData& span) {
   w.Bytes(1, std::string_view(reinterpret_cast<const char*>(span.trace_id.data()), 16));
   w.Bytes(2, IdBytes(span.span_id));
   if (span.parent_span_id != 0) w.Bytes(4, IdBytes(span.parent_span_id));
-  w.Bytes(5, span.name);
+  w.Text(5, span.name);
   w.Uint(6, kOtlpKindInternal);
   w.Fixed64(7, StartNanos(span));
   w.Fixed64(8, EndNanos(span));
@@ -124,7 +177,7 @@ std::string SpanProto(const SpanData& span) {
   if (span.status.ok()) {
     status.Uint(3, kStatusOk);
   } else {
-    status.Bytes(2, StatusMessage(span.status));
+    status.Text(2, StatusMessage(span.status));
     status.Uint(3, kStatusError);
   }
   w.Bytes(15, status.str());
@@ -162,8 +215,8 @@ std::string EncodeProtobuf(const Resource& resource, const std::vector<SpanData>
   Writer res;  // Resource { repeated KeyValue attributes = 1; }
   for (const auto& [key, value] : resource.attributes) res.Bytes(1, KeyValueProto(key, value));
   Writer scope;  // InstrumentationScope { string name = 1; string version = 2; }
-  scope.Bytes(1, resource.scope_name);
-  if (!resource.scope_version.empty()) scope.Bytes(2, resource.scope_version);
+  scope.Text(1, resource.scope_name);
+  if (!resource.scope_version.empty()) scope.Text(2, resource.scope_version);
   Writer scope_spans;  // ScopeSpans { scope = 1; repeated Span spans = 2; }
   scope_spans.Bytes(1, scope.str());
   for (const SpanData& span : spans) scope_spans.Bytes(2, SpanProto(span));

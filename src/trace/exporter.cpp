@@ -85,6 +85,7 @@ void BatchTracer::OnEnd(const SpanData& span) {
     ++stats_.spans_sampled_out;
     return;
   }
+  SpanData copy = span;  // outside the lock: the exporter thread never waits for a copy
   bool wake = false;
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -93,7 +94,7 @@ void BatchTracer::OnEnd(const SpanData& span) {
       return;
     }
     if (queue_.empty()) oldest_ = std::chrono::steady_clock::now();
-    queue_.push_back(span);
+    queue_.push_back(std::move(copy));
     ++stats_.spans_queued;
     wake = queue_.size() == 1 || queue_.size() >= options_.max_batch;
   }

@@ -233,6 +233,15 @@ std::vector<SpanData> RequestSpans() {
   return recorder.spans();
 }
 
+SpanData OneSpanForEncoding() {
+  SpanData s;
+  s.trace_id = Id(3);
+  s.span_id = 42;
+  s.name = "x";
+  s.start = std::chrono::system_clock::now();
+  return s;
+}
+
 std::string Hex(const std::string& bytes) {
   std::string out;
   char buf[3];
@@ -346,6 +355,19 @@ TEST(Encoding, JsonHasTheSameContent) {
   EXPECT_EQ(a.at("k").at("intValue"), "-7");
   EXPECT_EQ(a.at("retrieval.documents.0.document.score").at("doubleValue"), 12.5);
   EXPECT_EQ(a.at("tags").at("arrayValue").at("values").at(1).at("stringValue"), "b");
+}
+
+TEST(Encoding, InvalidUtf8BecomesReplacementCharactersInProtobufStrings) {
+  SpanData span = OneSpanForEncoding();
+  span.name = "bad\xff name";
+  span.attributes = {{"input.value", std::string("caf\xc3\xa9 \xc3(")},
+                     {"ok", std::string("\xf0\x9f\x98\x80")}};
+  const Message request(EncodeProtobuf(TestResource(), {span}));
+  const Message decoded = request.Sub(1).Sub(2).Sub(2);
+  EXPECT_EQ(decoded.String(5), "bad\xef\xbf\xbd name");
+  const auto a = AttributeMap(decoded, 9);
+  EXPECT_EQ(a.at("input.value"), "s:caf\xc3\xa9 \xef\xbf\xbd(");
+  EXPECT_EQ(a.at("ok"), "s:\xf0\x9f\x98\x80");  // valid 4-byte sequences are kept
 }
 
 // ---- the exporter over HTTP ----
