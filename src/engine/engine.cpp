@@ -627,6 +627,7 @@ Result<AskResponse> Engine::Ask(const AskRequest& request, RequestContext& ctx) 
   Span generate = ctx.StartSpan("generate", SpanKind::kChain);
   auto answer = generation::GenerateAnswer(request.query, passages, impl_->settings.generation,
                                            cross_encoder.get(), on_token, &ctx);
+  if (answer.ok()) generate.SetAttribute("answer.extractive", answer->extractive);
   generate.End(answer.status());
   if (!answer.ok()) {
     root.End(answer.status());
@@ -647,7 +648,6 @@ Result<AskResponse> Engine::Ask(const AskRequest& request, RequestContext& ctx) 
   }
   root.SetAttribute("output.value", response.answer);
   root.SetAttribute("output.mime_type", std::string("text/plain"));
-  generate.SetAttribute("answer.extractive", response.extractive);
   root.End();
   response.timings = timing.timings();
   return response;

@@ -260,6 +260,7 @@ TEST_F(TraceCliTest, AskSendsOneTraceToTheCollectorAndTheSameSpansToTheFile) {
   const std::string first_out = rerank.at("reranker.output_documents.0.document.id");
   EXPECT_EQ(first_out.substr(0, 2), "s:");
   EXPECT_EQ(by_name["ask"]->attributes.count("output.value"), 1u);
+  EXPECT_EQ(by_name["generate"]->attributes.at("answer.extractive"), "b:1");
 
   // The file holds the same spans (ids, names, parents).
   const auto from_file = FromJsonLines(Slurp(file));
