@@ -159,6 +159,9 @@ struct SearchRequest {
   std::optional<bool> rerank;
   std::optional<std::size_t> rerank_depth;  // candidates the cross-encoder scores (0 = all)
   Filter filter;
+  // The conversation this request belongs to (e.g. a chat's id); traces carry it as the
+  // OpenInference attribute session.id, so Phoenix groups the turns. "" = none.
+  std::string session_id;
 };
 
 struct RetrievalInfo {

@@ -117,6 +117,7 @@ int RunAsk(const AskCommand& cmd, const GlobalOptions& global) {
     request.on_token = [](std::string_view piece) { std::cout << piece << std::flush; };
   }
   RequestContext ctx;
+  ctx.set_tracer(global.tracer);
   auto answer = (*engine)->Ask(request, ctx);
   if (!answer.ok()) return ReportError(answer.status());
 
@@ -164,6 +165,7 @@ int RunReembed(const ReembedCommand& cmd, const GlobalOptions& global) {
   IngestProgressBar bar;
   request.progress = std::ref(bar);
   RequestContext ctx;
+  ctx.set_tracer(global.tracer);
   auto response = (*engine)->Reembed(request, ctx);
   bar.Clear();
   if (!response.ok()) return ReportError(response.status());

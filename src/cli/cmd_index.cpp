@@ -52,6 +52,7 @@ int RunIngest(const IngestCommand& cmd, const GlobalOptions& global) {
   IngestProgressBar bar;
   request.progress = std::ref(bar);
   RequestContext ctx;
+  ctx.set_tracer(global.tracer);
   auto response = (*engine)->Ingest(request, ctx);
   bar.Clear();
   if (!response.ok()) return ReportError(response.status());
@@ -120,6 +121,7 @@ int RunSearch(const SearchCommand& cmd, const GlobalOptions& global) {
   request.top_n = cmd.k;
   request.filter = std::move(filter).value();
   RequestContext ctx;
+  ctx.set_tracer(global.tracer);
   auto response = (*engine)->Search(request, ctx);
   if (!response.ok()) return ReportError(response.status());
   PrintNotes(response->notes);
@@ -149,6 +151,7 @@ int RunStats(const GlobalOptions& global) {
   auto engine = OpenEngine(*config, global);
   if (!engine.ok()) return ReportError(engine.status());
   RequestContext ctx;
+  ctx.set_tracer(global.tracer);
   auto stats = (*engine)->Stats(ctx);
   if (!stats.ok()) return ReportError(stats.status());
   if (global.json) {
@@ -192,6 +195,7 @@ int RunDelete(const DeleteCommand& cmd, const GlobalOptions& global) {
   DeleteRequest request;
   request.targets = cmd.targets;
   RequestContext ctx;
+  ctx.set_tracer(global.tracer);
   auto response = (*engine)->Delete(request, ctx);
   if (!response.ok()) return ReportError(response.status());
   for (const auto& target : response->not_found) {

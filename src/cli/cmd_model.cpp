@@ -117,7 +117,7 @@ Status ReadChunk(std::istream& in, const std::string& name, std::size_t& line_nu
   return Status::Ok();
 }
 
-int EmbedInputFile(Engine& engine, const EmbedOptions& options) {
+int EmbedInputFile(Engine& engine, const EmbedOptions& options, Tracer* tracer) {
   std::ifstream in(options.input, std::ios::binary);
   if (!in) return ReportError(Status::NotFound(options.input + ": cannot open input file"));
   std::ofstream file_out;
@@ -137,6 +137,7 @@ int EmbedInputFile(Engine& engine, const EmbedOptions& options) {
     texts.reserve(records.size());
     for (const InputRecord& record : records) texts.push_back(record.text);
     RequestContext ctx;
+    ctx.set_tracer(tracer);
     auto embedded = engine.Embed({std::move(texts), options.query}, ctx);
     if (!embedded.ok()) return ReportError(embedded.status());
     for (std::size_t i = 0; i < records.size(); ++i, ++index) {
@@ -163,9 +164,10 @@ int RunEmbed(const EmbedOptions& options, const GlobalOptions& global) {
   auto engine =
       ModelEngine("models.embed", options.model, options.max_length, options.batch_size, global);
   if (!engine.ok()) return ReportError(engine.status());
-  if (!options.input.empty()) return EmbedInputFile(**engine, options);
+  if (!options.input.empty()) return EmbedInputFile(**engine, options, global.tracer);
 
   RequestContext ctx;
+  ctx.set_tracer(global.tracer);
   auto embedded = (*engine)->Embed({options.texts, options.query}, ctx);
   if (!embedded.ok()) return ReportError(embedded.status());
   const std::vector<std::vector<float>>* vectors = &embedded->vectors;
@@ -198,6 +200,7 @@ int RunRerank(const RerankOptions& options, const GlobalOptions& global) {
       ModelEngine("models.rerank", options.model, options.max_length, options.batch_size, global);
   if (!engine.ok()) return ReportError(engine.status());
   RequestContext ctx;
+  ctx.set_tracer(global.tracer);
   auto reranked = (*engine)->Rerank({options.query, options.documents, 0}, ctx);
   if (!reranked.ok()) return ReportError(reranked.status());
   const std::vector<RerankResult>& results = reranked->results;

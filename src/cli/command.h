@@ -9,6 +9,7 @@
 #include <string>
 
 #include "config/config.h"
+#include "core/context.h"
 #include "core/status.h"
 
 namespace sieve::cli {
@@ -24,6 +25,12 @@ struct GlobalOptions {
   std::string config_file;               // --config: the sieve.toml to read ("" = search)
   bool json = false;
   bool verbose = false;
+  // --trace-file PATH / --otlp-endpoint URL (with the OTEL_* and PHOENIX_* variables,
+  // trace/trace.h): main starts the exporters after parsing and sets `tracer`; every command puts
+  // it on its RequestContexts (null: no tracing). main flushes the exporters before exit.
+  std::string trace_file;
+  std::string otlp_endpoint;
+  Tracer* tracer = nullptr;
 };
 
 // The configuration a command runs with: the file (--config, else the search of

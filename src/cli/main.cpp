@@ -1,13 +1,16 @@
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <cstddef>
 #include <iostream>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "cli/command.h"
+#include "trace/trace.h"
 
 namespace sieve::cli {
 
@@ -115,6 +118,12 @@ int main(int argc, char** argv) {
                  "$XDG_CONFIG_HOME/sieve/sieve.toml)");
   app.add_flag("--json", global.json, "Machine-readable JSON output");
   app.add_flag("-v,--verbose", global.verbose, "Say more (e.g. when inputs are truncated)");
+  app.add_option("--trace-file", global.trace_file,
+                 "Append each request's spans to PATH as OTLP-JSON lines");
+  app.add_option("--otlp-endpoint", global.otlp_endpoint,
+                 "Export spans over OTLP/HTTP (protobuf) to this collector, e.g. "
+                 "http://127.0.0.1:6006 (default: $OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, "
+                 "$OTEL_EXPORTER_OTLP_ENDPOINT, $PHOENIX_COLLECTOR_ENDPOINT)");
 
   // Global options may also follow the subcommand: `sieve search q --json`.
   app.fallthrough();
@@ -139,10 +148,30 @@ int main(int argc, char** argv) {
     return code == 0 ? kExitOk : kExitUsage;
   }
   if (!action) return kExitUsage;
+
+  // Tracing: the exporters run beside the command and get a few seconds to send at exit.
+  auto trace_config = sieve::trace::ConfigFromEnvironment(
+      sieve::trace::ProcessEnvironment(), {global.otlp_endpoint, global.trace_file, ""});
+  if (!trace_config.ok()) return ReportError(trace_config.status());
+  std::unique_ptr<sieve::trace::Tracing> tracing;
+  if (trace_config->enabled()) {
+    sieve::Logger logger([](sieve::LogLevel, std::string_view message) {
+      std::cerr << "sieve: note: " << message << "\n";
+    });
+    auto created = sieve::trace::Tracing::Create(*trace_config, logger);
+    if (!created.ok()) return ReportError(created.status());
+    tracing = std::move(created).value();
+    global.tracer = tracing->tracer();
+  }
+  int code = kExitInternal;
   try {
-    return action();
+    code = action();
   } catch (const std::exception& e) {
     std::cerr << "sieve: internal error: " << e.what() << "\n";
-    return kExitInternal;
   }
+  if (tracing) {
+    const sieve::Status flushed = tracing->Shutdown(std::chrono::seconds(5));
+    if (!flushed.ok()) std::cerr << "sieve: note: " << flushed.message() << "\n";
+  }
+  return code;
 }

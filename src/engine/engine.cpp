@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <string>
 #include <utility>
@@ -223,6 +224,9 @@ class TimingTracer : public Tracer {
       timings_.push_back({span.name, span.duration_ms});
     }
     if (next_ != nullptr) next_->OnEnd(span);
+  }
+  bool records_attributes() const override {
+    return next_ != nullptr && next_->records_attributes();
   }
   std::vector<StageTiming> timings() const {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -584,8 +588,14 @@ Result<SearchResponse> Engine::Impl::Retrieve(
   SIEVE_ASSIGN_OR_RETURN(auto pipeline,
                          retrieval::Pipeline::Create(*reader, index_vectors.get(), embedder.get(),
                                                      cross_encoder.get(), options));
-  Span span = ctx.StartSpan("retrieve", SpanKind::kRetriever);
-  auto ranked = pipeline->Run(request.query);
+  Span span = ctx.StartSpan("retrieve", SpanKind::kChain);
+  if (ctx.recording()) {
+    span.SetAttribute("retrieval.mode", std::string(ModeName(mode)));
+    span.SetAttribute("retrieval.k", static_cast<std::int64_t>(k));
+    span.SetAttribute("retrieval.top_n", static_cast<std::int64_t>(top_n));
+    span.SetAttribute("retrieval.rerank", rerank);
+  }
+  auto ranked = pipeline->Run(request.query, &ctx);
   span.End(ranked.status());
   if (!ranked.ok()) return ranked.status();
   SIEVE_RETURN_IF_ERROR(ctx.Check());
@@ -605,11 +615,32 @@ Result<SearchResponse> Engine::Impl::Retrieve(
   return response;
 }
 
+namespace {
+
+// The OpenInference input of a request's root span (and its chat session, if any).
+void SetRootInput(Span& root, const SearchRequest& request, const RequestContext& ctx) {
+  if (!ctx.recording()) return;
+  root.SetAttribute("input.value", request.query);
+  root.SetAttribute("input.mime_type", std::string("text/plain"));
+  if (!request.session_id.empty()) root.SetAttribute("session.id", request.session_id);
+}
+
+}  // namespace
+
 Result<SearchResponse> Engine::Search(const SearchRequest& request, RequestContext& ctx) {
   TimingScope timing(ctx);
   Span root = ctx.StartSpan("search", SpanKind::kChain);
-  root.SetAttribute("input.value", request.query);
+  SetRootInput(root, request, ctx);
   auto response = impl_->Retrieve(request, ctx, false, nullptr, nullptr);
+  if (response.ok() && ctx.recording()) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const Passage& p : response->passages) {
+      out.push_back({{"chunk_id", p.chunk_id}, {"doc_key", p.doc_key}, {"score", p.score}});
+    }
+    root.SetAttribute("output.value",
+                      out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+    root.SetAttribute("output.mime_type", std::string("application/json"));
+  }
   root.End(response.status());
   if (!response.ok()) return response.status();
   response->timings = timing.timings();
@@ -619,7 +650,7 @@ Result<SearchResponse> Engine::Search(const SearchRequest& request, RequestConte
 Result<AskResponse> Engine::Ask(const AskRequest& request, RequestContext& ctx) {
   TimingScope timing(ctx);
   Span root = ctx.StartSpan("ask", SpanKind::kChain);
-  root.SetAttribute("input.value", request.query);
+  SetRootInput(root, request, ctx);
   // The cross-encoder also scores sentences for an extractive answer: keep its session.
   std::shared_ptr<RerankState> rerank_state;
   engine::SessionPool<models::CrossEncoder>::Lease cross_encoder;
@@ -646,9 +677,12 @@ Result<AskResponse> Engine::Ask(const AskRequest& request, RequestContext& ctx) 
       request.on_token(piece);
     };
   }
-  Span generate = ctx.StartSpan("generate", SpanKind::kLlm);
+  // A CHAIN: an LLM answer opens its own LLM span inside (generation::LlmClient), an extractive
+  // one does not.
+  Span generate = ctx.StartSpan("generate", SpanKind::kChain);
   auto answer = generation::GenerateAnswer(request.query, passages, impl_->settings.generation,
                                            cross_encoder.get(), on_token, &ctx);
+  if (answer.ok()) generate.SetAttribute("answer.extractive", answer->extractive);
   generate.End(answer.status());
   if (!answer.ok()) {
     root.End(answer.status());
@@ -668,6 +702,7 @@ Result<AskResponse> Engine::Ask(const AskRequest& request, RequestContext& ctx) 
     }
   }
   root.SetAttribute("output.value", response.answer);
+  root.SetAttribute("output.mime_type", std::string("text/plain"));
   root.End();
   response.timings = timing.timings();
   return response;
@@ -697,6 +732,12 @@ Result<EmbedResponse> Engine::Embed(const EmbedRequest& request, RequestContext&
   response.normalized = session->info().normalize;
   for (const auto& text : request.texts) response.tokens += session->CountTokens(text);
   span.SetAttribute("embedding.model_name", state->spec);
+  if (ctx.recording()) {
+    for (std::size_t i = 0; i < request.texts.size(); ++i) {
+      span.SetAttribute("embedding.embeddings." + std::to_string(i) + ".embedding.text",
+                        request.texts[i]);
+    }
+  }
   return response;
 }
 
@@ -721,6 +762,22 @@ Result<RerankResponse> Engine::Rerank(const RerankRequest& request, RequestConte
     response.results.resize(request.top_n);
   }
   span.SetAttribute("reranker.model_name", state->spec);
+  if (ctx.recording()) {
+    span.SetAttribute("reranker.query", request.query);
+    span.SetAttribute("reranker.top_k", static_cast<std::int64_t>(request.top_n));
+    for (std::size_t i = 0; i < request.documents.size(); ++i) {
+      const std::string prefix = "reranker.input_documents." + std::to_string(i) + ".document.";
+      span.SetAttribute(prefix + "id", std::to_string(i));
+      span.SetAttribute(prefix + "content", request.documents[i]);
+    }
+    for (std::size_t i = 0; i < response.results.size(); ++i) {
+      const RerankResult& r = response.results[i];
+      const std::string prefix = "reranker.output_documents." + std::to_string(i) + ".document.";
+      span.SetAttribute(prefix + "id", std::to_string(r.index));
+      span.SetAttribute(prefix + "content", request.documents[r.index]);
+      span.SetAttribute(prefix + "score", r.score);
+    }
+  }
   return response;
 }
 

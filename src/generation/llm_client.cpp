@@ -304,6 +304,52 @@ LlmClient::LlmClient(LlmOptions options, std::shared_ptr<const http::Client> htt
 
 Result<ChatResponse> LlmClient::Complete(const std::vector<ChatMessage>& messages,
                                          const TokenCallback& on_token, RequestContext* ctx) const {
+  if (ctx == nullptr || !ctx->recording()) return Send(messages, on_token, ctx);
+  // An OpenInference LLM span: what Phoenix shows as the model's input and output.
+  Span span = ctx->StartSpan("llm", SpanKind::kLlm);
+  span.SetAttribute("llm.model_name", options_.model);
+  span.SetAttribute("llm.provider", std::string("openai"));
+  span.SetAttribute("llm.system", std::string("openai"));
+  span.SetAttribute("llm.invocation_parameters",
+                    nlohmann::json{{"temperature", options_.temperature},
+                                   {"max_tokens", options_.max_tokens},
+                                   {"stream", options_.stream}}
+                        .dump());
+  nlohmann::json input = nlohmann::json::array();
+  for (std::size_t i = 0; i < messages.size(); ++i) {
+    const std::string prefix = "llm.input_messages." + std::to_string(i) + ".message.";
+    span.SetAttribute(prefix + "role", messages[i].role);
+    span.SetAttribute(prefix + "content", messages[i].content);
+    input.push_back({{"role", messages[i].role}, {"content", messages[i].content}});
+  }
+  span.SetAttribute("input.value",
+                    input.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  span.SetAttribute("input.mime_type", std::string("application/json"));
+  Result<ChatResponse> response = Send(messages, on_token, ctx);
+  if (response.ok()) {
+    if (!response->model.empty() && response->model != options_.model) {
+      span.SetAttribute("llm.response.model", response->model);
+    }
+    span.SetAttribute("llm.output_messages.0.message.role", std::string("assistant"));
+    span.SetAttribute("llm.output_messages.0.message.content", response->content);
+    span.SetAttribute("output.value", response->content);
+    span.SetAttribute("output.mime_type", std::string("text/plain"));
+    span.SetAttribute("llm.token_count.prompt",
+                      static_cast<std::int64_t>(response->usage.prompt_tokens));
+    span.SetAttribute("llm.token_count.completion",
+                      static_cast<std::int64_t>(response->usage.completion_tokens));
+    span.SetAttribute("llm.token_count.total",
+                      static_cast<std::int64_t>(response->usage.total_tokens));
+    if (!response->finish_reason.empty()) {
+      span.SetAttribute("llm.finish_reason", response->finish_reason);
+    }
+  }
+  span.End(response.status());
+  return response;
+}
+
+Result<ChatResponse> LlmClient::Send(const std::vector<ChatMessage>& messages,
+                                     const TokenCallback& on_token, RequestContext* ctx) const {
   if (options_.base_url.empty())
     return Status::InvalidArgument("no LLM base URL configured (set llm.url or llm.preset)");
   if (options_.model.empty())

@@ -83,7 +83,9 @@ class LlmClient {
   // (malformed JSON or event stream: garbage lines, truncated JSON, missing [DONE]). Once a
   // streamed byte has reached the event parser the request is not retried (the text would
   // repeat). With `ctx`: kCancelled / kTimeout when it is cancelled or its deadline passes (no
-  // attempt or retry wait outlives the deadline), and an "http POST" span.
+  // attempt or retry wait outlives the deadline), and an OpenInference LLM span "llm" (model,
+  // provider, invocation parameters, input and output messages, token counts) around the
+  // "http POST" span.
   Result<ChatResponse> Complete(const std::vector<ChatMessage>& messages,
                                 const TokenCallback& on_token = {},
                                 RequestContext* ctx = nullptr) const;
@@ -91,6 +93,9 @@ class LlmClient {
   const LlmOptions& options() const { return options_; }
 
  private:
+  Result<ChatResponse> Send(const std::vector<ChatMessage>& messages, const TokenCallback& on_token,
+                            RequestContext* ctx) const;
+
   LlmOptions options_;
   std::shared_ptr<const http::Client> http_;
 };

@@ -24,6 +24,7 @@ class DenseRetriever : public Retriever {
   std::string name() const override { return "dense"; }
 
  private:
+  Result<std::vector<Hit>> SearchUntraced(const SearchRequest& request);
   store::VectorStore& vectors_;
   models::Embedder& embedder_;
 };

@@ -1,8 +1,20 @@
 #include "retrieval/lexical_retriever.h"
 
+#include "retrieval/tracing.h"
+
 namespace sieve::retrieval {
 
 Result<std::vector<Hit>> LexicalRetriever::Search(const SearchRequest& request) {
+  Span span;
+  if (request.ctx != nullptr)
+    span = request.ctx->StartSpan("retrieve.lexical", SpanKind::kRetriever);
+  auto hits = SearchUntraced(request);
+  if (hits.ok()) RecordRetrievedDocuments(span, *hits, request);
+  span.End(hits.status());
+  return hits;
+}
+
+Result<std::vector<Hit>> LexicalRetriever::SearchUntraced(const SearchRequest& request) {
   store::LexicalQuery query;
   query.text = request.query;
   query.k = request.k;

@@ -20,6 +20,7 @@ class LexicalRetriever : public Retriever {
   std::string name() const override { return "lexical"; }
 
  private:
+  Result<std::vector<Hit>> SearchUntraced(const SearchRequest& request);
   store::DocumentStore& store_;
   store::Bm25Parameters bm25_;
 };

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "retrieval/tracing.h"
 #include "retrieval/vector_sync.h"
 
 namespace sieve::retrieval {
@@ -60,6 +61,7 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Create(store::DocumentStore& store,
       return Status::InvalidArgument("reranking needs a cross-encoder model");
     }
     pipeline->reranker_.emplace(*cross_encoder);
+    pipeline->rerank_model_ = cross_encoder->info().id;
   }
   return pipeline;
 }
@@ -88,7 +90,22 @@ Result<std::vector<Hit>> PipelineRetriever::Search(const SearchRequest& request)
   return hits;
 }
 
-Result<std::vector<RankedChunk>> Pipeline::Run(const SearchRequest& request, std::size_t top_n) {
+Result<std::vector<RankedChunk>> Pipeline::Run(std::string_view query, RequestContext* ctx) {
+  SearchRequest request;
+  request.query = std::string(query);
+  request.k = options_.k;
+  request.filter = options_.filter;
+  request.ctx = ctx;
+  return Run(request, options_.top_n);
+}
+
+Result<std::vector<RankedChunk>> Pipeline::Run(const SearchRequest& original, std::size_t top_n) {
+  SearchRequest request = original;
+  if (request.ctx != nullptr && request.ctx->recording() && !request.documents) {
+    request.documents = [this](const std::vector<std::int64_t>& ids) {
+      return store_.GetChunks(ids);
+    };
+  }
   const std::string_view query = request.query;
   SIEVE_ASSIGN_OR_RETURN(auto hits, retriever_->Search(request));
 
@@ -117,7 +134,34 @@ Result<std::vector<RankedChunk>> Pipeline::Run(const SearchRequest& request, std
       head.push_back(ranked[i].hit);
       texts.push_back(PassageText(ranked[i].chunk));
     }
-    SIEVE_ASSIGN_OR_RETURN(auto reranked, reranker_->Rerank(query, std::move(head), texts, 0));
+    Span span;
+    const bool recording = request.ctx != nullptr && request.ctx->recording();
+    if (request.ctx != nullptr) span = request.ctx->StartSpan("rerank", SpanKind::kReranker);
+    if (recording) {
+      span.SetAttribute("reranker.query", std::string(query));
+      span.SetAttribute("reranker.model_name", rerank_model_);
+      span.SetAttribute("reranker.top_k", static_cast<std::int64_t>(top_n));
+      std::vector<const store::ChunkRecord*> chunks;
+      for (std::size_t i = 0; i < depth; ++i) chunks.push_back(&ranked[i].chunk);
+      SetDocumentAttributes(span, "reranker.input_documents", head, chunks);
+    }
+    auto reranked_or = reranker_->Rerank(query, std::move(head), texts, 0);
+    if (recording && reranked_or.ok()) {
+      // The output: the first top_n of the reranked head, as the pipeline returns them.
+      std::vector<Hit> out(
+          reranked_or->begin(),
+          reranked_or->begin() + static_cast<std::ptrdiff_t>(std::min(top_n, reranked_or->size())));
+      std::vector<const store::ChunkRecord*> chunks;
+      for (const Hit& hit : out) {
+        auto it =
+            std::find_if(ranked.begin(), ranked.begin() + static_cast<std::ptrdiff_t>(depth),
+                         [&](const RankedChunk& r) { return r.hit.chunk_id == hit.chunk_id; });
+        chunks.push_back(&it->chunk);
+      }
+      SetDocumentAttributes(span, "reranker.output_documents", out, chunks);
+    }
+    span.End(reranked_or.status());
+    SIEVE_ASSIGN_OR_RETURN(auto reranked, std::move(reranked_or));
     // Reorder the head by the reranked hits (ids are unique within a list).
     std::vector<RankedChunk> reordered;
     reordered.reserve(ranked.size());

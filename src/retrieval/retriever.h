@@ -8,11 +8,14 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "core/context.h"
 #include "core/status.h"
+#include "store/document_store.h"
 #include "store/filter.h"
 
 namespace sieve::retrieval {
@@ -25,6 +28,12 @@ struct SearchRequest {
   std::string query;
   std::size_t k = 50;  // candidates to return
   Filter filter;
+  // Tracing (optional): retrievers open their spans in `ctx` (retrieval/tracing.h), and, when it
+  // records attributes, describe their documents with the chunks `documents` returns for a list
+  // of chunk ids (in that order, leaving out missing ones). The pipeline sets both.
+  RequestContext* ctx = nullptr;
+  std::function<Result<std::vector<store::ChunkRecord>>(const std::vector<std::int64_t>&)>
+      documents;
 };
 
 // Scores from each stage; unset when that stage did not see the chunk.
