@@ -181,9 +181,9 @@ TEST_F(EngineTest, EightReadersWhileOneThreadWrites) {
   auto engine = Open();
   ASSERT_TRUE(engine);
   RequestContext setup;
-  ASSERT_TRUE(engine->Ingest({.paths = {dir_ / "corpus" / "stable.jsonl"}, .tags = {"stable"}},
-                             setup)
-                  .ok());
+  ASSERT_TRUE(
+      engine->Ingest({.paths = {dir_ / "corpus" / "stable.jsonl"}, .tags = {"stable"}}, setup)
+          .ok());
 
   auto stable_request = [&](const std::string& query) {
     SearchRequest request;

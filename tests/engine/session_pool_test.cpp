@@ -40,9 +40,8 @@ TEST(SessionPoolTest, MakesAtMostCapacityAndReusesReturnedSessions) {
 }
 
 TEST(SessionPoolTest, CancelledWaitStops) {
-  SessionPool<Session> pool([]() -> Result<std::unique_ptr<Session>> {
-    return std::make_unique<Session>();
-  }, 1);
+  SessionPool<Session> pool(
+      []() -> Result<std::unique_ptr<Session>> { return std::make_unique<Session>(); }, 1);
   RequestContext ctx;
   auto held = pool.Acquire(ctx);
   ASSERT_TRUE(held.ok());
@@ -75,9 +74,8 @@ TEST(SessionPoolTest, FactoryErrorsAreReturnedAndDoNotUseUpCapacity) {
 }
 
 TEST(SessionPoolTest, ManyThreadsShareFewSessionsWithoutOverlap) {
-  SessionPool<Session> pool([]() -> Result<std::unique_ptr<Session>> {
-    return std::make_unique<Session>();
-  }, 3);
+  SessionPool<Session> pool(
+      []() -> Result<std::unique_ptr<Session>> { return std::make_unique<Session>(); }, 3);
   std::atomic<int> in_use{0};
   std::atomic<int> max_in_use{0};
   std::vector<std::thread> threads;
