@@ -30,6 +30,7 @@
 #include "store/document_store.h"
 #include "store/ingest.h"
 #include "store/vector_index.h"
+#include "tokenizer/tokenizer.h"
 
 namespace sieve {
 
@@ -229,6 +230,7 @@ struct EmbedState {
   std::string unavailable;  // non-empty: a default model that is not downloaded
   models::ModelInfo identity;
   std::unique_ptr<engine::SessionPool<models::Embedder>> sessions;
+  std::shared_ptr<const tokenizer::Tokenizer> tokenizer;  // Encode is const and thread-safe
   bool available() const { return sessions != nullptr; }
 };
 
@@ -344,6 +346,7 @@ struct Engine::Impl {
     }
     state->identity = loaded.identity;
     SIEVE_ASSIGN_OR_RETURN(fs::path folder, models::ResolveModel(spec));
+    SIEVE_ASSIGN_OR_RETURN(state->tokenizer, tokenizer::LoadTokenizer(folder));
     auto first = std::make_shared<std::unique_ptr<models::Embedder>>(std::move(loaded.model));
     auto first_mutex = std::make_shared<std::mutex>();
     const models::LoadModelOptions load = LoadOptions();
@@ -395,6 +398,8 @@ struct Engine::Impl {
     std::string unavailable;  // a note when chunks were left without vectors
   };
   Result<std::unique_ptr<store::DocumentStore>> OpenWriter(bool create);
+  // An available bi-encoder for requests that need no index, else kNotFound.
+  Result<std::shared_ptr<EmbedState>> AvailableEmbedder();
   // Write: embeds every chunk without a vector and drops vectors of chunks that are gone.
   Result<SyncOutcome> SyncVectors(store::DocumentStore& writer, RequestContext& ctx,
                                   const std::function<void(std::size_t, std::size_t)>& progress);
@@ -598,20 +603,28 @@ Result<AskResponse> Engine::Ask(const AskRequest& request, RequestContext& ctx) 
   return response;
 }
 
-Result<EmbedResponse> Engine::Embed(const EmbedRequest& request, RequestContext& ctx) {
-  TimingScope timing(ctx);
-  Span span = ctx.StartSpan("embed", SpanKind::kEmbedding);
+// The bi-encoder requests without an index use: the configured one, else the index's (when there
+// is an index with vectors), else the default.
+Result<std::shared_ptr<EmbedState>> Engine::Impl::AvailableEmbedder() {
+  Impl& impl = *this;
   std::shared_ptr<store::VectorIndex> index_vectors;
   std::error_code ec;
-  if (impl_->settings.embed_model.empty() &&
-      fs::exists(impl_->settings.index_dir / store::kVectorManifestFile, ec)) {
-    auto opened = impl_->Vectors();
+  if (impl.settings.embed_model.empty() &&
+      fs::exists(impl.settings.index_dir / store::kVectorManifestFile, ec)) {
+    auto opened = impl.Vectors();
     if (opened.ok()) index_vectors = *opened;
   }
-  SIEVE_ASSIGN_OR_RETURN(auto state, impl_->Embedder(index_vectors.get()));
+  SIEVE_ASSIGN_OR_RETURN(auto state, impl.Embedder(index_vectors.get()));
   if (!state->available()) {
     return Status::NotFound("embedding model " + state->spec + ": " + state->unavailable);
   }
+  return state;
+}
+
+Result<EmbedResponse> Engine::Embed(const EmbedRequest& request, RequestContext& ctx) {
+  TimingScope timing(ctx);
+  Span span = ctx.StartSpan("embed", SpanKind::kEmbedding);
+  SIEVE_ASSIGN_OR_RETURN(auto state, impl_->AvailableEmbedder());
   SIEVE_ASSIGN_OR_RETURN(auto session, state->sessions->Acquire(ctx));
   SIEVE_RETURN_IF_ERROR(ctx.Check());
   EmbedResponse response;
@@ -691,6 +704,75 @@ Result<StatsResponse> Engine::Stats(RequestContext& ctx) {
   if (vectors.ok()) {
     response.vectors = (*vectors)->size();
     if ((*vectors)->model()) response.vector_model = store::DescribeModel(*(*vectors)->model());
+  }
+  return response;
+}
+
+namespace {
+
+DocumentSummary ToSummary(const store::DocumentInfo& info) {
+  DocumentSummary out;
+  out.id = info.doc_id;
+  out.key = info.key;
+  out.source_path = info.source_path;
+  out.type = info.type;
+  out.title = info.title;
+  out.bytes = info.bytes;
+  out.tags = info.tags;
+  out.ingested_at = info.ingested_at;
+  out.chunks = info.chunk_count;
+  return out;
+}
+
+}  // namespace
+
+Result<ListDocumentsResponse> Engine::ListDocuments(const ListDocumentsRequest& request,
+                                                    RequestContext& ctx) {
+  SIEVE_ASSIGN_OR_RETURN(auto reader, impl_->readers.Acquire(ctx));
+  SIEVE_RETURN_IF_ERROR(ctx.Check());
+  SIEVE_ASSIGN_OR_RETURN(auto all, reader->ListDocuments());
+  std::sort(all.begin(), all.end(), [](const store::DocumentInfo& a, const store::DocumentInfo& b) {
+    return a.key < b.key;
+  });
+  ListDocumentsResponse response;
+  response.total = all.size();
+  const std::size_t begin = std::min(request.offset, all.size());
+  const std::size_t end =
+      request.limit == 0 ? all.size() : std::min(all.size(), begin + request.limit);
+  for (std::size_t i = begin; i < end; ++i) response.documents.push_back(ToSummary(all[i]));
+  return response;
+}
+
+Result<DocumentSummary> Engine::GetDocument(std::int64_t id, RequestContext& ctx) {
+  SIEVE_ASSIGN_OR_RETURN(auto reader, impl_->readers.Acquire(ctx));
+  SIEVE_RETURN_IF_ERROR(ctx.Check());
+  SIEVE_ASSIGN_OR_RETURN(auto all, reader->ListDocuments());
+  for (const auto& info : all) {
+    if (info.doc_id == id) return ToSummary(info);
+  }
+  return Status::NotFound("no document with id " + std::to_string(id));
+}
+
+Result<TokenizeResponse> Engine::Tokenize(const TokenizeRequest& request, RequestContext& ctx) {
+  SIEVE_RETURN_IF_ERROR(ctx.Check());
+  SIEVE_ASSIGN_OR_RETURN(auto state, impl_->AvailableEmbedder());
+  TokenizeResponse response;
+  response.model = state->identity.id;
+  response.max_length = state->identity.max_seq_length;
+  if (impl_->options.max_length > 0) {
+    response.max_length = std::min(response.max_length, impl_->options.max_length);
+  }
+  tokenizer::EncodeOptions encode;
+  encode.add_special_tokens = request.add_special_tokens;
+  response.texts.reserve(request.texts.size());
+  for (const auto& text : request.texts) {
+    tokenizer::Encoding encoding = state->tokenizer->Encode(text, encode);
+    TokenizedText out;
+    out.tokens.reserve(encoding.input_ids.size());
+    for (std::int32_t id : encoding.input_ids)
+      out.tokens.push_back(state->tokenizer->IdToToken(id));
+    out.ids = std::move(encoding.input_ids);
+    response.texts.push_back(std::move(out));
   }
   return response;
 }
