@@ -68,6 +68,20 @@ struct GenerationConfig {
   std::size_t extractive_sentences = 3;  // sentences in an extractive answer
 };
 
+// `sieve serve`. API keys are never read from the file: SIEVE_API_KEY and SIEVE_ADMIN_KEY (or
+// --api-key / --admin-key).
+struct ServerConfig {
+  std::string host = "127.0.0.1";       // server.host          SIEVE_HOST
+  std::size_t port = 8080;              // server.port          SIEVE_PORT
+  std::string cors_origin;              // server.cors_origin   "" = no CORS headers
+  std::size_t max_body_mb = 32;         // server.max_body_mb   request bodies larger are refused
+  std::size_t max_batch_tokens = 8192;  // server.max_batch_tokens: tokens per embedding batch
+  std::size_t max_wait_ms = 5;          // server.max_wait_ms   a batch waits this long for company
+  std::size_t max_queue = 256;          // server.max_queue     queued requests before 503/429
+  double timeout_s = 60;                // server.timeout       seconds per request
+  std::size_t threads = 0;              // server.threads       HTTP worker threads; 0 = automatic
+};
+
 struct Config {
   IndexConfig index;
   ModelsConfig models;
@@ -75,6 +89,7 @@ struct Config {
   ChunkConfig chunk;
   LlmConfig llm;
   GenerationConfig generation;
+  ServerConfig server;
   std::filesystem::path file;  // the sieve.toml that was read ("" if none)
 };
 
