@@ -987,14 +987,16 @@ void Server::Impl::AddDocuments(const httplib::Request& req, httplib::Response& 
         auto all = eng.ListDocuments({.offset = 0, .limit = 0}, write_ctx);
         if (!all.ok()) return;
         for (const auto& [path, content] : work->files) {
+          bool found = false;
           for (const auto& d : all->documents) {
-            if (d.source_path == path.string()) work->documents.push_back(d);
+            if (d.source_path == path.string()) {
+              work->documents.push_back(d);
+              found = true;
+            }
           }
-        }
-        // A file the engine refused is not kept.
-        for (const auto& skipped : work->result->value().skipped) {
+          // A file the engine refused is not kept.
           std::error_code remove_ec;
-          if (!skipped.path.empty()) fs::remove(skipped.path, remove_ec);
+          if (!found) fs::remove(path, remove_ec);
         }
       },
       ctx);
