@@ -1,6 +1,5 @@
 // `sieve serve`: the HTTP server (src/server) on the configured index and models, until SIGTERM
 // or SIGINT; requests in flight finish before it exits.
-#include <pthread.h>
 #include <signal.h>
 
 #include <atomic>
@@ -19,6 +18,15 @@
 
 namespace sieve::cli {
 namespace {
+
+// The one piece of process-wide state: a signal handler can only reach a global, and may only
+// store to a lock-free atomic.
+std::atomic<int> g_stop_signal{0};
+static_assert(std::atomic<int>::is_always_lock_free);
+
+extern "C" void OnStopSignal(int sig) {
+  g_stop_signal.store(sig);
+}
 
 struct ServeCommand {
   std::string config_file;
@@ -56,13 +64,13 @@ int RunServe(const ServeCommand& cmd, const GlobalOptions& global) {
   auto config = LoadCommandConfig(global, flags);
   if (!config.ok()) return ReportError(config.status());
 
-  // SIGTERM and SIGINT are taken by a watcher thread (sigwait), so every other thread, the
-  // server's included, must have them blocked: block before any thread starts.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // SIGTERM and SIGINT set a flag a watcher thread polls. (Blocking the signals and sigwait-ing
+  // is not enough: threads that started before main, such as OpenBLAS's, would still take them.)
+  struct sigaction action {};
+  action.sa_handler = OnStopSignal;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGTERM, &action, nullptr);
+  sigaction(SIGINT, &action, nullptr);
 
   auto mutex = std::make_shared<std::mutex>();
   const bool verbose = global.verbose;
@@ -86,14 +94,11 @@ int RunServe(const ServeCommand& cmd, const GlobalOptions& global) {
 
   std::atomic<bool> done{false};
   server::Server* raw = server->get();
-  std::thread watcher([&signals, &done, raw] {
-    const timespec tick{0, 200 * 1000 * 1000};
-    bool stopping = false;
+  std::thread watcher([&done, raw] {
     while (!done.load()) {
-      const int sig = sigtimedwait(&signals, nullptr, &tick);
-      if (sig == SIGTERM || sig == SIGINT) stopping = true;
       // Asked again until Serve returns: a stop that lands before listening starts is lost.
-      if (stopping) raw->Stop();
+      if (g_stop_signal.load() != 0) raw->Stop();
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
   });
   Status served = (*server)->Serve();
