@@ -1218,9 +1218,10 @@ void Server::Impl::SetUp() {
   http.set_read_timeout(static_cast<time_t>(std::min<std::int64_t>(seconds, 60)));
   http.set_write_timeout(static_cast<time_t>(std::min<std::int64_t>(seconds, 60)));
   http.set_keep_alive_timeout(2);
+  http.set_tcp_nodelay(true);
   const std::size_t threads =
       options.threads > 0 ? options.threads
-                          : std::max<std::size_t>(8, 2 * std::thread::hardware_concurrency());
+                          : std::max<std::size_t>(64, 4 * std::thread::hardware_concurrency());
   http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
 }
 

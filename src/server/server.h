@@ -42,8 +42,9 @@ struct ServerOptions {
   std::chrono::milliseconds max_wait{5};     // how long a batch waits for more requests
   std::size_t max_queue = 256;               // waiting model requests (and writes) before 429
   std::chrono::milliseconds timeout{60000};  // per request
-  std::size_t threads = 0;                   // HTTP workers; 0 = max(8, 2 x cores)
-  std::size_t max_inputs = 2048;             // texts per embedding request, documents per rerank
+  std::size_t threads =
+      0;  // HTTP workers; 0 = max(64, 4 x cores): each keep-alive connection holds one
+  std::size_t max_inputs = 2048;  // texts per embedding request, documents per rerank
   // Uploaded files are written here (created when missing); "" = <index.dir>/uploads.
   std::filesystem::path upload_dir;
   Logger logger;  // one line per request at info level, errors at warning level
