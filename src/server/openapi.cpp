@@ -30,6 +30,15 @@ json Errors(json responses) {
   return responses;
 }
 
+// One server-sent event as schemathesis and other tools read it.
+json SseEvent() {
+  return {{"type", "object"},
+          {"properties",
+           {{"event", {{"type", "string"}}},
+            {"data", {{"type", "string"}}},
+            {"id", {{"type", "string"}}}}}};
+}
+
 json StringOrList() {
   return {{"oneOf", json::array({{{"type", "string"}},
                                  {{"type", "array"}, {"items", {{"type", "string"}}}}})}};
@@ -265,7 +274,7 @@ json Build() {
                              {{"description", "the answer"},
                               {"content",
                                {{"application/json", {{"schema", Ref("Answer")}}},
-                                {"text/event-stream", {{"schema", {{"type", "string"}}}}}}}}}})}};
+                                {"text/event-stream", {{"schema", SseEvent()}}}}}}}})}};
   paths["/v1/chat/completions"]["post"] = {
       {"summary", "Chat completions (OpenAI shape; model sieve); citations in an extra field"},
       {"operationId", "chatCompletions"},
@@ -274,7 +283,7 @@ json Build() {
                              {{"description", "the answer"},
                               {"content",
                                {{"application/json", {{"schema", Ref("ChatResponse")}}},
-                                {"text/event-stream", {{"schema", {{"type", "string"}}}}}}}}}})}};
+                                {"text/event-stream", {{"schema", SseEvent()}}}}}}}})}};
   paths["/v1/models"]["get"] = {
       {"summary", "Models (OpenAI)"},
       {"operationId", "models"},

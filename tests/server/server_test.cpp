@@ -353,6 +353,11 @@ TEST_F(ServerTest, QueryAnswersWithCitationsAndStreams) {
   ExpectError(Post("/v1/query", json{{"query", "x"}, {"mode", "magic"}}), 400, "invalid_value");
   ExpectError(Post("/v1/query", json{{"query", "x"}, {"k", -1}}), 400, "invalid_value");
   ExpectError(Post("/v1/query", json{{"query", 3}}), 400, "invalid_type");
+  // Control characters are just text (a NUL once ended the FTS5 query: a 500).
+  EXPECT_EQ(
+      Post("/v1/query", json{{"query", std::string("lift\0drag\x01", 10)}, {"mode", "lexical"}})
+          .first,
+      200);
 }
 
 TEST_F(ServerTest, ChatCompletionsLikeOpenAI) {
