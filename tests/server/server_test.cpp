@@ -602,18 +602,22 @@ TEST_F(ServerTest, MetricsAndOpenApi) {
 }
 
 TEST_F(ServerTest, StopLetsRequestsInFlightFinish) {
-  StartServer();
-  // A request in flight when Stop() comes still gets its answer.
+  // A long wait for company holds an embedding request inside the server for 1.5 s.
+  ServerOptions options;
+  options.max_wait = std::chrono::milliseconds(1500);
+  StartServer(options);
+  const auto start = std::chrono::steady_clock::now();
   auto in_flight = std::async(std::launch::async, [&] {
     httplib::Client client("127.0.0.1", server_->port());
-    auto res = client.Post("/v1/query", json{{"query", "what is a cross-encoder?"}}.dump(),
-                           "application/json");
+    client.set_read_timeout(30, 0);
+    auto res = client.Post("/v1/embeddings", json{{"input", "held"}}.dump(), "application/json");
     return res ? res->status : 0;
   });
-  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
   const int port = server_->port();
-  StopServer();
+  StopServer();  // returns once the request in flight is answered
   EXPECT_EQ(in_flight.get(), 200);
+  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(1400));
   httplib::Client after("127.0.0.1", port);
   after.set_connection_timeout(1, 0);
   EXPECT_FALSE(after.Get("/healthz"));
