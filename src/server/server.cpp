@@ -282,10 +282,9 @@ std::string SafeFileName(std::string_view name) {
 }
 
 json DocumentJson(const DocumentSummary& d) {
-  return {{"object", "document"},  {"id", d.id},     {"key", d.key},
-          {"path", d.source_path}, {"type", d.type}, {"title", d.title},
-          {"bytes", d.bytes},      {"tags", d.tags}, {"ingested_at", d.ingested_at},
-          {"chunks", d.chunks}};
+  json out = engine::ToJson(d);
+  out["object"] = "document";
+  return out;
 }
 
 }  // namespace
