@@ -17,7 +17,6 @@ namespace {
 
 struct AskCommand {
   std::string question;
-  std::string config_file;
   // Flags; each one given overrides the configuration (docs/configuration.md).
   std::optional<std::size_t> k;
   std::optional<std::size_t> top_n;
@@ -70,7 +69,6 @@ std::string Location(const Passage& p) {
 
 ConfigFlags AskFlags(const AskCommand& cmd) {
   ConfigFlags flags;
-  flags.config_file = cmd.config_file;
   if (cmd.k) flags.Set("retrieval.k", std::to_string(*cmd.k));
   if (cmd.top_n) flags.Set("retrieval.top_n", std::to_string(*cmd.top_n));
   if (cmd.mode) flags.Set("retrieval.mode", *cmd.mode);
@@ -84,11 +82,27 @@ ConfigFlags AskFlags(const AskCommand& cmd) {
   return flags;
 }
 
+// Flags that contradict each other are a usage error.
+Status CheckAskFlags(const AskCommand& cmd) {
+  if (cmd.mode == "lexical" && cmd.embed_model) {
+    return Status::InvalidArgument(
+        "--embed-model conflicts with --mode lexical (lexical retrieval uses no embedding model)");
+  }
+  if (cmd.no_rerank && cmd.rerank_model) {
+    return Status::InvalidArgument(
+        "--rerank-model conflicts with --no-rerank (the cross-encoder is not used without "
+        "reranking)");
+  }
+  return Status::Ok();
+}
+
 int RunAsk(const AskCommand& cmd, const GlobalOptions& global) {
   if (cmd.question.find_first_not_of(" \t\r\n") == std::string::npos) {
     return ReportError(Status::InvalidArgument("empty question"));
   }
-  auto config = LoadCommandConfig(global, AskFlags(cmd));
+  Status flags_ok = CheckAskFlags(cmd);
+  if (!flags_ok.ok()) return ReportError(flags_ok);
+  auto config = LoadCommandConfig(global, AskFlags(cmd).overrides);
   if (!config.ok()) return ReportError(config.status());
   auto filter = MakeFilter(cmd.path_prefix, cmd.types, cmd.tags);
   if (!filter.ok()) return ReportError(filter.status());
@@ -98,7 +112,7 @@ int RunAsk(const AskCommand& cmd, const GlobalOptions& global) {
   AskRequest request;
   request.query = cmd.question;
   request.filter = std::move(filter).value();
-  const bool stream_to_stdout = config->llm.stream && !global.json;
+  const bool stream_to_stdout = config->llm.stream.value_or(false) && !global.json;
   if (stream_to_stdout) {
     request.on_token = [](std::string_view piece) { std::cout << piece << std::flush; };
   }
@@ -136,14 +150,12 @@ int RunAsk(const AskCommand& cmd, const GlobalOptions& global) {
 
 struct ReembedCommand {
   std::string embed_model;
-  std::string config_file;
 };
 
 // Deletes the index's vectors and embeds every chunk again with the named model.
 int RunReembed(const ReembedCommand& cmd, const GlobalOptions& global) {
   ConfigFlags flags;
-  flags.config_file = cmd.config_file;
-  auto config = LoadCommandConfig(global, flags);
+  auto config = LoadCommandConfig(global, flags.overrides);
   if (!config.ok()) return ReportError(config.status());
   auto engine = OpenEngine(*config, global);
   if (!engine.ok()) return ReportError(engine.status());
@@ -174,12 +186,15 @@ void RegisterAskCommand(CLI::App& app, const GlobalOptions& global, Action& acti
       "rerank with a cross-encoder, answer with an LLM if one is configured, else extractively. "
       "Flags override sieve.toml and SIEVE_* variables (docs/configuration.md).");
   sub->add_option("question", cmd->question, "The question")->required();
-  sub->add_option("--k", cmd->k, "Candidates from each retriever (default 50)");
-  sub->add_option("--top-n", cmd->top_n, "Passages kept after reranking (default 5)");
+  sub->add_option("--k", cmd->k, "Candidates from each retriever (default 50)")
+      ->check(PositiveCount());
+  sub->add_option("--top-n", cmd->top_n, "Passages kept after reranking (default 5)")
+      ->check(PositiveCount());
   sub->add_option("--mode", cmd->mode, "Retrieval: hybrid (default), dense or lexical")
       ->check(CLI::IsMember({"dense", "lexical", "hybrid"}));
   sub->add_flag("--no-rerank", cmd->no_rerank, "Skip the cross-encoder");
-  sub->add_option("--rrf-k", cmd->rrf_k, "Reciprocal rank fusion constant (default 60)");
+  sub->add_option("--rrf-k", cmd->rrf_k, "Reciprocal rank fusion constant (default 60)")
+      ->check(PositiveCount());
   sub->add_option("--llm", cmd->llm_url,
                   "OpenAI-compatible base URL, e.g. http://localhost:11434/v1");
   sub->add_option("--llm-model", cmd->llm_model, "Model name sent to the LLM server");
@@ -194,7 +209,6 @@ void RegisterAskCommand(CLI::App& app, const GlobalOptions& global, Action& acti
   sub->add_option("--type", cmd->types,
                   "Only documents of this type (text, markdown, html, pdf, beir; repeatable)");
   sub->add_option("--tag", cmd->tags, "Only documents with this tag (repeatable: all of them)");
-  sub->add_option("--config", cmd->config_file, "Configuration file (default: ./sieve.toml)");
   sub->callback(
       [cmd, &global, &action] { action = [cmd, &global] { return RunAsk(*cmd, global); }; });
 
@@ -205,8 +219,6 @@ void RegisterAskCommand(CLI::App& app, const GlobalOptions& global, Action& acti
       "change the embedding model of an index)");
   reembed_cmd->add_option("--embed-model", reembed->embed_model, "Bi-encoder: folder or Hub id")
       ->required();
-  reembed_cmd->add_option("--config", reembed->config_file,
-                          "Configuration file (default: ./sieve.toml)");
   reembed_cmd->callback([reembed, &global, &action] {
     action = [reembed, &global] { return RunReembed(*reembed, global); };
   });

@@ -32,13 +32,12 @@ struct EvalCommand {
   std::string run_path;
   std::vector<std::string> modes{"lexical",        "dense",        "hybrid",
                                  "lexical+rerank", "dense+rerank", "hybrid+rerank"};
-  std::string embed_model;   // "" = the index's, else the default (rows skipped when offline)
-  std::string rerank_model;  // "" = the default (rows skipped when offline)
+  bool modes_given = false;                 // --modes was on the command line
+  std::optional<std::string> embed_model;   // unset: the index's, else the default
+  std::optional<std::string> rerank_model;  // unset: the default (rows skipped when offline)
   std::size_t rerank_depth = 100;
-  std::size_t max_tokens = 256;
-  std::size_t overlap = 32;
-  std::string config_file;
-  bool index_given = false;  // --index was set: keep the index there
+  std::optional<std::size_t> max_tokens;
+  std::optional<std::size_t> overlap;
 };
 
 // A fresh directory under $TMPDIR, removed with everything in it when this goes away.
@@ -88,11 +87,6 @@ struct Row {
 };
 
 int RunEval(const EvalCommand& cmd, const GlobalOptions& global) {
-  if (cmd.k == 0) return ReportError(Status::InvalidArgument("--k must be > 0"));
-  if (cmd.max_tokens == 0 || cmd.overlap >= cmd.max_tokens) {
-    return ReportError(
-        Status::InvalidArgument("--max-tokens must be > 0 and larger than --overlap"));
-  }
   std::vector<Row> wanted;
   bool needs_dense = false;
   bool needs_rerank = false;
@@ -107,29 +101,37 @@ int RunEval(const EvalCommand& cmd, const GlobalOptions& global) {
     needs_dense = needs_dense || *mode != Mode::kLexical;
     needs_rerank = needs_rerank || rerank;
   }
+  if (cmd.modes_given && !needs_dense && cmd.embed_model) {
+    return ReportError(Status::InvalidArgument(
+        "--embed-model conflicts with --modes lexical (no row uses an embedding model)"));
+  }
+  if (cmd.modes_given && !needs_rerank && cmd.rerank_model) {
+    return ReportError(Status::InvalidArgument(
+        "--rerank-model conflicts with --modes without +rerank (no row reranks)"));
+  }
   auto queries = eval::LoadQueries(cmd.queries);
   if (!queries.ok()) return ReportError(queries.status());
   auto qrels = eval::LoadQrels(cmd.qrels);
   if (!qrels.ok()) return ReportError(qrels.status());
 
-  // Without --index the corpus goes into a temporary index that is removed afterwards.
+  ConfigFlags flags;
+  if (cmd.max_tokens) flags.Set("chunk.max_tokens", std::to_string(*cmd.max_tokens));
+  if (cmd.overlap) flags.Set("chunk.overlap_tokens", std::to_string(*cmd.overlap));
+  if (cmd.embed_model) flags.Set("models.embed", *cmd.embed_model);
+  if (cmd.rerank_model) flags.Set("models.rerank", *cmd.rerank_model);
+  auto config = LoadCommandConfig(global, flags.overrides);
+  if (!config.ok()) return ReportError(config.status());
+  // Without a named index (--index, SIEVE_INDEX, index.dir) the corpus goes into a temporary
+  // index that is removed afterwards.
+  const bool index_named = config->index.dir.has_value();
   std::optional<TemporaryDirectory> temporary;
-  GlobalOptions row_global = global;
-  if (!cmd.index_given) {
+  if (!index_named) {
     auto created = TemporaryDirectory::Create();
     if (!created.ok()) return ReportError(created.status());
     temporary.emplace(std::move(*created));
-    row_global.index_dir = temporary->path().string();
+    config->index.dir = temporary->path().string();
   }
-  ConfigFlags flags;
-  flags.config_file = cmd.config_file;
-  flags.Set("chunk.max_tokens", std::to_string(cmd.max_tokens));
-  flags.Set("chunk.overlap_tokens", std::to_string(cmd.overlap));
-  if (!cmd.embed_model.empty()) flags.Set("models.embed", cmd.embed_model);
-  if (!cmd.rerank_model.empty()) flags.Set("models.rerank", cmd.rerank_model);
-  auto config = LoadCommandConfig(row_global, flags);
-  if (!config.ok()) return ReportError(config.status());
-  auto engine = OpenEngine(*config, row_global);
+  auto engine = OpenEngine(*config, global);
   if (!engine.ok()) return ReportError(engine.status());
 
   RequestContext ctx;
@@ -231,7 +233,7 @@ int RunEval(const EvalCommand& cmd, const GlobalOptions& global) {
                 {"queries", queries->size()},
                 {"k", cmd.k},
                 {"rows", out_rows}};
-    if (cmd.index_given) out["index"] = config->index.dir;
+    if (index_named) out["index"] = *config->index.dir;
     std::cout << out.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
     return kExitOk;
   }
@@ -265,18 +267,22 @@ void RegisterEvalCommand(CLI::App& app, const GlobalOptions& global, Action& act
   auto* sub = app.add_subcommand(
       "eval",
       "Evaluate retrieval on a BEIR collection: nDCG@10, MRR@10, Recall@100, MAP (trec_eval "
-      "definitions). The corpus is ingested into --index when given, else into a temporary "
-      "index that is removed afterwards.");
+      "definitions). The corpus is ingested into the index directory when one is named (--index, "
+      "SIEVE_INDEX or index.dir in sieve.toml), else into a temporary index that is removed "
+      "afterwards.");
   sub->add_option("--corpus", cmd->corpus, "BEIR corpus.jsonl")->required();
   sub->add_option("--queries", cmd->queries, "BEIR queries.jsonl")->required();
   sub->add_option("--qrels", cmd->qrels, "BEIR qrels TSV (e.g. qrels/test.tsv)")->required();
-  sub->add_option("-k,--k", cmd->k, "Documents per query in the run")->capture_default_str();
+  sub->add_option("-k,--k", cmd->k, "Documents per query in the run")
+      ->capture_default_str()
+      ->check(PositiveCount());
   sub->add_option("--run", cmd->run_path, "Write the TREC run file here");
-  sub->add_option("--modes,--mode", cmd->modes,
-                  "Rows to compare: lexical, dense, hybrid, each optionally +rerank (comma "
-                  "separated; default all six)")
-      ->delimiter(',')
-      ->capture_default_str();
+  auto* modes =
+      sub->add_option("--modes,--mode", cmd->modes,
+                      "Rows to compare: lexical, dense, hybrid, each optionally +rerank (comma "
+                      "separated; default all six)")
+          ->delimiter(',')
+          ->capture_default_str();
   sub->add_option("--embed-model", cmd->embed_model,
                   "Bi-encoder: folder or Hub id (default: the index's, else "
                   "BAAI/bge-small-en-v1.5)");
@@ -285,14 +291,16 @@ void RegisterEvalCommand(CLI::App& app, const GlobalOptions& global, Action& act
                   "cross-encoder/ms-marco-MiniLM-L-6-v2)");
   sub->add_option("--rerank-depth", cmd->rerank_depth,
                   "Candidates per query the cross-encoder reorders (the rest follow)")
-      ->capture_default_str();
-  sub->add_option("--max-tokens", cmd->max_tokens, "Token budget per chunk")->capture_default_str();
-  sub->add_option("--overlap", cmd->overlap, "Tokens shared by neighbouring chunks")
-      ->capture_default_str();
-  sub->add_option("--config", cmd->config_file, "Configuration file (default: ./sieve.toml)");
-  sub->callback([cmd, &app, &global, &action] {
-    cmd->index_given =
-        app.get_option("--index")->count() > 0 || std::getenv("SIEVE_INDEX") != nullptr;
+      ->capture_default_str()
+      ->check(PositiveCount());
+  sub->add_option("--max-tokens", cmd->max_tokens,
+                  "Token budget per chunk (default: chunk.max_tokens, else 256)")
+      ->check(PositiveCount());
+  sub->add_option("--overlap", cmd->overlap,
+                  "Tokens shared by neighbouring chunks (default: chunk.overlap_tokens, else 32)")
+      ->check(NonNegativeCount());
+  sub->callback([cmd, modes, &global, &action] {
+    cmd->modes_given = modes->count() > 0;
     action = [cmd, &global] { return RunEval(*cmd, global); };
   });
 }

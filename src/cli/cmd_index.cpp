@@ -33,22 +33,15 @@ struct IngestCommand {
   std::optional<std::size_t> overlap;
   std::optional<double> max_file_mb;
   std::optional<std::string> embed_model;
-  std::string config_file;
 };
 
 int RunIngest(const IngestCommand& cmd, const GlobalOptions& global) {
   ConfigFlags flags;
-  flags.config_file = cmd.config_file;
   if (cmd.max_tokens) flags.Set("chunk.max_tokens", std::to_string(*cmd.max_tokens));
   if (cmd.overlap) flags.Set("chunk.overlap_tokens", std::to_string(*cmd.overlap));
-  if (cmd.max_file_mb) {
-    if (!(*cmd.max_file_mb > 0)) {
-      return ReportError(Status::InvalidArgument("--max-file-mb must be > 0"));
-    }
-    flags.Set("ingest.max_file_mb", std::to_string(*cmd.max_file_mb));
-  }
+  if (cmd.max_file_mb) flags.Set("ingest.max_file_mb", std::to_string(*cmd.max_file_mb));
   if (cmd.embed_model) flags.Set("models.embed", *cmd.embed_model);
-  auto config = LoadCommandConfig(global, flags);
+  auto config = LoadCommandConfig(global, flags.overrides);
   if (!config.ok()) return ReportError(config.status());
   auto engine = OpenEngine(*config, global);
   if (!engine.ok()) return ReportError(engine.status());
@@ -73,7 +66,7 @@ int RunIngest(const IngestCommand& cmd, const GlobalOptions& global) {
   const int exit_code = response->skipped.empty() ? kExitOk : kExitInput;
   if (global.json) {
     json out = engine::ToJson(*response);
-    out["index"] = config->index.dir;
+    out["index"] = config::IndexDir(*config).string();
     std::cout << engine::Dump(out) << "\n";
     return exit_code;
   }
@@ -102,14 +95,11 @@ struct SearchCommand {
   std::string path_prefix;
   std::vector<std::string> types;
   std::vector<std::string> tags;
-  std::string config_file;
 };
 
 int RunSearch(const SearchCommand& cmd, const GlobalOptions& global) {
-  if (cmd.k == 0) return ReportError(Status::InvalidArgument("--k must be > 0"));
   ConfigFlags flags;
-  flags.config_file = cmd.config_file;
-  auto config = LoadCommandConfig(global, flags);
+  auto config = LoadCommandConfig(global, flags.overrides);
   if (!config.ok()) return ReportError(config.status());
   auto filter = MakeFilter(cmd.path_prefix, cmd.types, cmd.tags);
   if (!filter.ok()) return ReportError(filter.status());
@@ -154,7 +144,7 @@ int RunSearch(const SearchCommand& cmd, const GlobalOptions& global) {
 // ---- stats ----
 
 int RunStats(const GlobalOptions& global) {
-  auto config = LoadCommandConfig(global, {});
+  auto config = LoadCommandConfig(global);
   if (!config.ok()) return ReportError(config.status());
   auto engine = OpenEngine(*config, global);
   if (!engine.ok()) return ReportError(engine.status());
@@ -195,7 +185,7 @@ struct DeleteCommand {
 };
 
 int RunDelete(const DeleteCommand& cmd, const GlobalOptions& global) {
-  auto config = LoadCommandConfig(global, {});
+  auto config = LoadCommandConfig(global);
   if (!config.ok()) return ReportError(config.status());
   auto engine = OpenEngine(*config, global);
   if (!engine.ok()) return ReportError(engine.status());
@@ -254,18 +244,21 @@ void RegisterIndexCommands(CLI::App& app, const GlobalOptions& global, Action& a
   ingest_cmd->add_option(
       "--tag", ingest->tags,
       "Tag the documents (repeatable; replaces their tags; without it, tags are kept)");
-  ingest_cmd->add_option("--max-tokens", ingest->max_tokens,
-                         "Token budget per chunk (default: chunk.max_tokens, 256)");
-  ingest_cmd->add_option(
-      "--overlap", ingest->overlap,
-      "Tokens shared by neighbouring chunks (default: chunk.overlap_tokens, 32)");
-  ingest_cmd->add_option("--max-file-mb", ingest->max_file_mb,
-                         "Skip files larger than this (default: ingest.max_file_mb, 100)");
+  ingest_cmd
+      ->add_option("--max-tokens", ingest->max_tokens,
+                   "Token budget per chunk (default: chunk.max_tokens, 256)")
+      ->check(PositiveCount());
+  ingest_cmd
+      ->add_option("--overlap", ingest->overlap,
+                   "Tokens shared by neighbouring chunks (default: chunk.overlap_tokens, 32)")
+      ->check(NonNegativeCount());
+  ingest_cmd
+      ->add_option("--max-file-mb", ingest->max_file_mb,
+                   "Skip files larger than this (default: ingest.max_file_mb, 100)")
+      ->check(PositiveAmount());
   ingest_cmd->add_option("--embed-model", ingest->embed_model,
                          "Bi-encoder for the new chunks: folder or Hub id (default: the index's, "
                          "else models.embed, BAAI/bge-small-en-v1.5, when cached)");
-  ingest_cmd->add_option("--config", ingest->config_file,
-                         "Configuration file (default: ./sieve.toml)");
   ingest_cmd->callback([ingest, &global, &action] {
     action = [ingest, &global] { return RunIngest(*ingest, global); };
   });
@@ -274,12 +267,12 @@ void RegisterIndexCommands(CLI::App& app, const GlobalOptions& global, Action& a
   auto* search_cmd = app.add_subcommand(
       "search", "Ranked chunks with citations: BM25 unless --mode says otherwise, no answer");
   search_cmd->add_option("query", search->query, "Free text")->required();
-  search_cmd->add_option("-k,--k", search->k, "Number of chunks")->capture_default_str();
+  search_cmd->add_option("-k,--k", search->k, "Number of chunks")
+      ->capture_default_str()
+      ->check(PositiveCount());
   search_cmd->add_option("--mode", search->mode, "Retrieval: lexical (default), dense or hybrid")
       ->check(CLI::IsMember({"dense", "lexical", "hybrid"}));
   search_cmd->add_flag("--rerank", search->rerank, "Rerank the chunks with the cross-encoder");
-  search_cmd->add_option("--config", search->config_file,
-                         "Configuration file (default: ./sieve.toml)");
   search_cmd->add_option("--path-prefix", search->path_prefix,
                          "Only documents whose path starts with this");
   search_cmd->add_option("--type", search->types,

@@ -69,7 +69,7 @@ Result<std::unique_ptr<Engine>> ModelEngine(const char* key, const std::string& 
                                             const GlobalOptions& global) {
   ConfigFlags flags;
   flags.Set(key, model);
-  SIEVE_ASSIGN_OR_RETURN(auto config, LoadCommandConfig(global, flags));
+  SIEVE_ASSIGN_OR_RETURN(auto config, LoadCommandConfig(global, flags.overrides));
   return OpenEngine(config, global, [&](EngineOptions& o) {
     o.max_length = max_length;
     o.batch_size = batch_size;
@@ -241,10 +241,10 @@ void RegisterModelCommands(CLI::App& app, const GlobalOptions& global, Action& a
     sub->add_flag("--query", options->query, "Apply the model's query prompt (e.g. BGE's)");
     sub->add_option("--max-length", options->max_length,
                     "Truncate inputs to N tokens (default: the model's max_seq_length)")
-        ->check(CLI::NonNegativeNumber);
+        ->check(NonNegativeCount());
     sub->add_option("--batch-size", options->batch_size, "Sequences per forward pass")
         ->capture_default_str()
-        ->check(CLI::PositiveNumber);
+        ->check(PositiveCount());
     sub->add_option("--input", options->input,
                     "File with one text per line, or JSONL with a \"text\" field (and optional "
                     "\"id\"); writes JSONL {index, id, embedding}");
@@ -263,10 +263,10 @@ void RegisterModelCommands(CLI::App& app, const GlobalOptions& global, Action& a
     sub->add_option("--max-length", options->max_length,
                     "Truncate each (query, document) pair to N tokens, longest_first "
                     "(default: the model's maximum)")
-        ->check(CLI::NonNegativeNumber);
+        ->check(NonNegativeCount());
     sub->add_option("--batch-size", options->batch_size, "Pairs per forward pass")
         ->capture_default_str()
-        ->check(CLI::PositiveNumber);
+        ->check(PositiveCount());
     sub->callback([options, &global, &action] {
       action = [options, &global] { return RunRerank(*options, global); };
     });

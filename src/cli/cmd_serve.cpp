@@ -29,7 +29,6 @@ extern "C" void OnStopSignal(int sig) {
 }
 
 struct ServeCommand {
-  std::string config_file;
   std::optional<std::string> host;
   std::optional<int> port;
   std::optional<std::string> api_key;
@@ -47,7 +46,6 @@ struct ServeCommand {
 
 int RunServe(const ServeCommand& cmd, const GlobalOptions& global) {
   ConfigFlags flags;
-  flags.config_file = cmd.config_file;
   if (cmd.host) flags.Set("server.host", *cmd.host);
   if (cmd.port) flags.Set("server.port", std::to_string(*cmd.port));
   if (cmd.cors_origin) flags.Set("server.cors_origin", *cmd.cors_origin);
@@ -61,7 +59,7 @@ int RunServe(const ServeCommand& cmd, const GlobalOptions& global) {
   if (cmd.threads) flags.Set("server.threads", std::to_string(*cmd.threads));
   if (cmd.embed_model) flags.Set("models.embed", *cmd.embed_model);
   if (cmd.rerank_model) flags.Set("models.rerank", *cmd.rerank_model);
-  auto config = LoadCommandConfig(global, flags);
+  auto config = LoadCommandConfig(global, flags.overrides);
   if (!config.ok()) return ReportError(config.status());
 
   // SIGTERM and SIGINT set a flag a watcher thread polls. (Blocking the signals and sigwait-ing
@@ -90,7 +88,7 @@ int RunServe(const ServeCommand& cmd, const GlobalOptions& global) {
   Status bound = (*server)->Bind();
   if (!bound.ok()) return ReportError(bound);
   std::cerr << "sieve: serving http://" << options.host << ":" << (*server)->port() << "/ (index "
-            << config->index.dir << "; Ctrl-C or SIGTERM stops)" << std::endl;
+            << config::IndexDir(*config).string() << "; Ctrl-C or SIGTERM stops)" << std::endl;
 
   std::atomic<bool> done{false};
   server::Server* raw = server->get();
@@ -117,7 +115,6 @@ void RegisterServeCommand(CLI::App& app, const GlobalOptions& global, Action& ac
       "serve",
       "HTTP server: OpenAI/TEI/Cohere-compatible embeddings and rerank, /v1/query and chat "
       "completions with citations, documents, /metrics, /openapi.json and a web page at /");
-  sub->add_option("--config", cmd->config_file, "Configuration file (default: ./sieve.toml)");
   sub->add_option("--host", cmd->host, "Address to listen on (default 127.0.0.1)");
   sub->add_option("--port", cmd->port, "Port (default 8080; 0 = any free port)")
       ->check(CLI::Range(0, 65535));

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 
+#include "config/config.h"
 #include "core/status.h"
 
 namespace sieve::cli {
@@ -19,11 +20,24 @@ inline constexpr int kExitInput = 2;  // bad input; with ingest: something was s
 inline constexpr int kExitInternal = 3;
 
 struct GlobalOptions {
-  // --index DIR; unset: the configuration's index.dir (SIEVE_INDEX, sieve.toml, else ./.sieve).
-  std::optional<std::string> index_dir;
+  std::optional<std::string> index_dir;  // --index: wins over index.dir and SIEVE_INDEX
+  std::string config_file;               // --config: the sieve.toml to read ("" = search)
   bool json = false;
   bool verbose = false;
 };
+
+// The configuration a command runs with: the file (--config, else the search of
+// config/config.h), then SIEVE_* variables, then `overrides` (the command's own flags as
+// ("section.key", value)), then --index as index.dir.
+Result<config::Config> LoadCommandConfig(const GlobalOptions& global,
+                                         config::Overrides overrides = {});
+
+// Validators for count flags: a whole number of at least 1 (PositiveCount) or 0
+// (NonNegativeCount). "-1" is refused with a message naming the flag, never wrapped around.
+CLI::Validator PositiveCount();
+CLI::Validator NonNegativeCount();
+// A number (fractions allowed) greater than 0.
+CLI::Validator PositiveAmount();
 
 // The action a parsed subcommand runs; it returns the process exit code.
 using Action = std::function<int()>;

@@ -5,14 +5,6 @@
 
 namespace sieve::cli {
 
-Result<config::Config> LoadCommandConfig(const GlobalOptions& global, const ConfigFlags& flags) {
-  config::ConfigSources sources;
-  sources.config_file = flags.config_file;
-  sources.overrides = flags.overrides;
-  if (global.index_dir) sources.overrides.emplace_back("index.dir", *global.index_dir);
-  return config::LoadConfig(sources);
-}
-
 Result<std::unique_ptr<Engine>> OpenEngine(const config::Config& config,
                                            const GlobalOptions& global,
                                            const std::function<void(EngineOptions&)>& adjust) {

@@ -16,16 +16,12 @@
 
 namespace sieve::cli {
 
-// Flags of one command that override configuration keys, as ("section.key", value).
+// Flags of one command that override configuration keys, as ("section.key", value); handed to
+// LoadCommandConfig (cli/command.h).
 struct ConfigFlags {
-  std::string config_file;  // --config PATH ("" = ./sieve.toml, then the user's)
-  std::vector<std::pair<std::string, std::string>> overrides;
+  config::Overrides overrides;
   void Set(const char* key, std::string value) { overrides.emplace_back(key, std::move(value)); }
 };
-
-// The configuration of a command: defaults < sieve.toml < SIEVE_* < the command's flags < the
-// global --index flag.
-Result<config::Config> LoadCommandConfig(const GlobalOptions& global, const ConfigFlags& flags);
 
 // An engine whose logger prints "sieve: note: ..." (and info lines with --verbose) on stderr.
 // `adjust` may change the engine options (batch size, input length) before the engine opens.

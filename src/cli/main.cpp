@@ -1,6 +1,11 @@
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
+#include <cstddef>
 #include <iostream>
+#include <string>
+#include <string_view>
+#include <vector>
 
 #include "cli/command.h"
 
@@ -24,6 +29,72 @@ int ReportError(const Status& status) {
   return ExitCodeFor(status);
 }
 
+namespace {
+
+// Edits (insert, delete, substitute, swap two neighbours) that turn `a` into `b`.
+std::size_t EditDistance(std::string_view a, std::string_view b) {
+  std::vector<std::vector<std::size_t>> d(a.size() + 1, std::vector<std::size_t>(b.size() + 1));
+  for (std::size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
+  for (std::size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
+        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+      }
+    }
+  }
+  return d[a.size()][b.size()];
+}
+
+// The first word of the command line that is not an option (nor the value of a global option
+// that takes one), or "" when there is none.
+std::string FirstCommandWord(CLI::App& app, int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--") return i + 1 < argc ? argv[i + 1] : "";
+    if (arg.empty() || arg.front() != '-') return arg;
+    if (arg.find('=') != std::string::npos) continue;
+    try {
+      const CLI::Option* option = app.get_option(arg);
+      if (option->get_expected_max() > 0) ++i;  // its value follows
+    } catch (const CLI::OptionNotFound&) {
+    }
+  }
+  return "";
+}
+
+// "unknown command 'serach' (did you mean 'search'?)" when the command word names no
+// subcommand; "" when it does or there is none.
+std::string UnknownCommandMessage(CLI::App& app, int argc, char** argv) {
+  const std::string word = FirstCommandWord(app, argc, argv);
+  if (word.empty()) return "";
+  std::string best;
+  std::size_t best_distance = 0;
+  for (const CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) {
+    const std::string& name = sub->get_name();
+    if (name == word) return "";
+    const std::size_t distance = EditDistance(word, name);
+    if (best.empty() || distance < best_distance) {
+      best = name;
+      best_distance = distance;
+    }
+  }
+  std::string message = "unknown command '";
+  message += word;
+  message += '\'';
+  if (!best.empty() && best_distance <= std::max<std::size_t>(2, word.size() / 3)) {
+    message += " (did you mean '";
+    message += best;
+    message += "'?)";
+  }
+  message += "; see sieve --help";
+  return message;
+}
+
+}  // namespace
+
 }  // namespace sieve::cli
 
 int main(int argc, char** argv) {
@@ -37,7 +108,11 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   GlobalOptions global;
   app.add_option("--index", global.index_dir,
-                 "Index directory (default: index.dir of sieve.toml, $SIEVE_INDEX, else .sieve)");
+                 "Index directory (default: $SIEVE_INDEX, else index.dir of sieve.toml, else "
+                 ".sieve)");
+  app.add_option("--config", global.config_file,
+                 "Configuration file (default: ./sieve.toml, else "
+                 "$XDG_CONFIG_HOME/sieve/sieve.toml)");
   app.add_flag("--json", global.json, "Machine-readable JSON output");
   app.add_flag("-v,--verbose", global.verbose, "Say more (e.g. when inputs are truncated)");
 
@@ -55,6 +130,12 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() != 0) {
+      if (std::string unknown = UnknownCommandMessage(app, argc, argv); !unknown.empty()) {
+        std::cerr << "sieve: " << unknown << "\n";
+        return kExitUsage;
+      }
+    }
     int code = app.exit(e);
     return code == 0 ? kExitOk : kExitUsage;
   }

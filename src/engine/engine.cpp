@@ -17,9 +17,10 @@
 #include <utility>
 #include <vector>
 
+#include "core/http.h"
 #include "engine/session_pool.h"
 #include "generation/answer.h"
-#include "generation/config.h"
+#include "generation/options.h"
 #include "models/encoder.h"
 #include "models/hub.h"
 #include "retrieval/dense_index.h"
@@ -149,39 +150,59 @@ struct Settings {
   bool rerank = true;
   store::IngestOptions ingest;
   store::VectorIndexOptions vectors;
-  std::size_t sessions = 1;
+  std::size_t threads = 1;   // inference threads (the engine's pool)
+  std::size_t sessions = 1;  // sessions per model: requests that run a model at once
   generation::GenerationOptions generation;
 };
 
 Result<Settings> SettingsFromConfig(const config::Config& config) {
   Settings s;
-  s.index_dir = config.index.dir;
+  s.index_dir = config::IndexDir(config);
   if (s.index_dir.empty()) return Status::InvalidArgument("index.dir is empty");
-  s.embed_model =
-      config.models.embed != retrieval::kDefaultEmbedModel ? config.models.embed : std::string();
-  s.rerank_model = config.models.rerank;
-  s.rerank_named = config.models.rerank != retrieval::kDefaultRerankModel;
-  SIEVE_ASSIGN_OR_RETURN(s.mode, ParseMode(config.retrieval.mode));
-  s.mode_named = s.mode != Mode::kHybrid;
-  s.k = config.retrieval.k;
-  s.top_n = config.retrieval.top_n;
-  s.rrf_k = static_cast<double>(config.retrieval.rrf_k);
-  s.rerank = config.retrieval.rerank;
+  // Named models must load; unset ones fall back to the index's, then to the defaults.
+  s.embed_model = config.models.embed.value_or("");
+  s.rerank_model = config.models.rerank.value_or(std::string(retrieval::kDefaultRerankModel));
+  s.rerank_named = config.models.rerank.has_value();
+  const retrieval::PipelineOptions defaults;
+  if (config.retrieval.mode) {
+    SIEVE_ASSIGN_OR_RETURN(s.mode, ParseMode(*config.retrieval.mode));
+    s.mode_named = true;
+  } else {
+    s.mode = defaults.mode == retrieval::Mode::kLexical ? Mode::kLexical
+             : defaults.mode == retrieval::Mode::kDense ? Mode::kDense
+                                                        : Mode::kHybrid;
+  }
+  s.k = config.retrieval.k.value_or(defaults.k);
+  s.top_n = config.retrieval.top_n.value_or(defaults.top_n);
+  s.rrf_k = config.retrieval.rrf_k ? static_cast<double>(*config.retrieval.rrf_k) : defaults.rrf_k;
+  s.rerank = config.retrieval.rerank.value_or(defaults.rerank);
   if (s.k == 0) return Status::InvalidArgument("retrieval.k must be at least 1");
   if (s.top_n == 0) return Status::InvalidArgument("retrieval.top_n must be at least 1");
-  s.ingest.chunking.max_tokens = config.chunk.max_tokens;
-  s.ingest.chunking.overlap_tokens = config.chunk.overlap_tokens;
-  if (s.ingest.chunking.max_tokens == 0 ||
-      s.ingest.chunking.overlap_tokens >= s.ingest.chunking.max_tokens) {
-    return Status::InvalidArgument(
-        "chunk.max_tokens must be at least 1 and larger than chunk.overlap_tokens");
+  text::ChunkOptions& chunking = s.ingest.chunking;
+  chunking.max_tokens = config.chunk.max_tokens.value_or(chunking.max_tokens);
+  chunking.overlap_tokens = config.chunk.overlap_tokens.value_or(chunking.overlap_tokens);
+  if (chunking.max_tokens == 0 || chunking.overlap_tokens >= chunking.max_tokens) {
+    return Status::InvalidArgument("chunk.overlap_tokens (--overlap, " +
+                                   std::to_string(chunking.overlap_tokens) +
+                                   ") must be smaller than chunk.max_tokens (--max-tokens, " +
+                                   std::to_string(chunking.max_tokens) + ")");
   }
-  s.vectors.exact_threshold = config.index.exact_search_below;
-  s.vectors.hnsw_m = static_cast<int>(config.index.hnsw_m);
-  s.vectors.hnsw_ef_construction = static_cast<int>(config.index.hnsw_ef_construction);
-  s.vectors.hnsw_ef_search = static_cast<int>(config.index.hnsw_ef_search);
-  s.sessions = 4;
+  if (config.ingest.max_file_mb) {
+    s.ingest.max_file_bytes =
+        static_cast<std::uint64_t>(*config.ingest.max_file_mb * 1024.0 * 1024.0);
+  }
+  s.vectors.exact_threshold = config::ExactSearchBelow(config);
+  const config::IndexConfig& index = config.index;
+  if (index.hnsw_m) s.vectors.hnsw_m = static_cast<int>(*index.hnsw_m);
+  if (index.hnsw_ef_construction) {
+    s.vectors.hnsw_ef_construction = static_cast<int>(*index.hnsw_ef_construction);
+  }
+  if (index.hnsw_ef_search) s.vectors.hnsw_ef_search = static_cast<int>(*index.hnsw_ef_search);
+  s.threads = config::EngineThreads(config);
+  s.sessions = config::EngineSessions(config);
   SIEVE_ASSIGN_OR_RETURN(s.generation, generation::MakeGenerationOptions(config));
+  // One connection pool for every request's LLM calls.
+  s.generation.http = std::make_shared<const http::Client>();
   return s;
 }
 
@@ -495,8 +516,7 @@ Result<SearchResponse> Engine::Impl::Retrieve(
                                                        : ModeName(mode) + std::string(" retrieval");
     if (rerank_asked && !rerank) {
       fallback += ", no reranking";
-      if (for_answer && !settings.generation.llm.base_url.empty()) {
-      } else if (for_answer) {
+      if (for_answer && settings.generation.llm.base_url.empty()) {
         fallback += ", extractive answers scored lexically";
       }
     }
@@ -578,7 +598,7 @@ Result<AskResponse> Engine::Ask(const AskRequest& request, RequestContext& ctx) 
   }
   Span generate = ctx.StartSpan("generate", SpanKind::kLlm);
   auto answer = generation::GenerateAnswer(request.query, passages, impl_->settings.generation,
-                                           cross_encoder.get(), on_token);
+                                           cross_encoder.get(), on_token, &ctx);
   generate.End(answer.status());
   if (!answer.ok()) {
     root.End(answer.status());

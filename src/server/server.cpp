@@ -291,16 +291,18 @@ json DocumentJson(const DocumentSummary& d) {
 
 ServerOptions OptionsFromConfig(const config::Config& config) {
   ServerOptions options;
-  options.host = config.server.host;
-  options.port = static_cast<int>(config.server.port);
-  options.cors_origin = config.server.cors_origin;
-  options.max_body_bytes = config.server.max_body_mb << 20;
-  options.max_batch_tokens = config.server.max_batch_tokens;
-  options.max_wait = std::chrono::milliseconds(config.server.max_wait_ms);
-  options.max_queue = config.server.max_queue;
-  options.timeout =
-      std::chrono::milliseconds(static_cast<std::int64_t>(config.server.timeout_s * 1000));
-  options.threads = config.server.threads;
+  const config::ServerConfig& c = config.server;
+  options.host = c.host.value_or(options.host);
+  if (c.port) options.port = static_cast<int>(*c.port);
+  options.cors_origin = c.cors_origin.value_or(options.cors_origin);
+  if (c.max_body_mb) options.max_body_bytes = *c.max_body_mb << 20;
+  options.max_batch_tokens = c.max_batch_tokens.value_or(options.max_batch_tokens);
+  if (c.max_wait_ms) options.max_wait = std::chrono::milliseconds(*c.max_wait_ms);
+  options.max_queue = c.max_queue.value_or(options.max_queue);
+  if (c.timeout_s) {
+    options.timeout = std::chrono::milliseconds(static_cast<std::int64_t>(*c.timeout_s * 1000));
+  }
+  options.threads = c.threads.value_or(options.threads);
   if (const char* key = std::getenv("SIEVE_API_KEY"); key != nullptr) options.api_key = key;
   if (const char* key = std::getenv("SIEVE_ADMIN_KEY"); key != nullptr) options.admin_key = key;
   return options;
@@ -1040,7 +1042,7 @@ void Server::Impl::ListDocuments(const httplib::Request& req, httplib::Response&
   } else {
     // No index yet is an empty list, not an error.
     std::error_code ec;
-    if (fs::exists(fs::path(engine.config().index.dir) / "sieve.db", ec)) Fail(listed.status());
+    if (fs::exists(config::IndexDir(engine.config()) / "sieve.db", ec)) Fail(listed.status());
   }
   WriteJson(res, {{"object", "list"},
                   {"data", std::move(data)},
@@ -1239,7 +1241,7 @@ Result<std::unique_ptr<Server>> Server::Create(Engine& engine, ServerOptions opt
   }
   if (options.max_body_bytes == 0) return Status::InvalidArgument("max body size is 0");
   if (options.upload_dir.empty()) {
-    options.upload_dir = fs::absolute(fs::path(engine.config().index.dir)) / "uploads";
+    options.upload_dir = fs::absolute(config::IndexDir(engine.config())) / "uploads";
   }
   auto impl = std::make_unique<Impl>(engine, std::move(options));
   impl->SetUp();

@@ -189,10 +189,15 @@ TEST_F(AskCliTest, EveryModeWithAndWithoutRerankOnCranfield) {
   for (const std::string mode : {"lexical", "dense", "hybrid"}) {
     for (const bool rerank : {false, true}) {
       SCOPED_TRACE(mode + (rerank ? " + rerank" : ""));
-      std::vector<std::string> args = {
-          "ask",           kQuestion, "--mode",  mode, "--json",         "--k", "20",
-          "--embed-model", bge,       "--top-n", "4",  "--rerank-model", marco};
-      if (!rerank) args.push_back("--no-rerank");
+      std::vector<std::string> args = {"ask", kQuestion, "--mode",  mode, "--json",
+                                       "--k", "20",      "--top-n", "4"};
+      // Each model flag only where it is used: the others conflict with the mode.
+      if (mode != "lexical") args.insert(args.end(), {"--embed-model", bge});
+      if (rerank) {
+        args.insert(args.end(), {"--rerank-model", marco});
+      } else {
+        args.push_back("--no-rerank");
+      }
       Outcome ask = Sieve(args);
       ASSERT_EQ(ask.exit_code, 0) << ask.err;
       EXPECT_THAT(ask.err, Not(HasSubstr("not in the Hugging Face cache")));
