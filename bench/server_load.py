@@ -274,6 +274,8 @@ def main():
     ap.add_argument("--duration", type=float, default=20)
     ap.add_argument("--connections", type=int, default=32)
     ap.add_argument("--short", action="store_true", help="a few seconds of each (CI)")
+    ap.add_argument("--max-wait-ms", type=int, default=None,
+                    help="the server's batch wait (default: the server's, 0 ms)")
     args = ap.parse_args()
     if args.short:
         args.duration = 4
@@ -288,8 +290,9 @@ def main():
             with open(os.path.join(ROOT, "samples", name), encoding="utf-8") as f:
                 samples_text += [p.strip() for p in f.read().split("\n\n") if len(p.strip()) > 40]
         port = free_port()
-        proc = start_server(args.binary, index, port)
-        summary = {}
+        extra = [] if args.max_wait_ms is None else ["--max-wait-ms", str(args.max_wait_ms)]
+        proc = start_server(args.binary, index, port, extra)
+        summary = {"max_wait_ms": args.max_wait_ms if args.max_wait_ms is not None else 0}
         try:
             summary["batching"] = batching_gain(port, 96 if args.short else 512, args.connections)
             summary["mixed"] = mixed_load(port, args.duration, args.connections, samples_text)

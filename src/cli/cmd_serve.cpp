@@ -126,8 +126,9 @@ void RegisterServeCommand(CLI::App& app, const GlobalOptions& global, Action& ac
   sub->add_option("--max-body-mb", cmd->max_body_mb, "Largest request body in MiB (default 32)");
   sub->add_option("--max-batch-tokens", cmd->max_batch_tokens,
                   "Tokens per embedding batch (default 8192)");
-  sub->add_option("--max-wait-ms", cmd->max_wait_ms,
-                  "How long a batch waits for more requests (default 5)");
+  sub->add_option(
+      "--max-wait-ms", cmd->max_wait_ms,
+      "How long a batch waits for more requests (default 0: batches form while the model is busy)");
   sub->add_option("--max-queue", cmd->max_queue,
                   "Waiting requests before 429 + Retry-After (default 256)");
   sub->add_option("--timeout-s", cmd->timeout_s, "Seconds a request may take (default 60)");

@@ -22,10 +22,12 @@
 namespace sieve::server {
 
 struct BatcherOptions {
-  std::size_t max_batch_tokens = 8192;    // a batch stops growing past this many tokens
-  std::chrono::milliseconds max_wait{5};  // the first text of a batch waits at most this long
-  std::size_t max_queue = 256;            // requests waiting; one more gets kBusy
-  std::size_t workers = 2;                // batches computed at once (one model, shared)
+  std::size_t max_batch_tokens = 8192;  // a batch stops growing past this many tokens
+  // The first text of a batch waits at most this long for more. 0: a free worker takes what is
+  // queued at once; batches still form from the texts that arrive while the workers are busy.
+  std::chrono::milliseconds max_wait{0};
+  std::size_t max_queue = 256;  // requests waiting; one more gets kBusy
+  std::size_t workers = 2;      // batches computed at once (one model, shared)
 };
 
 // Merges the texts of concurrent Embed calls into batches of at most max_batch_tokens tokens (a

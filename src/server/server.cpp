@@ -6,6 +6,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/sha.h>
+#include <sys/socket.h>
 
 #include <nlohmann/json.hpp>
 
@@ -312,6 +313,16 @@ ServerOptions OptionsFromConfig(const config::Config& config) {
 
 enum class Access { kPublic, kRead, kAdmin };
 
+// cpp-httplib listens with a backlog of 5 (fixed in Debian's compiled library): many clients
+// connecting at once overflow it. Listening again on the bound socket raises it.
+class HttpServer : public httplib::Server {
+ public:
+  void RaiseBacklog(int backlog) {
+    const auto sock = svr_sock_.load();
+    if (sock != INVALID_SOCKET) ::listen(sock, backlog);
+  }
+};
+
 struct Server::Impl {
   Engine& engine;
   ServerOptions options;
@@ -319,7 +330,7 @@ struct Server::Impl {
   StageTracer tracer{metrics};
   EmbedBatcher batcher;
   WriteQueue writes;
-  httplib::Server http;
+  HttpServer http;
   std::atomic<int> bound_port{0};
   std::atomic<bool> stopping{false};
   // Rerank requests waiting or running (bounded like the embedding queue).
@@ -1288,6 +1299,7 @@ Status Server::Bind() {
     }
     s.bound_port = s.options.port;
   }
+  s.http.RaiseBacklog(1024);
   return Status::Ok();
 }
 

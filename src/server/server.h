@@ -39,7 +39,7 @@ struct ServerOptions {
   std::string cors_origin;  // "" = no CORS headers
   std::size_t max_body_bytes = 32u << 20;
   std::size_t max_batch_tokens = 8192;       // tokens per embedding batch
-  std::chrono::milliseconds max_wait{5};     // how long a batch waits for more requests
+  std::chrono::milliseconds max_wait{0};     // how long a batch waits for more requests
   std::size_t max_queue = 256;               // waiting model requests (and writes) before 429
   std::chrono::milliseconds timeout{60000};  // per request
   std::size_t threads =

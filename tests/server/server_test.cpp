@@ -537,7 +537,8 @@ TEST_F(ServerTest, ConcurrentEmbeddingsAreBatchedAndExact) {
     replies.push_back(std::async(std::launch::async, [&, text] {
       httplib::Client client("127.0.0.1", server_->port());
       auto res = client.Post("/v1/embeddings", json{{"input", text}}.dump(), "application/json");
-      return res && res->status == 200 ? json::parse(res->body) : json(nullptr);
+      if (!res) return json("no response: " + httplib::to_string(res.error()));
+      return res->status == 200 ? json::parse(res->body) : json(res->body);
     }));
   }
   RequestContext ctx;
@@ -545,7 +546,7 @@ TEST_F(ServerTest, ConcurrentEmbeddingsAreBatchedAndExact) {
   ASSERT_TRUE(direct.ok());
   for (std::size_t i = 0; i < texts.size(); ++i) {
     const json reply = replies[i].get();
-    ASSERT_TRUE(reply.is_object());
+    ASSERT_TRUE(reply.is_object()) << reply.dump();
     const auto v = reply["data"][0]["embedding"].get<std::vector<float>>();
     ASSERT_EQ(v.size(), direct->vectors[i].size());
     for (std::size_t j = 0; j < v.size(); ++j) EXPECT_NEAR(v[j], direct->vectors[i][j], 1e-5);
