@@ -14,10 +14,11 @@
 //   auto answer = (*engine)->Ask(ask, ctx);
 //
 // Thread-safety: every method of Engine may be called from many threads at once. Search, Ask,
-// Embed, Rerank and Stats run concurrently with each other and with one write (Ingest, Delete,
-// Reembed); writes are serialised among themselves, and across processes by an exclusive lock on
-// the index folder (a second writer waits up to EngineOptions::write_lock_wait, then fails with
-// kBusy). A request's RequestContext is used by that request only.
+// Embed, Rerank, Tokenize, Stats, ListDocuments and GetDocument run concurrently with each other
+// and with one write (Ingest, Delete, Reembed); writes are serialised among themselves, and across
+// processes by an exclusive lock on the index folder (a second writer waits up to
+// EngineOptions::write_lock_wait, then fails with kBusy). A request's RequestContext is used by
+// that request only.
 //
 // Errors are values: every call returns Result<Response>. Things a user should know that are not
 // errors (a default model is not downloaded so retrieval fell back to lexical, vectors were
@@ -282,6 +283,45 @@ struct ModelsResponse {
   ModelStatus rerank;
 };
 
+// A document in the index (without its text).
+struct DocumentSummary {
+  std::int64_t id = 0;  // stable while the document exists (a replaced document keeps it)
+  std::string key;      // the unique key (absolute path, or a BEIR _id)
+  std::string source_path;
+  std::string type;
+  std::string title;
+  std::uint64_t bytes = 0;
+  std::vector<std::string> tags;  // sorted
+  std::int64_t ingested_at = 0;   // unix seconds
+  std::size_t chunks = 0;
+};
+
+struct ListDocumentsRequest {
+  std::size_t offset = 0;   // documents to skip, in key order
+  std::size_t limit = 100;  // at most this many (0 = all)
+};
+
+struct ListDocumentsResponse {
+  std::vector<DocumentSummary> documents;  // sorted by key
+  std::size_t total = 0;                   // documents in the index
+};
+
+struct TokenizeRequest {
+  std::vector<std::string> texts;
+  bool add_special_tokens = true;
+};
+
+struct TokenizedText {
+  std::vector<std::int32_t> ids;
+  std::vector<std::string> tokens;  // the token string of each id
+};
+
+struct TokenizeResponse {
+  std::vector<TokenizedText> texts;  // one per request text, untruncated
+  std::string model;                 // the bi-encoder whose tokenizer was used
+  std::size_t max_length = 0;        // the longest input the model reads (special tokens included)
+};
+
 struct EngineOptions {
   Logger logger;                // side remarks (truncation, repairs); default: dropped
   std::size_t batch_size = 32;  // sequences per forward pass
@@ -327,6 +367,14 @@ class Engine {
   Result<ModelsResponse> LoadModels(bool embed, bool rerank, RequestContext& ctx);
   // Counts of the index. Read.
   Result<StatsResponse> Stats(RequestContext& ctx);
+  // The documents of the index, a page at a time, sorted by key. Read.
+  Result<ListDocumentsResponse> ListDocuments(const ListDocumentsRequest& request,
+                                              RequestContext& ctx);
+  // One document by id; kNotFound when there is none. Read.
+  Result<DocumentSummary> GetDocument(std::int64_t id, RequestContext& ctx);
+  // The bi-encoder's tokenizer applied to each text (no truncation), and the model's input limit,
+  // so a caller can refuse over-long inputs before embedding. No index needed.
+  Result<TokenizeResponse> Tokenize(const TokenizeRequest& request, RequestContext& ctx);
 
   const config::Config& config() const;
 

@@ -60,6 +60,7 @@ void RegisterModelCommands(CLI::App& app, const GlobalOptions& global,
 void RegisterHubCommands(CLI::App& app, const GlobalOptions& global,
                          Action& action);  // models pull/list
 void RegisterAskCommand(CLI::App& app, const GlobalOptions& global, Action& action);
+void RegisterServeCommand(CLI::App& app, const GlobalOptions& global, Action& action);
 
 // Maps a failed Status to an exit code and prints "sieve: <message>" on stderr.
 int ReportError(const Status& status);

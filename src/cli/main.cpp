@@ -134,6 +134,7 @@ int main(int argc, char** argv) {
   RegisterModelCommands(app, global, action);
   RegisterHubCommands(app, global, action);
   RegisterAskCommand(app, global, action);
+  RegisterServeCommand(app, global, action);
 
   try {
     app.parse(argc, argv);

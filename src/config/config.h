@@ -94,6 +94,20 @@ struct EngineConfig {
   std::optional<std::size_t> sessions;  // SIEVE_SESSIONS: model sessions per model
 };
 
+// `sieve serve` (defaults in server::ServerOptions). API keys are never read from the file:
+// SIEVE_API_KEY and SIEVE_ADMIN_KEY (or --api-key / --admin-key).
+struct ServerConfig {
+  std::optional<std::string> host;              // server.host              SIEVE_HOST
+  std::optional<std::size_t> port;              // server.port              SIEVE_PORT
+  std::optional<std::string> cors_origin;       // server.cors_origin       SIEVE_CORS_ORIGIN
+  std::optional<std::size_t> max_body_mb;       // server.max_body_mb       SIEVE_MAX_BODY_MB
+  std::optional<std::size_t> max_batch_tokens;  // server.max_batch_tokens  SIEVE_MAX_BATCH_TOKENS
+  std::optional<std::size_t> max_wait_ms;       // server.max_wait_ms       SIEVE_MAX_WAIT_MS
+  std::optional<std::size_t> max_queue;         // server.max_queue         SIEVE_MAX_QUEUE
+  std::optional<double> timeout_s;              // server.timeout           SIEVE_TIMEOUT
+  std::optional<std::size_t> threads;           // server.threads           SIEVE_SERVER_THREADS
+};
+
 struct Config {
   IndexConfig index;
   ModelsConfig models;
@@ -103,6 +117,7 @@ struct Config {
   LlmConfig llm;
   GenerationConfig generation;
   EngineConfig engine;
+  ServerConfig server;
   std::filesystem::path file;  // the sieve.toml that was read ("" if none)
 };
 

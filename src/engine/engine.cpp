@@ -34,6 +34,7 @@
 #include "store/index_lock.h"
 #include "store/ingest.h"
 #include "store/vector_store.h"
+#include "tokenizer/tokenizer.h"
 
 namespace sieve {
 
@@ -261,6 +262,7 @@ struct EmbedState {
   std::string spec;         // what was asked for
   std::string unavailable;  // non-empty: a default model that is not downloaded
   models::ModelInfo identity;
+  std::shared_ptr<const models::EncoderModel> model;  // weights and tokenizer (thread-safe)
   std::unique_ptr<engine::SessionPool<models::Embedder>> sessions;
   bool available() const { return sessions != nullptr; }
 };
@@ -432,6 +434,7 @@ struct Engine::Impl {
     state->identity = loaded.identity;
     std::shared_ptr<const models::EncoderModel> model = loaded.model->shared_model();
     if (!model) return Status::Internal("the bi-encoder of " + spec + " has no shared model");
+    state->model = model;
     state->sessions = PoolStartingWith<models::Embedder>(
         std::move(loaded.model),
         [model, session = SessionOptionsFor()] {
@@ -472,6 +475,8 @@ struct Engine::Impl {
     std::string unavailable;  // a note when chunks were left without vectors
   };
   Result<std::unique_ptr<store::DocumentStore>> OpenWriter(bool create);
+  // An available bi-encoder for requests that need no index, else kNotFound.
+  Result<std::shared_ptr<EmbedState>> AvailableEmbedder();
   // Makes `fresh` the vector store later requests search.
   void Publish(std::shared_ptr<store::VectorStore> fresh) {
     std::lock_guard<std::mutex> lock(state_mutex);
@@ -708,19 +713,26 @@ Result<AskResponse> Engine::Ask(const AskRequest& request, RequestContext& ctx) 
   return response;
 }
 
-Result<EmbedResponse> Engine::Embed(const EmbedRequest& request, RequestContext& ctx) {
-  TimingScope timing(ctx);
-  Span span = ctx.StartSpan("embed", SpanKind::kEmbedding);
+// The bi-encoder requests without an index use: the configured one, else the index's (when there
+// is an index with vectors), else the default.
+Result<std::shared_ptr<EmbedState>> Engine::Impl::AvailableEmbedder() {
   std::shared_ptr<store::VectorStore> index_vectors;
   std::error_code ec;
-  if (impl_->settings.embed_model.empty() && fs::is_directory(impl_->settings.index_dir, ec)) {
-    auto opened = impl_->Vectors();
+  if (settings.embed_model.empty() && fs::is_directory(settings.index_dir, ec)) {
+    auto opened = Vectors();
     if (opened.ok()) index_vectors = *opened;
   }
-  SIEVE_ASSIGN_OR_RETURN(auto state, impl_->Embedder(index_vectors.get()));
+  SIEVE_ASSIGN_OR_RETURN(auto state, Embedder(index_vectors.get()));
   if (!state->available()) {
     return Status::NotFound("embedding model " + state->spec + ": " + state->unavailable);
   }
+  return state;
+}
+
+Result<EmbedResponse> Engine::Embed(const EmbedRequest& request, RequestContext& ctx) {
+  TimingScope timing(ctx);
+  Span span = ctx.StartSpan("embed", SpanKind::kEmbedding);
+  SIEVE_ASSIGN_OR_RETURN(auto state, impl_->AvailableEmbedder());
   SIEVE_ASSIGN_OR_RETURN(auto session, state->sessions->Acquire(ctx));
   SIEVE_RETURN_IF_ERROR(ctx.Check());
   EmbedResponse response;
@@ -823,6 +835,75 @@ Result<StatsResponse> Engine::Stats(RequestContext& ctx) {
     auto size = (*vectors)->size();
     if (size.ok()) response.vectors = *size;
     if (auto model = (*vectors)->model()) response.vector_model = store::DescribeModel(*model);
+  }
+  return response;
+}
+
+namespace {
+
+DocumentSummary ToSummary(const store::DocumentInfo& info) {
+  DocumentSummary out;
+  out.id = info.doc_id;
+  out.key = info.key;
+  out.source_path = info.source_path;
+  out.type = info.type;
+  out.title = info.title;
+  out.bytes = info.bytes;
+  out.tags = info.tags;
+  out.ingested_at = info.ingested_at;
+  out.chunks = info.chunk_count;
+  return out;
+}
+
+}  // namespace
+
+Result<ListDocumentsResponse> Engine::ListDocuments(const ListDocumentsRequest& request,
+                                                    RequestContext& ctx) {
+  SIEVE_ASSIGN_OR_RETURN(auto reader, impl_->readers.Acquire(ctx));
+  SIEVE_RETURN_IF_ERROR(ctx.Check());
+  SIEVE_ASSIGN_OR_RETURN(auto all, reader->ListDocuments());
+  std::sort(all.begin(), all.end(), [](const store::DocumentInfo& a, const store::DocumentInfo& b) {
+    return a.key < b.key;
+  });
+  ListDocumentsResponse response;
+  response.total = all.size();
+  const std::size_t begin = std::min(request.offset, all.size());
+  const std::size_t end =
+      request.limit == 0 ? all.size() : std::min(all.size(), begin + request.limit);
+  for (std::size_t i = begin; i < end; ++i) response.documents.push_back(ToSummary(all[i]));
+  return response;
+}
+
+Result<DocumentSummary> Engine::GetDocument(std::int64_t id, RequestContext& ctx) {
+  SIEVE_ASSIGN_OR_RETURN(auto reader, impl_->readers.Acquire(ctx));
+  SIEVE_RETURN_IF_ERROR(ctx.Check());
+  SIEVE_ASSIGN_OR_RETURN(auto all, reader->ListDocuments());
+  for (const auto& info : all) {
+    if (info.doc_id == id) return ToSummary(info);
+  }
+  return Status::NotFound("no document with id " + std::to_string(id));
+}
+
+Result<TokenizeResponse> Engine::Tokenize(const TokenizeRequest& request, RequestContext& ctx) {
+  SIEVE_RETURN_IF_ERROR(ctx.Check());
+  SIEVE_ASSIGN_OR_RETURN(auto state, impl_->AvailableEmbedder());
+  TokenizeResponse response;
+  response.model = state->identity.id;
+  response.max_length = state->identity.max_seq_length;
+  if (impl_->options.max_length > 0) {
+    response.max_length = std::min(response.max_length, impl_->options.max_length);
+  }
+  tokenizer::EncodeOptions encode;
+  encode.add_special_tokens = request.add_special_tokens;
+  response.texts.reserve(request.texts.size());
+  for (const auto& text : request.texts) {
+    tokenizer::Encoding encoding = state->model->tokenizer().Encode(text, encode);
+    TokenizedText out;
+    out.tokens.reserve(encoding.input_ids.size());
+    for (std::int32_t id : encoding.input_ids)
+      out.tokens.push_back(state->model->tokenizer().IdToToken(id));
+    out.ids = std::move(encoding.input_ids);
+    response.texts.push_back(std::move(out));
   }
   return response;
 }

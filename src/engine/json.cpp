@@ -149,6 +149,18 @@ json ToJson(const ReembedResponse& r) {
   return {{"model", r.model}, {"chunks", r.chunks}, {"seconds", r.seconds}};
 }
 
+json ToJson(const DocumentSummary& d) {
+  return {{"id", d.id},
+          {"key", d.key},
+          {"path", d.source_path},
+          {"type", d.type},
+          {"title", d.title},
+          {"bytes", d.bytes},
+          {"tags", d.tags},
+          {"ingested_at", d.ingested_at},
+          {"chunks", d.chunks}};
+}
+
 namespace {
 
 std::string Lower(std::string_view text) {

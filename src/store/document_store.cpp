@@ -130,11 +130,16 @@ bool HasWordCharacter(std::string_view word) {
 std::string BuildFtsQuery(std::string_view text) {
   std::string query;
   std::set<std::string> seen;
+  // Control characters separate words too: FTS5 reads a NUL as the end of the query.
+  auto separator = [](char c) {
+    const auto u = static_cast<unsigned char>(c);
+    return std::isspace(u) || u < 0x20 || u == 0x7f;
+  };
   size_t i = 0;
   while (i < text.size()) {
-    while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i]))) ++i;
+    while (i < text.size() && separator(text[i])) ++i;
     size_t start = i;
-    while (i < text.size() && !std::isspace(static_cast<unsigned char>(text[i]))) ++i;
+    while (i < text.size() && !separator(text[i])) ++i;
     std::string_view word = text.substr(start, i - start);
     if (word.empty() || !HasWordCharacter(word)) continue;
     std::string folded(word);
