@@ -48,6 +48,10 @@ struct FaissIndexOptions {
 // TLS); the defaults here are the only ones. The *_json fields are passed through to Qdrant's
 // create-collection request as they are (JSON objects, "" = Qdrant's default); the integers, when
 // non-zero, likewise. They only matter when Sieve creates the collection.
+// The variable that holds the Qdrant API key unless qdrant.api_key_env names another
+// (SIEVE_QDRANT_API_KEY wins over both).
+inline constexpr const char* kDefaultQdrantApiKeyEnv = "QDRANT_API_KEY";
+
 struct QdrantOptions {
   std::string api_key;                   // sent as the `api-key` header when non-empty
   double timeout_s = 30;                 // one HTTP attempt, connect to last byte
