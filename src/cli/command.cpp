@@ -12,6 +12,7 @@ Result<config::Config> LoadCommandConfig(const GlobalOptions& global, config::Ov
   sources.config_file = global.config_file;
   sources.overrides = std::move(overrides);
   if (global.index_dir) sources.overrides.emplace_back("index.dir", *global.index_dir);
+  if (global.store) sources.overrides.emplace_back("index.store", *global.store);
   return config::LoadConfig(sources);
 }
 

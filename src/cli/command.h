@@ -22,6 +22,7 @@ inline constexpr int kExitInternal = 3;
 
 struct GlobalOptions {
   std::optional<std::string> index_dir;  // --index: wins over index.dir and SIEVE_INDEX
+  std::optional<std::string> store;      // --store: wins over index.store, SIEVE_VECTOR_STORE
   std::string config_file;               // --config: the sieve.toml to read ("" = search)
   bool json = false;
   bool verbose = false;

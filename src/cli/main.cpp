@@ -113,6 +113,10 @@ int main(int argc, char** argv) {
   app.add_option("--index", global.index_dir,
                  "Index directory (default: $SIEVE_INDEX, else index.dir of sieve.toml, else "
                  ".sieve)");
+  app.add_option("--store", global.store,
+                 "Vector store URI: faiss:DIR (default: the index directory), "
+                 "qdrant://HOST:PORT/COLLECTION or qdrants://... (default: $SIEVE_VECTOR_STORE, "
+                 "else index.store of sieve.toml)");
   app.add_option("--config", global.config_file,
                  "Configuration file (default: ./sieve.toml, else "
                  "$XDG_CONFIG_HOME/sieve/sieve.toml)");

@@ -33,7 +33,7 @@ struct KeySpec {
   double min = 0;  // numbers: inclusive range
   double max = 1e12;
   std::string_view allowed;  // strings: "a|b|c" (a leading "|" allows ""), "" = anything
-  std::string_view prefix;   // strings: must start with this ("" = anything)
+  std::string_view prefix;   // strings: must start with one of these ("a|b", "" = anything)
 };
 
 // Config files are small; anything bigger is not a config file.
@@ -43,12 +43,13 @@ const std::vector<KeySpec>& Specs() {
   static const std::vector<KeySpec> specs = {
       {{"index.dir", "SIEVE_INDEX", "index directory (SQLite store + vector index)"},
        StringRef{[](Config& c) -> std::optional<std::string>& { return c.index.dir; }}},
-      {{"index.store", "SIEVE_VECTOR_STORE", "vector store URI (faiss:DIR)"},
+      {{"index.store", "SIEVE_VECTOR_STORE",
+        "vector store URI (faiss:DIR, qdrant://HOST:PORT/COLLECTION, qdrants://...)"},
        StringRef{[](Config& c) -> std::optional<std::string>& { return c.index.store; }},
        0,
        0,
        "",
-       "faiss:"},
+       "faiss:|qdrant://|qdrants://"},
       {{"index.hnsw_m", "SIEVE_HNSW_M", "HNSW graph degree M"},
        SizeRef{[](Config& c) -> std::optional<std::size_t>& { return c.index.hnsw_m; }},
        2,
@@ -68,6 +69,45 @@ const std::vector<KeySpec>& Specs() {
        SizeRef{[](Config& c) -> std::optional<std::size_t>& { return c.index.exact_search_below; }},
        0,
        1e12},
+      {{"qdrant.api_key_env", "SIEVE_QDRANT_API_KEY_ENV",
+        "environment variable holding the Qdrant API key (SIEVE_QDRANT_API_KEY wins)"},
+       StringRef{[](Config& c) -> std::optional<std::string>& { return c.qdrant.api_key_env; }}},
+      {{"qdrant.timeout", "SIEVE_QDRANT_TIMEOUT", "seconds for one Qdrant request"},
+       DoubleRef{[](Config& c) -> std::optional<double>& { return c.qdrant.timeout_s; }},
+       0.001,
+       86400},
+      {{"qdrant.retries", "SIEVE_QDRANT_RETRIES", "extra attempts on 429, 5xx, connection failure"},
+       IntRef{[](Config& c) -> std::optional<int>& { return c.qdrant.retries; }},
+       0,
+       10},
+      {{"qdrant.batch_size", "SIEVE_QDRANT_BATCH_SIZE", "points per upsert or delete request"},
+       SizeRef{[](Config& c) -> std::optional<std::size_t>& { return c.qdrant.batch_size; }},
+       1,
+       100000},
+      {{"qdrant.shard_number", "SIEVE_QDRANT_SHARD_NUMBER", "shards of a collection Sieve creates"},
+       SizeRef{[](Config& c) -> std::optional<std::size_t>& { return c.qdrant.shard_number; }},
+       1,
+       1024},
+      {{"qdrant.replication_factor", "SIEVE_QDRANT_REPLICATION_FACTOR",
+        "copies of each shard of a collection Sieve creates"},
+       SizeRef{
+           [](Config& c) -> std::optional<std::size_t>& { return c.qdrant.replication_factor; }},
+       1,
+       1024},
+      {{"qdrant.write_consistency_factor", "SIEVE_QDRANT_WRITE_CONSISTENCY_FACTOR",
+        "replicas that must apply a write before it succeeds"},
+       SizeRef{[](Config& c) -> std::optional<std::size_t>& {
+         return c.qdrant.write_consistency_factor;
+       }},
+       1,
+       1024},
+      {{"qdrant.hnsw_config", "SIEVE_QDRANT_HNSW_CONFIG",
+        "JSON object passed as the collection's hnsw_config"},
+       StringRef{[](Config& c) -> std::optional<std::string>& { return c.qdrant.hnsw_config; }}},
+      {{"qdrant.quantization_config", "SIEVE_QDRANT_QUANTIZATION_CONFIG",
+        "JSON object passed as the collection's quantization_config"},
+       StringRef{
+           [](Config& c) -> std::optional<std::string>& { return c.qdrant.quantization_config; }}},
       {{"models.embed", "SIEVE_EMBED_MODEL", "bi-encoder: a model folder or a Hub id"},
        StringRef{[](Config& c) -> std::optional<std::string>& { return c.models.embed; }}},
       {{"models.rerank", "SIEVE_RERANK_MODEL", "cross-encoder: a model folder or a Hub id"},
@@ -243,14 +283,28 @@ Status CheckRange(const KeySpec& spec, double value) {
 }
 
 Status CheckAllowed(const KeySpec& spec, const std::string& value) {
-  if (!spec.prefix.empty() && !value.starts_with(spec.prefix)) {
-    std::string message(spec.doc.key);
-    message += ": \"";
-    message += value;
-    message += "\" is not supported (expected ";
-    message += spec.prefix;
-    message += "...)";
-    return Status::InvalidArgument(message);
+  if (!spec.prefix.empty()) {
+    bool matched = false;
+    std::string expected;
+    std::string_view prefixes = spec.prefix;
+    while (!prefixes.empty()) {
+      const std::size_t bar = prefixes.find('|');
+      const std::string_view prefix = prefixes.substr(0, bar);
+      matched = matched || value.starts_with(prefix);
+      if (!expected.empty()) expected += ", ";
+      expected += prefix;
+      expected += "...";
+      prefixes = bar == std::string_view::npos ? std::string_view() : prefixes.substr(bar + 1);
+    }
+    if (!matched) {
+      std::string message(spec.doc.key);
+      message += ": \"";
+      message += value;
+      message += "\" is not supported (expected ";
+      message += expected;
+      message += ")";
+      return Status::InvalidArgument(message);
+    }
   }
   if (spec.allowed.empty()) return Status::Ok();
   std::string_view rest = spec.allowed;

@@ -39,8 +39,9 @@ inline constexpr std::size_t kDefaultExactSearchBelow = 20000;
 inline constexpr std::size_t kMaxDefaultThreads = 8;
 
 struct IndexConfig {
-  std::optional<std::string> dir;                   // index.dir               SIEVE_INDEX
-  std::optional<std::string> store;                 // index.store (URI)       SIEVE_VECTOR_STORE
+  std::optional<std::string> dir;  // index.dir               SIEVE_INDEX
+  std::optional<std::string>
+      store;  // index.store (URI: faiss:, qdrant://, qdrants://) SIEVE_VECTOR_STORE
   std::optional<std::size_t> hnsw_m;                // index.hnsw_m            SIEVE_HNSW_M
   std::optional<std::size_t> hnsw_ef_construction;  // SIEVE_HNSW_EF_CONSTRUCTION
   std::optional<std::size_t> hnsw_ef_search;        // SIEVE_HNSW_EF_SEARCH
@@ -108,8 +109,23 @@ struct ServerConfig {
   std::optional<std::size_t> threads;           // server.threads           SIEVE_SERVER_THREADS
 };
 
+// The Qdrant vector store (index.store = "qdrant://HOST:PORT/COLLECTION"). The API key is never
+// a key of the file: it comes from SIEVE_QDRANT_API_KEY, else from the variable api_key_env names.
+struct QdrantConfig {
+  std::optional<std::string> api_key_env;               // SIEVE_QDRANT_API_KEY_ENV
+  std::optional<double> timeout_s;                      // SIEVE_QDRANT_TIMEOUT
+  std::optional<int> retries;                           // SIEVE_QDRANT_RETRIES
+  std::optional<std::size_t> batch_size;                // SIEVE_QDRANT_BATCH_SIZE
+  std::optional<std::size_t> shard_number;              // SIEVE_QDRANT_SHARD_NUMBER
+  std::optional<std::size_t> replication_factor;        // SIEVE_QDRANT_REPLICATION_FACTOR
+  std::optional<std::size_t> write_consistency_factor;  // SIEVE_QDRANT_WRITE_CONSISTENCY_FACTOR
+  std::optional<std::string> hnsw_config;               // SIEVE_QDRANT_HNSW_CONFIG (JSON object)
+  std::optional<std::string> quantization_config;       // SIEVE_QDRANT_QUANTIZATION_CONFIG (JSON)
+};
+
 struct Config {
   IndexConfig index;
+  QdrantConfig qdrant;
   ModelsConfig models;
   RetrievalConfig retrieval;
   ChunkConfig chunk;

@@ -160,10 +160,31 @@ struct Settings {
   store::IngestOptions ingest;
   std::string vector_store_uri;  // "faiss:<dir>" unless index.store says otherwise
   store::FaissIndexOptions vectors;
-  std::size_t threads = 1;   // inference threads (the engine's pool)
-  std::size_t sessions = 1;  // sessions per model: requests that run a model at once
+  store::QdrantOptions qdrant;  // used when vector_store_uri is qdrant:// or qdrants://
+  std::size_t threads = 1;      // inference threads (the engine's pool)
+  std::size_t sessions = 1;     // sessions per model: requests that run a model at once
   generation::GenerationOptions generation;
 };
+
+// The Qdrant settings; the API key from SIEVE_QDRANT_API_KEY, else the variable api_key_env
+// names (QDRANT_API_KEY by default).
+store::QdrantOptions QdrantOptionsFromConfig(const config::QdrantConfig& in,
+                                             const config::EnvLookup& env) {
+  store::QdrantOptions out;
+  std::optional<std::string> key = env("SIEVE_QDRANT_API_KEY");
+  const std::string key_env = in.api_key_env.value_or(store::kDefaultQdrantApiKeyEnv);
+  if ((!key || key->empty()) && !key_env.empty()) key = env(key_env);
+  out.api_key = key.value_or("");
+  out.timeout_s = in.timeout_s.value_or(out.timeout_s);
+  out.retries = in.retries.value_or(out.retries);
+  out.batch_size = in.batch_size.value_or(out.batch_size);
+  out.shard_number = static_cast<int>(in.shard_number.value_or(0));
+  out.replication_factor = static_cast<int>(in.replication_factor.value_or(0));
+  out.write_consistency_factor = static_cast<int>(in.write_consistency_factor.value_or(0));
+  out.hnsw_config_json = in.hnsw_config.value_or("");
+  out.quantization_config_json = in.quantization_config.value_or("");
+  return out;
+}
 
 Result<Settings> SettingsFromConfig(const config::Config& config) {
   Settings s;
@@ -207,6 +228,7 @@ Result<Settings> SettingsFromConfig(const config::Config& config) {
     s.vectors.hnsw_ef_construction = static_cast<int>(*index.hnsw_ef_construction);
   }
   if (index.hnsw_ef_search) s.vectors.hnsw_ef_search = static_cast<int>(*index.hnsw_ef_search);
+  s.qdrant = QdrantOptionsFromConfig(config.qdrant, config::ProcessEnvironment);
   s.threads = config::EngineThreads(config);
   s.sessions = config::EngineSessions(config);
   SIEVE_ASSIGN_OR_RETURN(s.generation, generation::MakeGenerationOptions(config));
@@ -378,6 +400,7 @@ struct Engine::Impl {
     }
     store::VectorStoreOptions open;
     open.faiss = settings.vectors;
+    open.qdrant = settings.qdrant;
     open.resolve_filter = [this](const store::Filter& filter) -> Result<std::vector<std::int64_t>> {
       RequestContext ctx;
       // A pool of its own: a search that already holds a read connection must not wait for
@@ -1079,6 +1102,7 @@ Result<ReembedResponse> Engine::Reembed(const ReembedRequest& request, RequestCo
   options.embed_model = request.embed_model;
   options.vector_store_uri = impl_->settings.vector_store_uri;
   options.index = impl_->settings.vectors;
+  options.qdrant = impl_->settings.qdrant;
   options.load = impl_->LoadOptions();
   options.sync.progress = [&request](std::size_t done, std::size_t total) {
     if (!request.progress) return;

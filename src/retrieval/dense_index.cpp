@@ -26,6 +26,7 @@ Result<std::unique_ptr<store::VectorStore>> OpenVectors(store::DocumentStore& st
                                                         const DenseIndexOptions& options) {
   store::VectorStoreOptions vector_options;
   vector_options.faiss = options.index;
+  vector_options.qdrant = options.qdrant;
   vector_options.resolve_filter = StoreFilterResolver(store);
   return store::OpenVectorStore(
       options.vector_store_uri.empty() ? store::FaissUri(index_dir) : options.vector_store_uri,

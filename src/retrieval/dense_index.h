@@ -28,6 +28,7 @@ struct DenseIndexOptions {
   // The vector store's URI; "" = the FAISS files of the index folder (store::FaissUri).
   std::string vector_store_uri;
   store::FaissIndexOptions index;  // exact/HNSW threshold and HNSW parameters
+  store::QdrantOptions qdrant;     // for a qdrant:// or qdrants:// vector_store_uri
   VectorSyncOptions sync;
   models::LoadModelOptions load;
 };

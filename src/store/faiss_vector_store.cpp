@@ -19,6 +19,7 @@
 #include <unordered_set>
 
 #include "core/file.h"
+#include "store/model_json.h"
 
 namespace sieve::store {
 
@@ -40,30 +41,6 @@ void Normalize(float* v, std::size_t d) {
 
 bool IsFinite(const std::vector<float>& v) {
   return std::all_of(v.begin(), v.end(), [](float x) { return std::isfinite(x); });
-}
-
-nlohmann::json ModelToJson(const models::ModelInfo& m) {
-  return {{"id", m.id},
-          {"revision", m.revision},
-          {"architecture", m.architecture},
-          {"dimension", m.dimension},
-          {"pooling", m.pooling},
-          {"normalize", m.normalize},
-          {"query_prompt", m.query_prompt},
-          {"max_seq_length", m.max_seq_length}};
-}
-
-models::ModelInfo ModelFromJson(const nlohmann::json& j) {
-  models::ModelInfo m;
-  m.id = j.at("id").get<std::string>();
-  m.revision = j.at("revision").get<std::string>();
-  m.architecture = j.value("architecture", std::string());
-  m.dimension = j.at("dimension").get<std::size_t>();
-  m.pooling = j.at("pooling").get<std::string>();
-  m.normalize = j.value("normalize", false);
-  m.query_prompt = j.at("query_prompt").get<std::string>();
-  m.max_seq_length = j.value("max_seq_length", std::size_t{512});
-  return m;
 }
 
 // faiss::write_index to a temporary file, fsync, rename over `path`, fsync the directory.
@@ -157,21 +134,6 @@ Result<std::unique_ptr<FaissVectorStore>> FaissVectorStore::Open(
 
 std::string FaissUri(const fs::path& dir) {
   return "faiss:" + dir.string();
-}
-
-Result<std::unique_ptr<VectorStore>> OpenVectorStore(const std::string& uri,
-                                                     const VectorStoreOptions& options) {
-  constexpr std::string_view kFaiss = "faiss:";
-  if (uri.starts_with(kFaiss)) {
-    const std::string dir = uri.substr(kFaiss.size());
-    if (dir.empty()) return Status::InvalidArgument("vector store URI " + uri + " names no folder");
-    SIEVE_ASSIGN_OR_RETURN(auto store, FaissVectorStore::Open(dir, options));
-    return std::unique_ptr<VectorStore>(std::move(store));
-  }
-  const std::size_t colon = uri.find(':');
-  return Status::Unsupported("unsupported vector store scheme \"" +
-                             (colon == std::string::npos ? uri : uri.substr(0, colon)) +
-                             "\" in \"" + uri + "\" (supported: faiss:<dir>)");
 }
 
 std::string FaissVectorStore::uri() const {

@@ -44,14 +44,37 @@ struct FaissIndexOptions {
   int hnsw_ef_search = 64;  // HNSW query-time beam width (raised to k when smaller)
 };
 
+// Settings of the Qdrant backend (URI "qdrant://HOST:PORT/COLLECTION", or "qdrants://" for
+// TLS); the defaults here are the only ones. The *_json fields are passed through to Qdrant's
+// create-collection request as they are (JSON objects, "" = Qdrant's default); the integers, when
+// non-zero, likewise. They only matter when Sieve creates the collection.
+// The variable that holds the Qdrant API key unless qdrant.api_key_env names another
+// (SIEVE_QDRANT_API_KEY wins over both).
+inline constexpr const char* kDefaultQdrantApiKeyEnv = "QDRANT_API_KEY";
+
+struct QdrantOptions {
+  std::string api_key;                   // sent as the `api-key` header when non-empty
+  double timeout_s = 30;                 // one HTTP attempt, connect to last byte
+  double connect_timeout_s = 10;         // connecting to the server
+  int retries = 3;                       // extra attempts on 429, 5xx and connection failures
+  std::size_t batch_size = 256;          // points per upsert / delete request
+  int shard_number = 0;                  // shard_number; 0 = Qdrant's default
+  int replication_factor = 0;            // replication_factor; 0 = Qdrant's default
+  int write_consistency_factor = 0;      // write_consistency_factor; 0 = Qdrant's default
+  std::string hnsw_config_json;          // hnsw_config, e.g. {"m": 32, "ef_construct": 200}
+  std::string quantization_config_json;  // quantization_config, e.g. {"scalar": {"type": "int8"}}
+};
+
 // Chunk ids that pass a filter, ascending, from the source of truth (the SQLite store). Must be
 // safe to call from the threads that call Search concurrently.
 using FilterResolver = std::function<Result<std::vector<std::int64_t>>(const Filter&)>;
 
 struct VectorStoreOptions {
   FaissIndexOptions faiss;
+  QdrantOptions qdrant;
   // How a backend that cannot evaluate filters itself (FAISS) learns which chunks pass one.
-  // Without it, Search with a non-empty filter fails with kInvalidArgument.
+  // Without it, Search with a non-empty filter fails with kInvalidArgument. (Qdrant evaluates
+  // filters on stored payloads and asks it only for a path prefix that does not end in "/".)
   FilterResolver resolve_filter;
 };
 
@@ -133,9 +156,12 @@ class VectorStore {
 };
 
 // Opens a vector store by URI:
-//   faiss:<dir>   FAISS files in the index folder <dir> (which must exist)
+//   faiss:<dir>                        FAISS files in the index folder <dir> (which must exist)
+//   qdrant://HOST[:PORT]/COLLECTION    a Qdrant collection over HTTP (port 6333 by default)
+//   qdrants://HOST[:PORT]/COLLECTION   the same over HTTPS
 // Any other scheme is kUnsupported ("unsupported vector store scheme ..."). Opening reads; it
-// never writes.
+// never writes (Qdrant: one GET of the collection, so an unreachable server or a refused API key
+// fails here).
 Result<std::unique_ptr<VectorStore>> OpenVectorStore(const std::string& uri,
                                                      const VectorStoreOptions& options = {});
 

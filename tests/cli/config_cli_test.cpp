@@ -15,6 +15,8 @@
 #include <string>
 #include <vector>
 
+#include "../store/fake_qdrant_server.h"
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -345,6 +347,44 @@ TEST_F(ConfigCliTest, EvalKeepsItsIndexWhereTheConfigurationNamesIt) {
   ASSERT_EQ(run.exit_code, 0) << run.err;
   EXPECT_EQ(Json(run)["index"], "eval-idx");
   EXPECT_TRUE(fs::exists(dir_ / "eval-idx"));
+}
+
+}  // namespace
+
+namespace {
+
+// --store selects the vector store for every command: the vectors go to (and come from) the
+// Qdrant collection, with the API key from SIEVE_QDRANT_API_KEY.
+TEST_F(ConfigCliTest, StoreFlagPutsTheVectorsInQdrant) {
+  sieve::store::testing::FakeQdrantServer qdrant;
+  qdrant.RequireApiKey("k3y");
+  const std::string uri = qdrant.Uri("cli");
+  const std::string embed = (kModels / "tiny-bge").string();
+  const std::map<std::string, std::string> key = {{"SIEVE_QDRANT_API_KEY", "k3y"}};
+  Outcome ingest = Sieve({"--store", uri, "ingest", "docs", "--embed-model", embed}, key);
+  ASSERT_EQ(ingest.exit_code, 0) << ingest.err;
+  auto collection = qdrant.collection("cli");
+  ASSERT_TRUE(collection.has_value());
+  EXPECT_FALSE(collection->points.empty());
+  EXPECT_FALSE(fs::exists(dir_ / ".sieve" / "vectors.faiss"));  // not in the index folder
+  Outcome ask =
+      Sieve({"--store", uri, "--json", "ask", "flutter speed", "--mode", "dense", "--embed-model",
+             embed, "--rerank-model", (kModels / "tiny-ms-marco").string()},
+            key);
+  ASSERT_EQ(ask.exit_code, 0) << ask.err;
+  json answer = Json(ask);
+  ASSERT_FALSE(answer["passages"].empty()) << ask.out;
+  EXPECT_EQ(answer["retrieval"]["mode"], "dense");
+  EXPECT_TRUE(qdrant.violations().empty());
+  // Without the key: a clear error, not a crash.
+  Outcome refused =
+      Sieve({"--store", uri, "ask", "flutter", "--mode", "dense", "--embed-model", embed});
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_THAT(refused.err, HasSubstr("HTTP 401"));
+  // An unknown scheme is a usage error naming the key.
+  Outcome bad = Sieve({"--store", "redis://x/y", "stats"});
+  EXPECT_EQ(bad.exit_code, 1) << bad.err;
+  EXPECT_THAT(bad.err, HasSubstr("index.store"));
 }
 
 }  // namespace

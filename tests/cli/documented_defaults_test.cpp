@@ -56,6 +56,12 @@ TEST(DocumentedDefaultsTest, EveryDocumentedDefaultIsTheStagesDefault) {
   EXPECT_EQ(integer("index", "exact_search_below"),
             static_cast<long long>(config::kDefaultExactSearchBelow));
 
+  const store::QdrantOptions qdrant;
+  EXPECT_EQ(text("qdrant", "api_key_env"), store::kDefaultQdrantApiKeyEnv);
+  EXPECT_EQ(number("qdrant", "timeout"), qdrant.timeout_s);
+  EXPECT_EQ(integer("qdrant", "retries"), qdrant.retries);
+  EXPECT_EQ(integer("qdrant", "batch_size"), static_cast<long long>(qdrant.batch_size));
+
   EXPECT_EQ(text("models", "embed"), retrieval::kDefaultEmbedModel);
   EXPECT_EQ(text("models", "rerank"), retrieval::kDefaultRerankModel);
 

@@ -287,6 +287,25 @@ std::map<std::string, KeyCase> EveryKeyCase() {
        {"10", "11", "12", [](const Config& c) { return Text(c.index.hnsw_ef_search); }}},
       {"index.exact_search_below",
        {"10", "11", "12", [](const Config& c) { return Text(c.index.exact_search_below); }}},
+      {"qdrant.api_key_env",
+       {"\"F\"", "E", "C", [](const Config& c) { return Text(c.qdrant.api_key_env); }}},
+      {"qdrant.timeout",
+       {"10", "11", "12", [](const Config& c) { return Text(c.qdrant.timeout_s); }}},
+      {"qdrant.retries", {"1", "2", "3", [](const Config& c) { return Text(c.qdrant.retries); }}},
+      {"qdrant.batch_size",
+       {"10", "11", "12", [](const Config& c) { return Text(c.qdrant.batch_size); }}},
+      {"qdrant.shard_number",
+       {"1", "2", "3", [](const Config& c) { return Text(c.qdrant.shard_number); }}},
+      {"qdrant.replication_factor",
+       {"1", "2", "3", [](const Config& c) { return Text(c.qdrant.replication_factor); }}},
+      {"qdrant.write_consistency_factor",
+       {"1", "2", "3", [](const Config& c) { return Text(c.qdrant.write_consistency_factor); }}},
+      {"qdrant.hnsw_config",
+       {"\"{}\"", "{\"m\": 16}", "{\"m\": 32}",
+        [](const Config& c) { return Text(c.qdrant.hnsw_config); }}},
+      {"qdrant.quantization_config",
+       {"\"{}\"", "{\"binary\": {}}", "{\"scalar\": {}}",
+        [](const Config& c) { return Text(c.qdrant.quantization_config); }}},
       {"models.embed",
        {"\"f/m\"", "e/m", "c/m", [](const Config& c) { return Text(c.models.embed); }}},
       {"models.rerank",
@@ -389,7 +408,11 @@ TEST(ConfigTest, EveryKeyIsReadFromFileThenEnvironmentThenFlag) {
 TEST(ConfigTest, NewKeysRejectBadValues) {
   Config config;
   EXPECT_THAT(ApplyConfigToml(config, "[index]\nstore = \"redis://x\"\n", "f").message(),
-              HasSubstr("f:2: index.store: \"redis://x\" is not supported (expected faiss:...)"));
+              HasSubstr("f:2: index.store: \"redis://x\" is not supported (expected faiss:..., "
+                        "qdrant://..., qdrants://...)"));
+  EXPECT_TRUE(ApplyConfigToml(config, "[index]\nstore = \"qdrant://q:6333/docs\"\n", "f").ok());
+  EXPECT_THAT(ApplyConfigToml(config, "[qdrant]\nretries = 11\n", "f").message(),
+              HasSubstr("f:2: qdrant.retries: 11 is out of range"));
   EXPECT_THAT(ApplyConfigToml(config, "[engine]\nthreads = 0\n", "f").message(),
               HasSubstr("f:2: engine.threads: 0 is out of range"));
   EXPECT_THAT(ApplyConfigToml(config, "[engine]\nsessions = \"two\"\n", "f").message(),

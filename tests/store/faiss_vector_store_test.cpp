@@ -57,9 +57,10 @@ INSTANTIATE_TEST_SUITE_P(Faiss, VectorStoreConformance, ::testing::Values(FaissB
                          conformance::BackendName);
 
 TEST(OpenVectorStoreTest, UnknownSchemesAreUnsupported) {
-  auto qdrant = OpenVectorStore("qdrant://localhost:6333/docs");
-  EXPECT_EQ(qdrant.status().code(), StatusCode::kUnsupported);
-  EXPECT_THAT(qdrant.status().message(), HasSubstr("unsupported vector store scheme \"qdrant\""));
+  auto redis = OpenVectorStore("redis://localhost:6379/docs");
+  EXPECT_EQ(redis.status().code(), StatusCode::kUnsupported);
+  EXPECT_THAT(redis.status().message(), HasSubstr("unsupported vector store scheme \"redis\""));
+  EXPECT_THAT(redis.status().message(), HasSubstr("qdrant://HOST:PORT/COLLECTION"));
   EXPECT_EQ(OpenVectorStore("/just/a/path").status().code(), StatusCode::kUnsupported);
   EXPECT_EQ(OpenVectorStore("faiss:").status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(OpenVectorStore("faiss:/no/such/folder/here").status().code(), StatusCode::kNotFound);
