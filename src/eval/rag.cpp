@@ -497,6 +497,7 @@ JudgeFn MakeLlmJudge(const generation::LlmOptions& options,
                      std::shared_ptr<const http::Client> http) {
   generation::LlmOptions llm = options;
   llm.stream = false;
+  if (!http) http = std::make_shared<const http::Client>();
   auto client = std::make_shared<const generation::LlmClient>(llm, std::move(http));
   return [client](const std::string& prompt) -> Result<std::string> {
     SIEVE_ASSIGN_OR_RETURN(auto response, client->Complete({{"user", prompt}}));

@@ -93,7 +93,8 @@ using JudgeFn = std::function<Result<std::string>(const std::string& prompt)>;
 using EmbedFn =
     std::function<Result<std::vector<std::vector<float>>>(const std::vector<std::string>& texts)>;
 
-// A judge through Sieve's OpenAI-compatible client (its retries and timeouts apply).
+// A judge through Sieve's OpenAI-compatible client (its retries and timeouts apply); a null
+// `http` gets a client of its own.
 JudgeFn MakeLlmJudge(const generation::LlmOptions& options,
                      std::shared_ptr<const http::Client> http);
 // Embeddings from the engine's bi-encoder (Engine::Embed, documents side: no query prompt).
