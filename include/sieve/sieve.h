@@ -163,6 +163,11 @@ struct SearchRequest {
   // The conversation this request belongs to (e.g. a chat's id); traces carry it as the
   // OpenInference attribute session.id, so Phoenix groups the turns. "" = none.
   std::string session_id;
+  // Multi-query retrieval: the configured LLM writes this many alternative phrasings of the
+  // query; each is retrieved, the lists are fused by reciprocal rank fusion and the fused
+  // candidates reranked against the query (a "query.expand" span). Unset or 0: off. Without an
+  // LLM, or when it fails, the query alone is retrieved and a note says why.
+  std::optional<std::size_t> expand_queries;
 };
 
 struct RetrievalInfo {
@@ -173,6 +178,9 @@ struct RetrievalInfo {
   double rrf_k = 0;
   std::string embed_model;   // "" when no bi-encoder was used
   std::string rerank_model;  // "" when no cross-encoder was used
+  // The queries retrieved with: the question (or its standalone form after condensing), then
+  // the alternative phrasings of multi-query retrieval.
+  std::vector<std::string> queries;
 };
 
 struct SearchResponse {
@@ -183,7 +191,19 @@ struct SearchResponse {
   std::vector<StageTiming> timings;
 };
 
+// One earlier turn of a chat.
+struct ChatTurn {
+  std::string role;  // "user" or "assistant" (others are ignored)
+  std::string content;
+};
+
 struct AskRequest : SearchRequest {
+  // Earlier turns of the chat, oldest first. When it holds a user or assistant turn and
+  // condense_history is not false, the configured LLM rewrites `query` into a standalone
+  // question (a "query.condense" span) that is retrieved with and answered; without an LLM, or
+  // when it fails, `query` is used as is and a note says why.
+  std::vector<ChatTurn> history;
+  std::optional<bool> condense_history;  // unset = true
   // Streams the LLM's answer as it arrives (only when an LLM answers). Called on the calling
   // thread.
   std::function<void(std::string_view piece)> on_token;

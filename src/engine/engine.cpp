@@ -22,11 +22,13 @@
 #include "engine/session_pool.h"
 #include "generation/answer.h"
 #include "generation/options.h"
+#include "generation/query_rewrite.h"
 #include "models/encoder.h"
 #include "models/hub.h"
 #include "nn/thread_pool.h"
 #include "retrieval/dense_index.h"
 #include "retrieval/model_loading.h"
+#include "retrieval/multi_query.h"
 #include "retrieval/pipeline.h"
 #include "retrieval/vector_sync.h"
 #include "sieve/sieve.h"
@@ -605,6 +607,26 @@ Result<SearchResponse> Engine::Impl::Retrieve(
     response.notes.push_back(retrieval::MissingModelsNote(missing_defaults, fallback));
   }
 
+  // Multi-query retrieval: alternative phrasings from the LLM, fused by RRF.
+  std::vector<std::string> queries{request.query};
+  if (request.expand_queries.value_or(0) > 0) {
+    if (settings.generation.llm.base_url.empty()) {
+      response.notes.push_back(
+          "query expansion needs an LLM ([llm] in the configuration); "
+          "retrieved with the query alone");
+    } else {
+      const generation::LlmClient client(settings.generation.llm, settings.generation.http);
+      auto more = generation::ExpandQuery(client, request.query, *request.expand_queries, &ctx);
+      if (more.ok()) {
+        queries.insert(queries.end(), more->begin(), more->end());
+      } else {
+        SIEVE_RETURN_IF_ERROR(ctx.Check());
+        response.notes.push_back("query expansion failed (" + more.status().ToString() +
+                                 "); retrieved with the query alone");
+      }
+    }
+  }
+
   retrieval::PipelineOptions options;
   options.mode = ToRetrievalMode(mode);
   options.k = k;
@@ -613,9 +635,14 @@ Result<SearchResponse> Engine::Impl::Retrieve(
   options.rerank_depth = request.rerank_depth.value_or(0);
   options.rrf_k = settings.rrf_k;
   options.filter = ToRetrievalFilter(request.filter);
-  SIEVE_ASSIGN_OR_RETURN(auto pipeline,
-                         retrieval::Pipeline::Create(*reader, index_vectors.get(), embedder.get(),
-                                                     cross_encoder.get(), options));
+  const bool multi_query = queries.size() > 1;
+  if (multi_query) {  // each query's list unreranked and k deep; rerank after fusion
+    options.rerank = false;
+    options.top_n = k;
+  }
+  SIEVE_ASSIGN_OR_RETURN(auto pipeline, retrieval::Pipeline::Create(
+                                            *reader, index_vectors.get(), embedder.get(),
+                                            multi_query ? nullptr : cross_encoder.get(), options));
   Span span = ctx.StartSpan("retrieve", SpanKind::kChain);
   if (ctx.recording()) {
     span.SetAttribute("retrieval.mode", std::string(ModeName(mode)));
@@ -623,7 +650,20 @@ Result<SearchResponse> Engine::Impl::Retrieve(
     span.SetAttribute("retrieval.top_n", static_cast<std::int64_t>(top_n));
     span.SetAttribute("retrieval.rerank", rerank);
   }
-  auto ranked = pipeline->Run(request.query, &ctx);
+  Result<std::vector<retrieval::RankedChunk>> ranked = std::vector<retrieval::RankedChunk>{};
+  if (multi_query) {
+    span.SetAttribute("queries", queries);
+    std::optional<retrieval::Reranker> reranker;
+    if (rerank) reranker.emplace(*cross_encoder);
+    retrieval::MultiQueryOptions multi;
+    multi.k = k;
+    multi.top_n = top_n;
+    multi.rerank_depth = request.rerank_depth.value_or(0);
+    multi.rrf_k = settings.rrf_k;
+    ranked = retrieval::RunMultiQuery(*pipeline, reranker ? &*reranker : nullptr, queries, multi);
+  } else {
+    ranked = pipeline->Run(request.query, &ctx);
+  }
   span.End(ranked.status());
   if (!ranked.ok()) return ranked.status();
   SIEVE_RETURN_IF_ERROR(ctx.Check());
@@ -634,6 +674,7 @@ Result<SearchResponse> Engine::Impl::Retrieve(
   response.retrieval.k = k;
   response.retrieval.top_n = top_n;
   response.retrieval.rrf_k = settings.rrf_k;
+  response.retrieval.queries = std::move(queries);
   if (mode != Mode::kLexical && embed_state) {
     response.retrieval.embed_model = store::DescribeModel(embed_state->identity);
   }
@@ -682,7 +723,39 @@ Result<AskResponse> Engine::Ask(const AskRequest& request, RequestContext& ctx) 
   // The cross-encoder also scores sentences for an extractive answer: keep its session.
   std::shared_ptr<RerankState> rerank_state;
   engine::SessionPool<models::CrossEncoder>::Lease cross_encoder;
-  auto retrieved = impl_->Retrieve(request, ctx, true, &cross_encoder, &rerank_state);
+  // A follow-up question of a chat is condensed into a standalone one, which is retrieved with
+  // and answered.
+  SearchRequest search = request;
+  std::vector<std::string> condense_notes;
+  const bool has_turns = std::any_of(
+      request.history.begin(), request.history.end(),
+      [](const ChatTurn& turn) { return turn.role == "user" || turn.role == "assistant"; });
+  if (has_turns && request.condense_history.value_or(true)) {
+    const generation::LlmOptions& llm = impl_->settings.generation.llm;
+    if (llm.base_url.empty()) {
+      condense_notes.push_back(
+          "condensing the chat history needs an LLM ([llm] in the "
+          "configuration); the question was used as is");
+    } else {
+      std::vector<generation::ChatMessage> history;
+      history.reserve(request.history.size());
+      for (const auto& turn : request.history) history.push_back({turn.role, turn.content});
+      const generation::LlmClient client(llm, impl_->settings.generation.http);
+      auto condensed = generation::CondenseQuestion(client, history, request.query, &ctx);
+      if (condensed.ok()) {
+        search.query = std::move(*condensed);
+      } else {
+        Status stopped = ctx.Check();
+        if (!stopped.ok()) {
+          root.End(stopped);
+          return stopped;
+        }
+        condense_notes.push_back("condensing the chat history failed (" +
+                                 condensed.status().ToString() + "); the question was used as is");
+      }
+    }
+  }
+  auto retrieved = impl_->Retrieve(search, ctx, true, &cross_encoder, &rerank_state);
   if (!retrieved.ok()) {
     root.End(retrieved.status());
     return retrieved.status();
@@ -695,7 +768,8 @@ Result<AskResponse> Engine::Ask(const AskRequest& request, RequestContext& ctx) 
   response.question = request.query;
   response.passages = std::move(retrieved->passages);
   response.retrieval = retrieved->retrieval;
-  response.notes = std::move(retrieved->notes);
+  response.notes = std::move(condense_notes);
+  for (auto& note : retrieved->notes) response.notes.push_back(std::move(note));
 
   generation::TokenCallback on_token;
   bool streamed = false;
@@ -708,7 +782,7 @@ Result<AskResponse> Engine::Ask(const AskRequest& request, RequestContext& ctx) 
   // A CHAIN: an LLM answer opens its own LLM span inside (generation::LlmClient), an extractive
   // one does not.
   Span generate = ctx.StartSpan("generate", SpanKind::kChain);
-  auto answer = generation::GenerateAnswer(request.query, passages, impl_->settings.generation,
+  auto answer = generation::GenerateAnswer(search.query, passages, impl_->settings.generation,
                                            cross_encoder.get(), on_token, &ctx);
   if (answer.ok()) generate.SetAttribute("answer.extractive", answer->extractive);
   generate.End(answer.status());
