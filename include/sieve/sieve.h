@@ -291,6 +291,15 @@ struct ReembedResponse {
   double seconds = 0;
 };
 
+struct CheckRequest {
+  bool repair = false;  // fix what can be fixed (a write); false: only look
+};
+
+struct CheckResponse {
+  std::vector<std::string> found;  // one line per problem; empty = healthy
+  std::vector<std::string> fixed;  // what repair did ("NOT fixed: ..." for what it could not)
+};
+
 struct ModelStatus {
   std::string spec;         // folder or Hub id the engine uses
   bool available = false;   // loaded
@@ -367,7 +376,13 @@ class Engine {
   Result<IngestResponse> Ingest(const IngestRequest& request, RequestContext& ctx);
   // Removes documents and their vectors. Write.
   Result<DeleteResponse> Delete(const DeleteRequest& request, RequestContext& ctx);
-  // Deletes every vector and embeds every chunk with another model. Write.
+  // Checks the index: SQLite's integrity check, duplicate document keys, orphan rows, the
+  // full-text index, and the vectors against the chunks (damage, missing, stale). With repair,
+  // fixes what it can: duplicate rows (the newest kept), orphans, indexes, the full-text index,
+  // stale and missing vectors. Takes the writer lock (also without repair). Write.
+  Result<CheckResponse> Check(const CheckRequest& request, RequestContext& ctx);
+  // Embeds every chunk with another model into a staging area and swaps the new vectors in at
+  // once: until then (also after a crash) the old vectors and model serve; a rerun resumes. Write.
   Result<ReembedResponse> Reembed(const ReembedRequest& request, RequestContext& ctx);
 
   // Retrieves (lexical, dense or hybrid) and reranks. A mode or model the request or the

@@ -209,6 +209,45 @@ int RunDelete(const DeleteCommand& cmd, const GlobalOptions& global) {
   return response->not_found.empty() ? kExitOk : kExitInput;
 }
 
+// ---- check ----
+
+int RunCheck(bool repair, const GlobalOptions& global) {
+  auto config = LoadCommandConfig(global);
+  if (!config.ok()) return ReportError(config.status());
+  auto engine = OpenEngine(*config, global);
+  if (!engine.ok()) return ReportError(engine.status());
+  CheckRequest request;
+  request.repair = repair;
+  RequestContext ctx;
+  auto response = (*engine)->Check(request, ctx);
+  if (!response.ok()) return ReportError(response.status());
+  bool unfixed = false;
+  for (const auto& line : response->fixed) unfixed = unfixed || line.starts_with("NOT fixed");
+  // Healthy, or repaired: 0; problems left: 2.
+  const int exit_code = response->found.empty() || (repair && !unfixed) ? kExitOk : kExitInput;
+  if (global.json) {
+    json out = {{"index", config::IndexDir(*config).string()},
+                {"found", response->found},
+                {"fixed", response->fixed},
+                {"healthy", exit_code == kExitOk}};
+    std::cout << engine::Dump(out) << "\n";
+    return exit_code;
+  }
+  if (response->found.empty()) {
+    std::cout << "index is healthy\n";
+    return exit_code;
+  }
+  std::cout << "found " << response->found.size() << " problems:\n";
+  for (const auto& line : response->found) std::cout << "  " << line << "\n";
+  if (repair) {
+    std::cout << "repaired:\n";
+    for (const auto& line : response->fixed) std::cout << "  " << line << "\n";
+  } else {
+    std::cout << "run `sieve check --repair` to fix them\n";
+  }
+  return exit_code;
+}
+
 }  // namespace
 
 Result<Filter> MakeFilter(const std::string& path_prefix, const std::vector<std::string>& types,
@@ -289,6 +328,18 @@ void RegisterIndexCommands(CLI::App& app, const GlobalOptions& global, Action& a
 
   auto* stats_cmd = app.add_subcommand("stats", "Documents, chunks and size of the index");
   stats_cmd->callback([&global, &action] { action = [&global] { return RunStats(global); }; });
+
+  auto repair = std::make_shared<bool>(false);
+  auto* check_cmd = app.add_subcommand(
+      "check",
+      "Check the index (SQLite integrity, full-text index, duplicate keys, vectors against "
+      "chunks); exit code 2 when problems are left");
+  check_cmd->add_flag("--repair", *repair,
+                      "Fix what can be fixed: duplicates, orphans, indexes, stale or missing "
+                      "vectors");
+  check_cmd->callback([repair, &global, &action] {
+    action = [repair, &global] { return RunCheck(*repair, global); };
+  });
 
   auto remove = std::make_shared<DeleteCommand>();
   auto* delete_cmd = app.add_subcommand(

@@ -53,7 +53,7 @@ using Action = std::function<int()>;
 // Each Register* adds subcommands to `app`. When one of them is chosen on the command line, its
 // parse callback stores what to run in `action`. Options live in objects captured by the action.
 void RegisterIndexCommands(CLI::App& app, const GlobalOptions& global,
-                           Action& action);  // ingest search stats delete
+                           Action& action);  // ingest search stats check delete
 void RegisterEvalCommand(CLI::App& app, const GlobalOptions& global, Action& action);
 void RegisterTokenizeCommand(CLI::App& app, const GlobalOptions& global, Action& action);
 void RegisterModelCommands(CLI::App& app, const GlobalOptions& global,

@@ -143,6 +143,25 @@ generation::Passage ToGenerationPassage(const Passage& p) {
   return out;
 }
 
+// SQLite's SQLITE_FULL or ENOSPC from a file write.
+bool IsDiskFull(const Status& status) {
+  const std::string& m = status.message();
+  return m.find("database or disk is full") != std::string::npos ||
+         m.find("No space left on device") != std::string::npos ||
+         m.find("disk full") != std::string::npos;
+}
+
+// Longer questions are cut here (at a UTF-8 boundary), with a note: BM25 over thousands of
+// terms and an embedding of a whole document as a "question" cost minutes, not milliseconds.
+constexpr std::size_t kMaxQueryBytes = 2048;
+
+std::string TruncateUtf8(const std::string& text, std::size_t max_bytes) {
+  if (text.size() <= max_bytes) return text;
+  std::size_t end = max_bytes;
+  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
+  return text.substr(0, end);
+}
+
 double SecondsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
@@ -353,7 +372,7 @@ struct Engine::Impl {
         readers(
             [dir = settings.index_dir]() -> Result<std::unique_ptr<store::DocumentStore>> {
               store::OpenOptions open;
-              open.create = false;
+              open.read_only = true;  // never the write lock: a long ingest blocks no reader
               auto opened = store::DocumentStore::Open(dir, open);
               if (!opened.ok()) {
                 return opened.status().WithContext("no index at " + dir.string() +
@@ -365,7 +384,7 @@ struct Engine::Impl {
         filter_readers(
             [dir = settings.index_dir]() -> Result<std::unique_ptr<store::DocumentStore>> {
               store::OpenOptions open;
-              open.create = false;
+              open.read_only = true;
               return store::DocumentStore::Open(dir, open);
             },
             std::max<std::size_t>(settings.sessions, 2)) {}
@@ -392,9 +411,12 @@ struct Engine::Impl {
     return session;
   }
 
-  // The vector store as it is on disk now. Never writes. Filters are resolved through a read
-  // connection of the pool, so the store can be searched from any thread.
-  Result<std::shared_ptr<store::VectorStore>> OpenVectors() {
+  // The vector store as it is on disk now. Filters are resolved through a read connection of
+  // the pool, so the store can be searched from any thread. Bound to sieve.db (vectors of
+  // another database are never used): through `writer` when given (its Flush raises the
+  // database's generation), else through a read connection (never writes).
+  Result<std::shared_ptr<store::VectorStore>> OpenVectors(
+      std::shared_ptr<store::DocumentStore*> writer = nullptr) {
     std::error_code ec;
     if (!fs::is_directory(settings.index_dir, ec)) {
       return Status::NotFound("no index at " + settings.index_dir.string() +
@@ -410,6 +432,25 @@ struct Engine::Impl {
       SIEVE_ASSIGN_OR_RETURN(auto reader, filter_readers.Acquire(ctx));
       return reader->ListChunkIds(filter);
     };
+    if (writer != nullptr) {
+      // The store outlives the write (it is published to readers), the writer's connection
+      // does not: the write clears `writer` when it ends, and readers never Flush.
+      auto gone = [] { return Status::Internal("vector store: its write has ended"); };
+      open.binding.current = [writer, gone]() -> Result<store::IndexIdentity> {
+        if (*writer == nullptr) return gone();
+        return (*writer)->Identity();
+      };
+      open.binding.advance = [writer, gone]() -> Result<store::IndexIdentity> {
+        if (*writer == nullptr) return gone();
+        return (*writer)->AdvanceGeneration();
+      };
+    } else {
+      open.binding.current = [this]() -> Result<store::IndexIdentity> {
+        RequestContext ctx;
+        SIEVE_ASSIGN_OR_RETURN(auto reader, filter_readers.Acquire(ctx));
+        return reader->Identity();
+      };
+    }
     SIEVE_ASSIGN_OR_RETURN(auto opened, store::OpenVectorStore(settings.vector_store_uri, open));
     if (!opened->damage().empty()) options.logger.Warning("vector index: " + opened->damage());
     return std::shared_ptr<store::VectorStore>(std::move(opened));
@@ -541,6 +582,11 @@ Result<SearchResponse> Engine::Impl::Retrieve(
   }
   SearchResponse response;
   response.query = request.query;
+  const std::string query = TruncateUtf8(request.query, kMaxQueryBytes);
+  if (query.size() < request.query.size()) {
+    response.notes.push_back("the query was cut to its first " + std::to_string(query.size()) +
+                             " bytes (of " + std::to_string(request.query.size()) + ")");
+  }
   Mode mode = request.mode.value_or(settings.mode);
   const bool mode_named = request.mode.has_value() || settings.mode_named;
   bool rerank = request.rerank.value_or(settings.rerank);
@@ -551,6 +597,9 @@ Result<SearchResponse> Engine::Impl::Retrieve(
 
   SIEVE_ASSIGN_OR_RETURN(auto reader, readers.Acquire(ctx));
   SIEVE_RETURN_IF_ERROR(ctx.Check());
+  // Every read of this request sees one snapshot of the database (ended before the connection
+  // goes back to the pool).
+  SIEVE_ASSIGN_OR_RETURN(auto snapshot, reader->BeginReadSnapshot());
 
   std::vector<std::string> missing_defaults;
   std::shared_ptr<store::VectorStore> index_vectors;
@@ -608,7 +657,7 @@ Result<SearchResponse> Engine::Impl::Retrieve(
   }
 
   // Multi-query retrieval: alternative phrasings from the LLM, fused by RRF.
-  std::vector<std::string> queries{request.query};
+  std::vector<std::string> queries{query};
   if (request.expand_queries.value_or(0) > 0) {
     if (settings.generation.llm.base_url.empty()) {
       response.notes.push_back(
@@ -616,7 +665,7 @@ Result<SearchResponse> Engine::Impl::Retrieve(
           "retrieved with the query alone");
     } else {
       const generation::LlmClient client(settings.generation.llm, settings.generation.http);
-      auto more = generation::ExpandQuery(client, request.query, *request.expand_queries, &ctx);
+      auto more = generation::ExpandQuery(client, query, *request.expand_queries, &ctx);
       if (more.ok()) {
         queries.insert(queries.end(), more->begin(), more->end());
       } else {
@@ -662,7 +711,7 @@ Result<SearchResponse> Engine::Impl::Retrieve(
     multi.rrf_k = settings.rrf_k;
     ranked = retrieval::RunMultiQuery(*pipeline, reranker ? &*reranker : nullptr, queries, multi);
   } else {
-    ranked = pipeline->Run(request.query, &ctx);
+    ranked = pipeline->Run(query, &ctx);
   }
   span.End(ranked.status());
   if (!ranked.ok()) return ranked.status();
@@ -782,8 +831,9 @@ Result<AskResponse> Engine::Ask(const AskRequest& request, RequestContext& ctx) 
   // A CHAIN: an LLM answer opens its own LLM span inside (generation::LlmClient), an extractive
   // one does not.
   Span generate = ctx.StartSpan("generate", SpanKind::kChain);
-  auto answer = generation::GenerateAnswer(search.query, passages, impl_->settings.generation,
-                                           cross_encoder.get(), on_token, &ctx);
+  auto answer =
+      generation::GenerateAnswer(TruncateUtf8(search.query, kMaxQueryBytes), passages,
+                                 impl_->settings.generation, cross_encoder.get(), on_token, &ctx);
   if (answer.ok()) generate.SetAttribute("answer.extractive", answer->extractive);
   generate.End(answer.status());
   if (!answer.ok()) {
@@ -917,7 +967,10 @@ Result<ModelsResponse> Engine::LoadModels(bool embed, bool rerank, RequestContex
 
 Result<StatsResponse> Engine::Stats(RequestContext& ctx) {
   SIEVE_ASSIGN_OR_RETURN(auto reader, impl_->readers.Acquire(ctx));
-  SIEVE_ASSIGN_OR_RETURN(auto stats, reader->Stats());
+  SIEVE_ASSIGN_OR_RETURN(auto stats, [&]() -> Result<store::StoreStats> {
+    SIEVE_ASSIGN_OR_RETURN(auto snapshot, reader->BeginReadSnapshot());
+    return reader->Stats();
+  }());
   StatsResponse response;
   response.index_dir = impl_->settings.index_dir.string();
   response.database = reader->database_path().string();
@@ -1030,6 +1083,9 @@ Result<std::unique_ptr<store::DocumentStore>> Engine::Impl::OpenWriter(bool crea
   if (!opened.ok() && !create) {
     return opened.status().WithContext("no index at " + settings.index_dir.string());
   }
+  if (!opened.ok()) return opened;
+  // A damaged key index would let duplicate documents in: refuse to write on it.
+  SIEVE_RETURN_IF_ERROR((*opened)->CheckDocumentKeys());
   return opened;
 }
 
@@ -1094,6 +1150,15 @@ Result<IngestResponse> Engine::Ingest(const IngestRequest& request, RequestConte
     ++progress.files_done;
     if (!report.ok()) {
       response.skipped.push_back({file.string(), report.status().message()});
+      if (IsDiskFull(report.status())) {
+        // Every further file would fail the same way: one message, not thousands.
+        const std::size_t left = plan.files.size() - progress.files_done;
+        if (left > 0) {
+          response.skipped.push_back(
+              {"", "disk full: stopped; " + std::to_string(left) + " more files not ingested"});
+        }
+        break;
+      }
       continue;
     }
     ++response.files;
@@ -1116,7 +1181,12 @@ Result<IngestResponse> Engine::Ingest(const IngestRequest& request, RequestConte
     response.seconds = SecondsSince(start);
     return response;
   }
-  SIEVE_ASSIGN_OR_RETURN(auto fresh, impl_->OpenVectors());
+  auto bound = std::make_shared<store::DocumentStore*>(writer.get());
+  struct Unbind {
+    std::shared_ptr<store::DocumentStore*> bound;
+    ~Unbind() { *bound = nullptr; }
+  } unbind{bound};
+  SIEVE_ASSIGN_OR_RETURN(auto fresh, impl_->OpenVectors(bound));
   SIEVE_ASSIGN_OR_RETURN(auto synced, impl_->SyncVectors(*writer, *fresh, ctx,
                                                          [&](std::size_t done, std::size_t total) {
                                                            progress.chunks_embedded = done;
@@ -1156,7 +1226,12 @@ Result<DeleteResponse> Engine::Delete(const DeleteRequest& request, RequestConte
     SIEVE_RETURN_IF_ERROR(txn.Commit());
   }
   // The vectors of the deleted chunks go too (a crash before this is repaired by the next write).
-  SIEVE_ASSIGN_OR_RETURN(auto fresh, impl_->OpenVectors());
+  auto bound = std::make_shared<store::DocumentStore*>(writer.get());
+  struct Unbind {
+    std::shared_ptr<store::DocumentStore*> bound;
+    ~Unbind() { *bound = nullptr; }
+  } unbind{bound};
+  SIEVE_ASSIGN_OR_RETURN(auto fresh, impl_->OpenVectors(bound));
   SIEVE_ASSIGN_OR_RETURN(response.vectors_removed, retrieval::RemoveStaleVectors(*writer, *fresh));
   impl_->Publish(std::move(fresh));
   return response;
@@ -1201,6 +1276,62 @@ Result<ReembedResponse> Engine::Reembed(const ReembedRequest& request, RequestCo
     impl_->embed = std::move(state);
   }
   response.seconds = SecondsSince(start);
+  return response;
+}
+
+Result<CheckResponse> Engine::Check(const CheckRequest& request, RequestContext& ctx) {
+  TimingScope timing(ctx);
+  Span root = ctx.StartSpan("check", SpanKind::kChain);
+  std::lock_guard<std::mutex> write(impl_->write_mutex);
+  // Not OpenWriter: that refuses a damaged key index, which is what this is for.
+  store::OpenOptions open;
+  open.create = false;
+  auto opened = store::DocumentStore::Open(impl_->settings.index_dir, open);
+  if (!opened.ok()) {
+    return opened.status().WithContext("no index at " + impl_->settings.index_dir.string());
+  }
+  std::unique_ptr<store::DocumentStore> writer = std::move(opened).value();
+  SIEVE_ASSIGN_OR_RETURN(auto lock, impl_->LockForWriting());
+  CheckResponse response;
+  SIEVE_ASSIGN_OR_RETURN(auto report, writer->Check(request.repair));
+  response.found = std::move(report.found);
+  response.fixed = std::move(report.fixed);
+  // The vectors against the chunks.
+  auto bound = std::make_shared<store::DocumentStore*>(writer.get());
+  struct Unbind {
+    std::shared_ptr<store::DocumentStore*> bound;
+    ~Unbind() { *bound = nullptr; }
+  } unbind{bound};
+  SIEVE_ASSIGN_OR_RETURN(auto fresh, impl_->OpenVectors(bound));
+  if (!fresh->damage().empty()) response.found.push_back("vectors: " + fresh->damage());
+  if (fresh->model()) {
+    SIEVE_ASSIGN_OR_RETURN(auto staleness, retrieval::CheckVectors(*writer, *fresh));
+    if (staleness.missing > 0) {
+      response.found.push_back("vectors: " + std::to_string(staleness.missing) +
+                               " chunks have no vector");
+    }
+    if (staleness.stale > 0) {
+      response.found.push_back("vectors: " + std::to_string(staleness.stale) +
+                               " vectors of chunks that no longer exist");
+    }
+    if (request.repair && !staleness.in_sync()) {
+      SIEVE_ASSIGN_OR_RETURN(auto synced, impl_->SyncVectors(*writer, *fresh, ctx, nullptr));
+      if (synced.removed > 0) {
+        response.fixed.push_back("vectors: removed " + std::to_string(synced.removed) +
+                                 " stale vectors");
+      }
+      if (synced.embedded > 0) {
+        response.fixed.push_back("vectors: embedded " + std::to_string(synced.embedded) +
+                                 " chunks with " + synced.model);
+      }
+      if (!synced.unavailable.empty()) response.fixed.push_back("NOT fixed: " + synced.unavailable);
+      if (synced.removed == 0 && synced.embedded == 0 && !fresh->damage().empty()) {
+        SIEVE_RETURN_IF_ERROR(fresh->Flush());
+        response.fixed.push_back("vectors: saved again without the damaged data");
+      }
+      impl_->Publish(std::move(fresh));
+    }
+  }
   return response;
 }
 

@@ -28,6 +28,7 @@ Result<std::unique_ptr<store::VectorStore>> OpenVectors(store::DocumentStore& st
   vector_options.faiss = options.index;
   vector_options.qdrant = options.qdrant;
   vector_options.resolve_filter = StoreFilterResolver(store);
+  vector_options.binding = store.Binding();
   return store::OpenVectorStore(
       options.vector_store_uri.empty() ? store::FaissUri(index_dir) : options.vector_store_uri,
       vector_options);
@@ -84,15 +85,35 @@ Result<DenseIndex> ReembedIndex(store::DocumentStore& store, const std::filesyst
     return Status::InvalidArgument("re-embedding needs the model to use (--embed-model)");
   }
   const ModelRequest request{options.embed_model, true};
-  // Load the new model before deleting anything, so a typo costs nothing.
+  // Load the new model before touching anything, so a typo costs nothing.
   SIEVE_ASSIGN_OR_RETURN(auto embedder, LoadEmbedderModel(request, options.load));
   DenseIndex dense;
   SIEVE_ASSIGN_OR_RETURN(dense.vectors, OpenVectors(store, index_dir, options));
-  SIEVE_RETURN_IF_ERROR(dense.vectors->Clear());
   dense.model_spec = request.spec;
   dense.embedder = std::move(embedder);
-  SIEVE_RETURN_IF_ERROR(dense.vectors->BindModel(dense.embedder.identity));
-  SIEVE_RETURN_IF_ERROR(SyncDenseIndex(store, dense, options.sync));
+  auto staging = dense.vectors->OpenStaging();
+  if (!staging.ok() && staging.status().code() != StatusCode::kUnsupported) {
+    return staging.status();
+  }
+  if (!staging.ok()) {
+    // A backend that cannot stage: clear and embed in place.
+    SIEVE_RETURN_IF_ERROR(dense.vectors->Clear());
+    SIEVE_RETURN_IF_ERROR(dense.vectors->BindModel(dense.embedder.identity));
+    SIEVE_RETURN_IF_ERROR(SyncDenseIndex(store, dense, options.sync));
+    return dense;
+  }
+  // The new vectors are made beside the old ones (a killed run resumes from what it staged) and
+  // swapped in at once; until then searches use the old vectors and model.
+  std::unique_ptr<store::VectorStore> staged = std::move(staging).value();
+  const auto staged_model = staged->model();
+  if (staged_model && !store::SameEmbeddingModel(*staged_model, dense.embedder.identity)) {
+    SIEVE_RETURN_IF_ERROR(staged->Clear());  // staged for another model: start over
+  }
+  SIEVE_RETURN_IF_ERROR(staged->BindModel(dense.embedder.identity));
+  SIEVE_ASSIGN_OR_RETURN(dense.repaired,
+                         SyncVectors(store, *staged, *dense.embedder.model, options.sync));
+  SIEVE_RETURN_IF_ERROR(dense.vectors->CommitStaging(*staged));
+  dense.staleness = {};
   return dense;
 }
 

@@ -1,6 +1,7 @@
 #include "retrieval/pipeline.h"
 
 #include <algorithm>
+#include <unordered_map>
 
 #include "retrieval/tracing.h"
 #include "retrieval/vector_sync.h"
@@ -113,14 +114,17 @@ Result<std::vector<RankedChunk>> Pipeline::Run(const SearchRequest& original, st
   ids.reserve(hits.size());
   for (const Hit& hit : hits) ids.push_back(hit.chunk_id);
   SIEVE_ASSIGN_OR_RETURN(auto chunks, store_.GetChunks(ids));
-  // A chunk deleted since it was found is dropped (GetChunks leaves it out).
+  // Joined by chunk id, never by position; a chunk deleted since it was found is dropped
+  // (GetChunks leaves it out).
+  std::unordered_map<std::int64_t, std::size_t> by_id;
+  by_id.reserve(chunks.size());
+  for (std::size_t i = 0; i < chunks.size(); ++i) by_id.emplace(chunks[i].chunk_id, i);
   std::vector<RankedChunk> ranked;
   ranked.reserve(hits.size());
-  std::size_t c = 0;
   for (const Hit& hit : hits) {
-    if (c < chunks.size() && chunks[c].chunk_id == hit.chunk_id) {
-      ranked.push_back({hit, std::move(chunks[c++])});
-    }
+    auto it = by_id.find(hit.chunk_id);
+    if (it == by_id.end()) continue;
+    ranked.push_back({hit, chunks[it->second]});
   }
 
   if (reranker_ && !ranked.empty()) {

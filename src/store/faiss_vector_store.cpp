@@ -4,9 +4,11 @@
 #include <faiss/IndexHNSW.h>
 #include <faiss/IndexIDMap.h>
 #include <faiss/impl/IDSelector.h>
+#include <faiss/impl/io.h>
 #include <faiss/index_io.h>
 #include <fcntl.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 #include <algorithm>
 #include <cmath>
@@ -28,7 +30,8 @@ using faiss_id = faiss::Index::idx_t;
 
 namespace {
 
-constexpr int kManifestFormat = 1;
+// 2: vectors.faiss carries a checksum trailer, the manifest the index id and generation.
+constexpr int kManifestFormat = 2;
 
 // Unit length; a zero vector stays zero (it matches nothing).
 void Normalize(float* v, std::size_t d) {
@@ -43,16 +46,96 @@ bool IsFinite(const std::vector<float>& v) {
   return std::all_of(v.begin(), v.end(), [](float x) { return std::isfinite(x); });
 }
 
-// faiss::write_index to a temporary file, fsync, rename over `path`, fsync the directory.
-Status WriteIndexAtomic(const faiss::Index& index, const fs::path& path) {
+// vectors.faiss is FAISS's serialisation followed by a trailer that makes the file check itself:
+//   "SIEVEVX1" | payload bytes (u64) | generation (u64) | index id (32 bytes, NUL padded) |
+//   XXH3-64 of the payload and the 56 trailer bytes before it (u64); integers little-endian.
+// The whole payload is hashed before FAISS reads a byte of it, so damaged or foreign data is
+// never deserialised, and the index id / generation bind the file to its sieve.db.
+constexpr char kTrailerMagic[8] = {'S', 'I', 'E', 'V', 'E', 'V', 'X', '1'};
+constexpr std::size_t kTrailerIdBytes = 32;
+constexpr std::size_t kTrailerHashed = 8 + 8 + 8 + kTrailerIdBytes;  // 56
+constexpr std::size_t kTrailerBytes = kTrailerHashed + 8;            // 64
+
+void PutU64(unsigned char* out, std::uint64_t v) {
+  for (int i = 0; i < 8; ++i) out[i] = static_cast<unsigned char>((v >> (8 * i)) & 0xff);
+}
+std::uint64_t GetU64(const unsigned char* in) {
+  std::uint64_t v = 0;
+  for (int i = 7; i >= 0; --i) v = (v << 8) | in[i];
+  return v;
+}
+
+// Writes to a FILE* and hashes what it writes (the FAISS payload).
+struct HashingFileWriter : faiss::IOWriter {
+  std::FILE* f;
+  XXH3_state_t* state;
+  std::uint64_t bytes = 0;
+  HashingFileWriter(std::FILE* file, XXH3_state_t* s) : f(file), state(s) {}
+  size_t operator()(const void* ptr, size_t size, size_t nitems) override {
+    const size_t written = std::fwrite(ptr, size, nitems, f);
+    XXH3_64bits_update(state, ptr, size * written);
+    bytes += size * written;
+    return written;
+  }
+};
+
+// Reads at most `limit` bytes from a FILE* (the payload, never the trailer); FAISS throws on a
+// short read.
+struct BoundedFileReader : faiss::IOReader {
+  std::FILE* f;
+  std::uint64_t left;
+  BoundedFileReader(std::FILE* file, std::uint64_t limit) : f(file), left(limit) {}
+  size_t operator()(void* ptr, size_t size, size_t nitems) override {
+    if (size == 0) return 0;
+    const size_t allowed = static_cast<size_t>(std::min<std::uint64_t>(nitems, left / size));
+    const size_t got = std::fread(ptr, size, allowed, f);
+    left -= got * size;
+    return got;
+  }
+};
+
+struct FileCloser {
+  void operator()(std::FILE* f) const { std::fclose(f); }
+};
+using FilePtr = std::unique_ptr<std::FILE, FileCloser>;
+
+void FsyncDirectory(const fs::path& path) {
+  const int dir_fd =
+      ::open(path.parent_path().empty() ? "." : path.parent_path().c_str(), O_RDONLY | O_DIRECTORY);
+  if (dir_fd >= 0) {
+    ::fsync(dir_fd);
+    ::close(dir_fd);
+  }
+}
+
+// FAISS payload + trailer to a temporary file, fsync, rename over `path`, fsync the directory.
+Status WriteIndexAtomic(const faiss::Index& index, const fs::path& path,
+                        const IndexIdentity& identity) {
   const fs::path tmp = path.string() + ".tmp." + std::to_string(::getpid());
   std::FILE* f = std::fopen(tmp.c_str(), "wb");
   if (f == nullptr) return Status::IoError(tmp.string() + ": cannot create: " + strerror(errno));
   Status status;
+  std::unique_ptr<XXH3_state_t, decltype(&XXH3_freeState)> state(XXH3_createState(),
+                                                                 &XXH3_freeState);
+  XXH3_64bits_reset(state.get());
+  HashingFileWriter writer(f, state.get());
   try {
-    faiss::write_index(&index, f);
+    faiss::write_index(&index, &writer);
   } catch (const std::exception& e) {
     status = Status::IoError(tmp.string() + ": writing the vector index failed: " + e.what());
+  }
+  if (status.ok()) {
+    unsigned char trailer[kTrailerBytes] = {};
+    std::memcpy(trailer, kTrailerMagic, 8);
+    PutU64(trailer + 8, writer.bytes);
+    PutU64(trailer + 16, identity.generation);
+    std::memcpy(trailer + 24, identity.index_id.data(),
+                std::min(identity.index_id.size(), kTrailerIdBytes));
+    XXH3_64bits_update(state.get(), trailer, kTrailerHashed);
+    PutU64(trailer + kTrailerHashed, XXH3_64bits_digest(state.get()));
+    if (std::fwrite(trailer, 1, kTrailerBytes, f) != kTrailerBytes) {
+      status = Status::IoError(tmp.string() + ": " + strerror(errno));
+    }
   }
   if (status.ok() && (std::fflush(f) != 0 || ::fsync(::fileno(f)) != 0)) {
     status = Status::IoError(tmp.string() + ": " + strerror(errno));
@@ -66,15 +149,135 @@ Status WriteIndexAtomic(const faiss::Index& index, const fs::path& path) {
   if (!status.ok()) {
     std::error_code ignored;
     fs::remove(tmp, ignored);
+    if (status.message().find("No space left") != std::string::npos) {
+      return Status::IoError(path.string() +
+                             ": disk full while saving the vectors (the previous "
+                             "vectors are kept)");
+    }
     return status;
   }
-  const int dir_fd =
-      ::open(path.parent_path().empty() ? "." : path.parent_path().c_str(), O_RDONLY | O_DIRECTORY);
-  if (dir_fd >= 0) {
-    ::fsync(dir_fd);
-    ::close(dir_fd);
+  FsyncDirectory(path);
+  return Status::Ok();
+}
+
+// What the trailer of a vectors file says, once its checksum has been verified.
+struct VerifiedFile {
+  FilePtr file;
+  std::uint64_t payload_bytes = 0;
+  IndexIdentity identity;
+};
+
+// Opens `path`, checks the trailer and the XXH3 of the whole payload (streamed, constant memory).
+// The error message says what is wrong; the caller records it as damage.
+Result<VerifiedFile> VerifyIndexFile(const fs::path& path) {
+  VerifiedFile out;
+  out.file.reset(std::fopen(path.c_str(), "rb"));
+  if (!out.file) return Status::IoError(path.string() + ": cannot open: " + strerror(errno));
+  std::FILE* f = out.file.get();
+  if (std::fseek(f, 0, SEEK_END) != 0) return Status::IoError(path.string() + ": cannot seek");
+  const long size = std::ftell(f);
+  if (size < static_cast<long>(kTrailerBytes)) {
+    return Status::InvalidInput(path.string() + ": damaged: " + std::to_string(size) +
+                                " bytes, too short for a Sieve vector file");
+  }
+  unsigned char trailer[kTrailerBytes];
+  std::fseek(f, size - static_cast<long>(kTrailerBytes), SEEK_SET);
+  if (std::fread(trailer, 1, kTrailerBytes, f) != kTrailerBytes) {
+    return Status::IoError(path.string() + ": cannot read: " + strerror(errno));
+  }
+  if (std::memcmp(trailer, kTrailerMagic, 8) != 0) {
+    return Status::InvalidInput(path.string() +
+                                ": damaged or written by an older sieve (no checksum trailer)");
+  }
+  out.payload_bytes = GetU64(trailer + 8);
+  if (out.payload_bytes != static_cast<std::uint64_t>(size) - kTrailerBytes) {
+    return Status::InvalidInput(
+        path.string() + ": damaged: the trailer says " + std::to_string(out.payload_bytes) +
+        " payload bytes, the file has " + std::to_string(size - static_cast<long>(kTrailerBytes)));
+  }
+  std::unique_ptr<XXH3_state_t, decltype(&XXH3_freeState)> state(XXH3_createState(),
+                                                                 &XXH3_freeState);
+  XXH3_64bits_reset(state.get());
+  std::fseek(f, 0, SEEK_SET);
+  std::vector<unsigned char> block(1 << 20);
+  std::uint64_t left = out.payload_bytes;
+  while (left > 0) {
+    const size_t want = static_cast<size_t>(std::min<std::uint64_t>(left, block.size()));
+    if (std::fread(block.data(), 1, want, f) != want) {
+      return Status::IoError(path.string() + ": cannot read: " + strerror(errno));
+    }
+    XXH3_64bits_update(state.get(), block.data(), want);
+    left -= want;
+  }
+  XXH3_64bits_update(state.get(), trailer, kTrailerHashed);
+  if (XXH3_64bits_digest(state.get()) != GetU64(trailer + kTrailerHashed)) {
+    return Status::InvalidInput(path.string() +
+                                ": damaged: the checksum of the vectors does not match");
+  }
+  out.identity.generation = GetU64(trailer + 16);
+  const char* id = reinterpret_cast<const char*>(trailer + 24);
+  out.identity.index_id.assign(id, strnlen(id, kTrailerIdBytes));
+  std::fseek(f, 0, SEEK_SET);
+  return out;
+}
+
+// FAISS's header of an IndexIDMap2 over IndexFlatIP / IndexHNSWFlat: the dimension and count
+// must be the manifest's and fit the payload, before FAISS allocates anything from them.
+Status CheckIndexHeader(std::FILE* f, std::uint64_t payload_bytes, std::size_t dimension,
+                        const fs::path& path) {
+  // fourcc, d (i32), ntotal (i64), two i64 dummies, is_trained (u8), metric (i32): 37 bytes,
+  // then the inner index's fourcc and header.
+  unsigned char head[74];
+  const std::string where = path.string() + ": damaged: ";
+  if (payload_bytes < sizeof head || std::fread(head, 1, sizeof head, f) != sizeof head) {
+    return Status::InvalidInput(where + "too short for a FAISS index");
+  }
+  std::fseek(f, 0, SEEK_SET);
+  auto i32 = [&](std::size_t at) {
+    std::uint32_t v = 0;
+    for (int i = 3; i >= 0; --i) v = (v << 8) | head[at + static_cast<std::size_t>(i)];
+    return static_cast<std::int32_t>(v);
+  };
+  auto i64 = [&](std::size_t at) { return static_cast<std::int64_t>(GetU64(head + at)); };
+  if (std::memcmp(head, "IxM2", 4) != 0) {
+    return Status::InvalidInput(where + "not an ID-mapped FAISS index");
+  }
+  const bool flat = std::memcmp(head + 37, "IxFI", 4) == 0;
+  const bool hnsw = std::memcmp(head + 37, "IHNf", 4) == 0;
+  if (!flat && !hnsw) return Status::InvalidInput(where + "not a flat or HNSW index");
+  const std::int64_t d = i32(4), n = i64(8), inner_d = i32(41), inner_n = i64(45);
+  if (d <= 0 || static_cast<std::uint64_t>(d) != dimension || inner_d != d) {
+    return Status::InvalidInput(where + "header says " + std::to_string(d) +
+                                " dimensions, the manifest's model " + std::to_string(dimension));
+  }
+  if (n < 0 || inner_n != n) {
+    return Status::InvalidInput(where + "header counts disagree (" + std::to_string(n) + ", " +
+                                std::to_string(inner_n) + ")");
+  }
+  // Every vector takes d floats and an 8-byte id: a count the file cannot hold is a lie.
+  const std::uint64_t per_vector = static_cast<std::uint64_t>(d) * 4 + 8;
+  if (static_cast<std::uint64_t>(n) > payload_bytes / per_vector) {
+    return Status::InvalidInput(where + "header says " + std::to_string(n) + " vectors, " +
+                                "more than its " + std::to_string(payload_bytes) +
+                                " bytes can hold");
   }
   return Status::Ok();
+}
+
+// Removes temporary files a killed save left (vectors.faiss.tmp.PID, vectors.json.tmp.PID):
+// called by a writer, which holds the index's writer lock, so none of them is being written.
+void RemoveStaleTemporaries(const fs::path& dir) {
+  std::error_code ec;
+  const std::string own = ".tmp." + std::to_string(::getpid());
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    const bool ours = name.starts_with(std::string(kVectorIndexFile) + ".tmp.") ||
+                      name.starts_with(std::string(kVectorManifestFile) + ".tmp.");
+    if (ours && !name.ends_with(own)) {
+      std::error_code ignored;
+      fs::remove(it->path(), ignored);
+    }
+  }
 }
 
 }  // namespace
@@ -151,55 +354,103 @@ std::string FaissVectorStore::damage() const {
 }
 
 Status FaissVectorStore::LoadFiles() {
-  const fs::path index_path = dir_ / kVectorIndexFile;
   const fs::path manifest_path = dir_ / kVectorManifestFile;
   std::error_code ec;
-  const bool has_index = fs::exists(index_path, ec);
   const bool has_manifest = fs::exists(manifest_path, ec);
   if (!has_manifest) {
     // Vectors whose model is unknown cannot be trusted; Reconcile() re-embeds.
-    if (has_index) damage_ = index_path.string() + " has no " + kVectorManifestFile;
+    const fs::path index_path = dir_ / kVectorIndexFile;
+    if (fs::exists(index_path, ec))
+      damage_ = index_path.string() + " has no " + kVectorManifestFile;
     return Status::Ok();
   }
   auto manifest_text = ReadFile(manifest_path, 16u << 20);
   if (!manifest_text.ok()) {
-    damage_ = manifest_text.status().message();
+    damage_ = "vector manifest " + manifest_text.status().message();
     return Status::Ok();
   }
   std::size_t expected_count = 0;
   std::string expected_checksum;
+  std::string index_file = kVectorIndexFile;
   try {
     const auto j = nlohmann::json::parse(*manifest_text);
     if (j.at("format").get<int>() != kManifestFormat) {
-      damage_ = manifest_path.string() + ": unknown format " + j.at("format").dump();
+      damage_ = "vector manifest " + manifest_path.string() + ": format " + j.at("format").dump() +
+                " is not this sieve's (" + std::to_string(kManifestFormat) +
+                "); the vectors are rebuilt";
       return Status::Ok();
     }
     model_ = ModelFromJson(j.at("model"));
     expected_count = j.at("count").get<std::size_t>();
     expected_checksum = j.at("ids_sha256").get<std::string>();
+    index_file = j.value("index_file", std::string(kVectorIndexFile));
   } catch (const std::exception& e) {
     model_.reset();
-    damage_ = manifest_path.string() + ": corrupt manifest: " + e.what();
+    damage_ = "vector manifest " + manifest_path.string() + " is damaged: " + e.what();
     return Status::Ok();
   }
-  if (model_->dimension == 0) {
+  if (model_->dimension == 0 || model_->dimension > (1u << 16)) {
+    damage_ = "vector manifest " + manifest_path.string() + " is damaged: model dimension " +
+              std::to_string(model_->dimension);
     model_.reset();
-    damage_ = manifest_path.string() + ": model dimension is 0";
     return Status::Ok();
   }
-  if (!has_index) {
+  if (index_file != kVectorIndexFile && index_file != kVectorStagedFile) {
+    damage_ = "vector manifest " + manifest_path.string() + " is damaged: index file \"" +
+              index_file + "\"";
+    model_.reset();
+    return Status::Ok();
+  }
+  const fs::path index_path = dir_ / index_file;
+  if (!fs::exists(index_path, ec)) {
     if (expected_count > 0) {
       damage_ = index_path.string() + " is missing (manifest lists " +
                 std::to_string(expected_count) + " vectors)";
     }
     return ResetIndexLocked(0);
   }
-  std::unique_ptr<faiss::Index> loaded;
-  try {
-    loaded.reset(faiss::read_index(index_path.c_str()));
-  } catch (const std::exception& e) {
-    damage_ = index_path.string() + ": unreadable: " + e.what();
+  auto verified = VerifyIndexFile(index_path);
+  if (!verified.ok()) {
+    damage_ = verified.status().message();
     return ResetIndexLocked(0);
+  }
+  // Bound to its database: checked after the file was read (see VectorBinding::current).
+  if (options_.binding.current) {
+    auto database = options_.binding.current();
+    if (!database.ok()) return database.status();
+    const IndexIdentity& file = verified->identity;
+    if (file.index_id != database->index_id) {
+      damage_ = index_path.string() + " belongs to another index (id " +
+                (file.index_id.empty() ? "none" : file.index_id) + ", sieve.db has " +
+                (database->index_id.empty() ? "none" : database->index_id) +
+                "): the vectors are rebuilt";
+      return ResetIndexLocked(0);
+    }
+    if (file.generation > database->generation) {
+      damage_ = index_path.string() + " is newer than sieve.db (vector generation " +
+                std::to_string(file.generation) + ", database " +
+                std::to_string(database->generation) +
+                "; was sieve.db restored from a copy?): the vectors are rebuilt";
+      return ResetIndexLocked(0);
+    }
+  }
+  // The header is checked against the file's own size (the manifest's count may be older than
+  // the file: killed between the two renames; compared below).
+  std::unique_ptr<faiss::Index> loaded;
+  {
+    Status header = CheckIndexHeader(verified->file.get(), verified->payload_bytes,
+                                     model_->dimension, index_path);
+    if (!header.ok()) {
+      damage_ = header.message();
+      return ResetIndexLocked(0);
+    }
+    BoundedFileReader reader(verified->file.get(), verified->payload_bytes);
+    try {
+      loaded.reset(faiss::read_index(&reader));
+    } catch (const std::exception& e) {
+      damage_ = index_path.string() + ": unreadable: " + e.what();
+      return ResetIndexLocked(0);
+    }
   }
   auto* id_map = dynamic_cast<faiss::IndexIDMap2*>(loaded.get());
   const bool inner_ok =
@@ -220,7 +471,7 @@ Status FaissVectorStore::LoadFiles() {
   if (ids.size() != expected_count || IdsChecksum(ids) != expected_checksum) {
     // Saved between the index and its manifest (the index is the newer one; both are from the
     // same model). Reconcile() compares against the store and Save() rewrites the manifest.
-    damage_ = manifest_path.string() + " does not match " + kVectorIndexFile + " (" +
+    damage_ = manifest_path.string() + " does not match " + index_file + " (" +
               std::to_string(expected_count) + " vs " + std::to_string(ids.size()) + " ids)";
   }
   return Status::Ok();
@@ -550,17 +801,86 @@ Result<std::vector<std::vector<VectorMatch>>> FaissVectorStore::Search(
 Status FaissVectorStore::Flush() {
   std::unique_lock lock(mutex_);
   if (!model_ || !index_) return Status::Ok();  // nothing bound, nothing to record
-  SIEVE_RETURN_IF_ERROR(WriteIndexAtomic(*index_, dir_ / kVectorIndexFile));
+  RemoveStaleTemporaries(dir_);
+  // The database's generation goes up first: vectors are never newer than their sieve.db.
+  IndexIdentity identity;
+  if (options_.binding.advance) {
+    SIEVE_ASSIGN_OR_RETURN(identity, options_.binding.advance());
+  } else if (options_.binding.current) {
+    SIEVE_ASSIGN_OR_RETURN(identity, options_.binding.current());
+  }
+  SIEVE_RETURN_IF_ERROR(WriteIndexAtomic(*index_, dir_ / kVectorIndexFile, identity));
+  SIEVE_RETURN_IF_ERROR(WriteFileAtomic(dir_ / kVectorManifestFile,
+                                        ManifestLocked(kVectorIndexFile, identity).dump(2) + "\n"));
+  // A staged file an earlier re-embedding swapped in is superseded now.
+  std::error_code ignored;
+  fs::remove(dir_ / kVectorStagedFile, ignored);
+  damage_.clear();
+  return Status::Ok();
+}
+
+nlohmann::json FaissVectorStore::ManifestLocked(const std::string& index_file,
+                                                const IndexIdentity& identity) const {
   std::vector<std::int64_t> ids(index_->id_map.begin(), index_->id_map.end());
-  nlohmann::json manifest = {
+  return {
       {"format", kManifestFormat},
+      {"index_id", identity.index_id},
+      {"generation", identity.generation},
       {"model", ModelToJson(*model_)},
       {"count", ids.size()},
       {"ids_sha256", IdsChecksum(ids)},
+      {"index_file", index_file},
       {"kind", dynamic_cast<const faiss::IndexHNSW*>(index_->index) != nullptr ? "hnsw" : "flat"},
       {"hnsw",
        {{"M", options_.faiss.hnsw_m}, {"efConstruction", options_.faiss.hnsw_ef_construction}}}};
-  SIEVE_RETURN_IF_ERROR(WriteFileAtomic(dir_ / kVectorManifestFile, manifest.dump(2) + "\n"));
+}
+
+Result<std::unique_ptr<VectorStore>> FaissVectorStore::OpenStaging() {
+  const fs::path staging = dir_ / kVectorStagingDir;
+  std::error_code ec;
+  fs::create_directories(staging, ec);
+  if (ec) return Status::IoError(staging.string() + ": cannot create: " + ec.message());
+  SIEVE_ASSIGN_OR_RETURN(auto opened, FaissVectorStore::Open(staging, options_));
+  return std::unique_ptr<VectorStore>(std::move(opened));
+}
+
+Status FaissVectorStore::CommitStaging(VectorStore& staged_store) {
+  auto* staged = dynamic_cast<FaissVectorStore*>(&staged_store);
+  if (staged == nullptr || staged->dir_ != dir_ / kVectorStagingDir) {
+    return Status::Internal("vector index: CommitStaging with a store OpenStaging did not make");
+  }
+  SIEVE_RETURN_IF_ERROR(staged->Flush());
+  std::unique_lock lock(mutex_);
+  std::unique_lock staged_lock(staged->mutex_);
+  if (!staged->model_ || !staged->index_) {
+    return Status::Internal("vector index: the staged vectors have no model");
+  }
+  // 1. The staged file beside the live one (a hard link: the staging folder stays whole until
+  //    the swap is committed, so a crash here loses nothing).
+  const fs::path staged_file = dir_ / kVectorStagedFile;
+  std::error_code ec;
+  fs::remove(staged_file, ec);
+  fs::create_hard_link(staged->dir_ / kVectorIndexFile, staged_file, ec);
+  if (ec) {
+    ec.clear();
+    fs::copy_file(staged->dir_ / kVectorIndexFile, staged_file, ec);
+    if (ec) return Status::IoError(staged_file.string() + ": " + ec.message());
+  }
+  FsyncDirectory(staged_file);
+  // 2. The commit point: one atomic rename of the manifest that names the staged file.
+  IndexIdentity identity;
+  if (options_.binding.current) {
+    SIEVE_ASSIGN_OR_RETURN(identity, options_.binding.current());
+  }
+  SIEVE_RETURN_IF_ERROR(
+      WriteFileAtomic(dir_ / kVectorManifestFile,
+                      staged->ManifestLocked(kVectorStagedFile, identity).dump(2) + "\n"));
+  // 3. The old vectors and the staging folder are not needed any more.
+  fs::remove(dir_ / kVectorIndexFile, ec);
+  fs::remove_all(staged->dir_, ec);
+  model_ = staged->model_;
+  index_ = std::move(staged->index_);
+  staged->model_.reset();
   damage_.clear();
   return Status::Ok();
 }

@@ -4,8 +4,11 @@
 // options.exact_threshold vectors the inner index is exact (IndexFlatIP); at or above it, HNSW
 // (IndexHNSWFlat); crossing the threshold rebuilds. Two files in the index folder, each replaced
 // atomically by Flush (temporary file, fsync, rename, fsync of the folder):
-//   vectors.faiss  the FAISS index
+//   vectors.faiss  the FAISS index, followed by a trailer: XXH3-64 of the whole file, the index id
+//                  and generation of the sieve.db it belongs to (store/index_identity.h)
 //   vectors.json   manifest: the model that made the vectors, the count and a SHA-256 of the ids
+// Open verifies the checksum and the FAISS header (dimension, count against the file size) before
+// FAISS reads anything, and refuses vectors of another database (options.binding).
 // Damaged files (unreadable index, corrupt manifest, index without manifest, ids that do not
 // match the manifest) never fail Open: the store starts empty, damage() says why, and a
 // Reconcile re-embeds. Filters are resolved to chunk ids through the FilterResolver given at
@@ -17,6 +20,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <nlohmann/json_fwd.hpp>
 #include <shared_mutex>
 #include <string>
 
@@ -32,6 +36,10 @@ namespace sieve::store {
 
 inline constexpr const char* kVectorIndexFile = "vectors.faiss";
 inline constexpr const char* kVectorManifestFile = "vectors.json";
+// Re-embedding fills a store in this folder of the index, then swaps it in (CommitStaging).
+inline constexpr const char* kVectorStagingDir = "vectors.next";
+// The swapped-in file, until the next Flush writes vectors.faiss again.
+inline constexpr const char* kVectorStagedFile = "vectors.next.faiss";
 
 class FaissVectorStore : public VectorStore {
  public:
@@ -59,6 +67,12 @@ class FaissVectorStore : public VectorStore {
                                                        const Filter& filter,
                                                        RequestContext* ctx) const override;
   std::string damage() const override;
+  // A FaissVectorStore in <dir>/vectors.next with the same options.
+  Result<std::unique_ptr<VectorStore>> OpenStaging() override;
+  // Links the staged vectors.faiss beside the live one as vectors.next.faiss, then replaces the
+  // manifest (naming that file) in one rename: the commit point. Then deletes the old file and
+  // the staging folder, and serves the staged vectors.
+  Status CommitStaging(VectorStore& staged) override;
 
   // FAISS specifics, for tests and diagnostics (thread-safe, readers).
   bool is_hnsw() const;
@@ -72,6 +86,7 @@ class FaissVectorStore : public VectorStore {
   Status RebuildLocked(const std::vector<std::int64_t>& drop);  // fresh index without `drop`
   Status ResetIndexLocked(std::size_t expected_size);
   std::size_t SizeLocked() const;
+  nlohmann::json ManifestLocked(const std::string& index_file, const IndexIdentity& identity) const;
 
   const std::filesystem::path dir_;
   const VectorStoreOptions options_;

@@ -28,6 +28,7 @@
 #include "core/status.h"
 #include "models/encoder.h"
 #include "store/filter.h"
+#include "store/index_identity.h"
 
 namespace sieve::store {
 
@@ -76,6 +77,8 @@ struct VectorStoreOptions {
   // Without it, Search with a non-empty filter fails with kInvalidArgument. (Qdrant evaluates
   // filters on stored payloads and asks it only for a path prefix that does not end in "/".)
   FilterResolver resolve_filter;
+  // The database the vectors belong to (DocumentStore::Binding). Unset: not checked (tests).
+  VectorBinding binding;
 };
 
 // What a vector is about; a backend may store it to evaluate filters itself (Qdrant) or ignore
@@ -153,6 +156,18 @@ class VectorStore {
   // then starts empty (or without the damaged part) and a Reconcile re-embeds; opening never
   // fails for damaged data. Cleared by a successful Flush.
   virtual std::string damage() const = 0;
+
+  // Re-embedding without a gap: a store over separate data at the same location, which a
+  // writer fills and then swaps in with CommitStaging in one atomic step; until then this
+  // store's vectors (and model) stay as they are, also across a crash. Opening it again after a
+  // crash finds what was staged so far. Writer. Default: kUnsupported (the caller then clears
+  // and re-embeds in place).
+  virtual Result<std::unique_ptr<VectorStore>> OpenStaging() {
+    return Status::Unsupported("vector store " + uri() + " cannot stage a re-embedding");
+  }
+  virtual Status CommitStaging(VectorStore& /*staged*/) {
+    return Status::Unsupported("vector store " + uri() + " cannot stage a re-embedding");
+  }
 };
 
 // Opens a vector store by URI:

@@ -346,7 +346,7 @@ TEST_F(VectorIndexTest, CorruptIndexFileIsRepairedByReembedding) {
   ASSERT_TRUE(WriteFileAtomic(dir_ / kVectorIndexFile, "this is not a FAISS index").ok());
   auto index = FaissVectorStore::Open(dir_);
   ASSERT_TRUE(index.ok()) << index.status().ToString();
-  EXPECT_THAT((*index)->damage(), HasSubstr("unreadable"));
+  EXPECT_THAT((*index)->damage(), HasSubstr("damaged"));
   EXPECT_EQ((*index)->size().value(), 0u);
   ASSERT_TRUE((*index)->BindModel(TestModel()).ok());  // the manifest still names the model
   auto report = Reconcile(**index, Range(1, 21), FakeEmbedder());
@@ -365,7 +365,7 @@ TEST_F(VectorIndexTest, MissingOrCorruptManifestDiscardsTheVectors) {
   ASSERT_TRUE(WriteFileAtomic(dir_ / kVectorManifestFile, "{\"format\": 1, \"model\": ").ok());
   auto corrupt = FaissVectorStore::Open(dir_);
   ASSERT_TRUE(corrupt.ok());
-  EXPECT_THAT((*corrupt)->damage(), HasSubstr("corrupt manifest"));
+  EXPECT_THAT((*corrupt)->damage(), HasSubstr("vector manifest"));
   EXPECT_FALSE((*corrupt)->model().has_value());
   EXPECT_EQ((*corrupt)->size().value(), 0u);
 
