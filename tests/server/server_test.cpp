@@ -607,15 +607,15 @@ TEST_F(ServerTest, StopLetsRequestsInFlightFinish) {
   ServerOptions options;
   options.max_wait = std::chrono::milliseconds(1500);
   StartServer(options);
+  const int port = server_->port();
   const auto start = std::chrono::steady_clock::now();
-  auto in_flight = std::async(std::launch::async, [&] {
-    httplib::Client client("127.0.0.1", server_->port());
+  auto in_flight = std::async(std::launch::async, [port] {
+    httplib::Client client("127.0.0.1", port);
     client.set_read_timeout(30, 0);
     auto res = client.Post("/v1/embeddings", json{{"input", "held"}}.dump(), "application/json");
     return res ? res->status : 0;
   });
   std::this_thread::sleep_for(std::chrono::milliseconds(400));
-  const int port = server_->port();
   StopServer();  // returns once the request in flight is answered
   EXPECT_EQ(in_flight.get(), 200);
   EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(1400));
