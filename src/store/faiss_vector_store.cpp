@@ -696,7 +696,7 @@ Result<std::vector<std::vector<VectorMatch>>> FaissVectorStore::Search(
   Span span;
   if (ctx != nullptr) {
     SIEVE_RETURN_IF_ERROR(ctx->Check());
-    span = ctx->StartSpan("vector_store.search", SpanKind::kRetriever);
+    span = ctx->StartSpan("vector_store.search", SpanKind::kInternal);
     span.SetAttribute("vector_store.n", static_cast<std::int64_t>(n));
     span.SetAttribute("vector_store.k", static_cast<std::int64_t>(k));
   }
