@@ -306,6 +306,10 @@ def main():
     EMBED_MODEL, RERANK_MODEL = args.embed_model, args.rerank_model
     if args.short:
         args.duration = 4
+    if not os.path.exists(args.binary):
+        # scripts/test (run first in CI) builds it; alone, build just the binary.
+        subprocess.run([os.path.join(ROOT, "scripts", "build"), "--target", "sieve"], check=True,
+                       stdout=sys.stderr)
     work = tempfile.mkdtemp(prefix="sieve-load-")
     try:
         index = os.path.join(work, "idx")
