@@ -117,14 +117,23 @@ def batch_counters(port):
     return values.get("sieve_batch_texts_sum", 0.0), values.get("sieve_batch_texts_count", 0.0)
 
 
-def batching_gain(port, count, connections):
+def cpu_seconds(pid):
+    """User + system CPU time the process has used so far."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def batching_gain(port, count, connections, pid):
     texts = ["sample sentence number %d about retrieval and ranking" % i for i in range(count)]
     client = Client(port)
+    cpu_start = cpu_seconds(pid)
     start = time.perf_counter()
     for t in texts:
         status, _ = client.request("POST", "/v1/embeddings", {"input": t})
         assert status == 200, status
     sequential = time.perf_counter() - start
+    sequential_cpu = cpu_seconds(pid) - cpu_start
 
     errors = []
 
@@ -136,14 +145,21 @@ def batching_gain(port, count, connections):
                 errors.append(status)
 
     texts_before, batches_before = batch_counters(port)
+    cpu_start = cpu_seconds(pid)
     start = time.perf_counter()
     run_threads(connections, worker)
     concurrent = time.perf_counter() - start
+    concurrent_cpu = cpu_seconds(pid) - cpu_start
     texts_after, batches_after = batch_counters(port)
     batches = batches_after - batches_before
     return {"requests": count, "sequential_rps": round(count / sequential, 1),
             "concurrent_rps": round(count / concurrent, 1),
             "gain": round(sequential / concurrent, 2), "errors": len(errors),
+            # Server CPU time per request, sequential over concurrent: the gain in work per
+            # request, which other load on the machine does not skew the way it skews wall time.
+            "cpu_ms_per_request_sequential": round(1000 * sequential_cpu / count, 2),
+            "cpu_ms_per_request_concurrent": round(1000 * concurrent_cpu / count, 2),
+            "cpu_gain": round(sequential_cpu / concurrent_cpu, 2) if concurrent_cpu else None,
             "concurrent_mean_batch_texts":
                 round((texts_after - texts_before) / batches, 1) if batches else None}
 
@@ -325,7 +341,8 @@ def main():
         proc = start_server(args.binary, index, port, extra)
         summary = {"max_wait_ms": args.max_wait_ms if args.max_wait_ms is not None else 0}
         try:
-            summary["batching"] = batching_gain(port, 96 if args.short else 512, args.connections)
+            summary["batching"] = batching_gain(port, 96 if args.short else 512, args.connections,
+                                               proc.pid)
             if not args.batching_only:
                 summary["mixed"] = mixed_load(port, args.duration, args.connections,
                                               samples_text)
