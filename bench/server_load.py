@@ -252,7 +252,8 @@ def multipart(name, content):
 
 def kill_during_upload(binary, index, samples_text):
     port = free_port()
-    proc = start_server(binary, index, port)
+    # The retried upload may take longer than the default request timeout with a real model.
+    proc = start_server(binary, index, port, ["--timeout-s", "300"])
     name = "big-upload.txt"
     paragraph = " ".join(samples_text)
     content = ("\n\n".join("Section %d. %s" % (i, paragraph) for i in range(400))).encode()
@@ -273,7 +274,8 @@ def kill_during_upload(binary, index, samples_text):
     result = {"upload_bytes": len(content)}
 
     port = free_port()
-    proc = start_server(binary, index, port)
+    # The retried upload may take longer than the default request timeout with a real model.
+    proc = start_server(binary, index, port, ["--timeout-s", "300"])
     try:
         c = Client(port)
         status, payload = c.request("GET", "/v1/documents?limit=1000")
