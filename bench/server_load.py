@@ -282,7 +282,7 @@ def kill_during_upload(binary, index, samples_text):
         docs = [d for d in json.loads(payload)["data"] if d["path"].endswith("/" + name)]
         result["after_kill"] = "absent" if not docs else "present (%d chunks)" % docs[0]["chunks"]
         state_ok = status == 200 and (not docs or docs[0]["chunks"] > 0)
-        status, payload = c.request("POST", "/v1/documents", body, headers, timeout=300)
+        status, payload = c.request("POST", "/v1/documents", body, headers, timeout=330)
         result["retry_status"] = status
         status2, payload2 = c.request("GET", "/v1/documents?limit=1000")
         docs = [d for d in json.loads(payload2)["data"] if d["path"].endswith("/" + name)]
@@ -357,7 +357,11 @@ def main():
                 proc.kill()
         summary["sigterm_exit_code"] = proc.returncode
         if not args.batching_only:
-            summary["kill_during_upload"] = kill_during_upload(args.binary, index, samples_text)
+            try:
+                summary["kill_during_upload"] = kill_during_upload(args.binary, index,
+                                                                   samples_text)
+            except Exception as e:  # noqa: BLE001 - reported with the figures gathered so far
+                summary["kill_during_upload"] = {"ok": False, "error": repr(e)}
         print(json.dumps(summary, indent=2))
         failed = (summary["batching"]["errors"] > 0 or summary["sigterm_exit_code"] != 0 or
                   (not args.batching_only and (summary["mixed"]["errors"] > 0 or
