@@ -39,10 +39,13 @@ def free_port():
         return s.getsockname()[1]
 
 
+EMBED_MODEL = os.path.join(MODELS, "tiny-bge")
+RERANK_MODEL = os.path.join(MODELS, "tiny-ms-marco")
+
+
 def start_server(binary, index, port, extra=()):
     cmd = [binary, "--index", index, "serve", "--host", "127.0.0.1", "--port", str(port),
-           "--embed-model", os.path.join(MODELS, "tiny-bge"),
-           "--rerank-model", os.path.join(MODELS, "tiny-ms-marco"), *extra]
+           "--embed-model", EMBED_MODEL, "--rerank-model", RERANK_MODEL, *extra]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 60
     while time.time() < deadline:
@@ -103,14 +106,34 @@ def run_threads(n, target):
         t.join()
 
 
-def batching_gain(port, count, connections):
+def batch_counters(port):
+    """(texts, batches) embedded so far, from the server's /metrics."""
+    _, payload = Client(port).request("GET", "/metrics")
+    values = {}
+    for line in payload.decode().splitlines():
+        if line.startswith(("sieve_batch_texts_sum ", "sieve_batch_texts_count ")):
+            name, value = line.split()
+            values[name] = float(value)
+    return values.get("sieve_batch_texts_sum", 0.0), values.get("sieve_batch_texts_count", 0.0)
+
+
+def cpu_seconds(pid):
+    """User + system CPU time the process has used so far."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def batching_gain(port, count, connections, pid):
     texts = ["sample sentence number %d about retrieval and ranking" % i for i in range(count)]
     client = Client(port)
+    cpu_start = cpu_seconds(pid)
     start = time.perf_counter()
     for t in texts:
         status, _ = client.request("POST", "/v1/embeddings", {"input": t})
         assert status == 200, status
     sequential = time.perf_counter() - start
+    sequential_cpu = cpu_seconds(pid) - cpu_start
 
     errors = []
 
@@ -121,12 +144,24 @@ def batching_gain(port, count, connections):
             if status != 200:
                 errors.append(status)
 
+    texts_before, batches_before = batch_counters(port)
+    cpu_start = cpu_seconds(pid)
     start = time.perf_counter()
     run_threads(connections, worker)
     concurrent = time.perf_counter() - start
+    concurrent_cpu = cpu_seconds(pid) - cpu_start
+    texts_after, batches_after = batch_counters(port)
+    batches = batches_after - batches_before
     return {"requests": count, "sequential_rps": round(count / sequential, 1),
             "concurrent_rps": round(count / concurrent, 1),
-            "gain": round(sequential / concurrent, 2), "errors": len(errors)}
+            "gain": round(sequential / concurrent, 2), "errors": len(errors),
+            # Server CPU time per request, sequential over concurrent: the gain in work per
+            # request, which other load on the machine does not skew the way it skews wall time.
+            "cpu_ms_per_request_sequential": round(1000 * sequential_cpu / count, 2),
+            "cpu_ms_per_request_concurrent": round(1000 * concurrent_cpu / count, 2),
+            "cpu_gain": round(sequential_cpu / concurrent_cpu, 2) if concurrent_cpu else None,
+            "concurrent_mean_batch_texts":
+                round((texts_after - texts_before) / batches, 1) if batches else None}
 
 
 def mixed_load(port, duration, connections, samples_text):
@@ -217,7 +252,8 @@ def multipart(name, content):
 
 def kill_during_upload(binary, index, samples_text):
     port = free_port()
-    proc = start_server(binary, index, port)
+    # The retried upload may take longer than the default request timeout with a real model.
+    proc = start_server(binary, index, port, ["--timeout-s", "300"])
     name = "big-upload.txt"
     paragraph = " ".join(samples_text)
     content = ("\n\n".join("Section %d. %s" % (i, paragraph) for i in range(400))).encode()
@@ -238,14 +274,15 @@ def kill_during_upload(binary, index, samples_text):
     result = {"upload_bytes": len(content)}
 
     port = free_port()
-    proc = start_server(binary, index, port)
+    # The retried upload may take longer than the default request timeout with a real model.
+    proc = start_server(binary, index, port, ["--timeout-s", "300"])
     try:
         c = Client(port)
         status, payload = c.request("GET", "/v1/documents?limit=1000")
         docs = [d for d in json.loads(payload)["data"] if d["path"].endswith("/" + name)]
         result["after_kill"] = "absent" if not docs else "present (%d chunks)" % docs[0]["chunks"]
         state_ok = status == 200 and (not docs or docs[0]["chunks"] > 0)
-        status, payload = c.request("POST", "/v1/documents", body, headers, timeout=300)
+        status, payload = c.request("POST", "/v1/documents", body, headers, timeout=330)
         result["retry_status"] = status
         status2, payload2 = c.request("GET", "/v1/documents?limit=1000")
         docs = [d for d in json.loads(payload2)["data"] if d["path"].endswith("/" + name)]
@@ -269,6 +306,7 @@ def kill_during_upload(binary, index, samples_text):
 
 
 def main():
+    global EMBED_MODEL, RERANK_MODEL  # noqa: PLW0603 - read by start_server
     ap = argparse.ArgumentParser()
     ap.add_argument("--binary", default=os.path.join(ROOT, "build", "sieve"))
     ap.add_argument("--duration", type=float, default=20)
@@ -276,14 +314,25 @@ def main():
     ap.add_argument("--short", action="store_true", help="a few seconds of each (CI)")
     ap.add_argument("--max-wait-ms", type=int, default=None,
                     help="the server's batch wait (default: the server's, 0 ms)")
+    ap.add_argument("--embed-model", default=os.path.join(MODELS, "tiny-bge"),
+                    help="embedding model folder (default: the tiny fixture)")
+    ap.add_argument("--rerank-model", default=os.path.join(MODELS, "tiny-ms-marco"),
+                    help="reranking model folder (default: the tiny fixture)")
+    ap.add_argument("--batching-only", action="store_true",
+                    help="only the batching gain (no mixed load, no kill test)")
     args = ap.parse_args()
+    EMBED_MODEL, RERANK_MODEL = args.embed_model, args.rerank_model
     if args.short:
         args.duration = 4
+    if not os.path.exists(args.binary):
+        # scripts/test (run first in CI) builds it; alone, build just the binary.
+        subprocess.run([os.path.join(ROOT, "scripts", "build"), "--target", "sieve"], check=True,
+                       stdout=sys.stderr)
     work = tempfile.mkdtemp(prefix="sieve-load-")
     try:
         index = os.path.join(work, "idx")
         subprocess.run([args.binary, "--index", index, "ingest", os.path.join(ROOT, "samples"),
-                        "--embed-model", os.path.join(MODELS, "tiny-bge")],
+                        "--embed-model", args.embed_model],
                        check=True, capture_output=True, timeout=120)
         samples_text = []
         for name in sorted(os.listdir(os.path.join(ROOT, "samples"))):
@@ -294,8 +343,11 @@ def main():
         proc = start_server(args.binary, index, port, extra)
         summary = {"max_wait_ms": args.max_wait_ms if args.max_wait_ms is not None else 0}
         try:
-            summary["batching"] = batching_gain(port, 96 if args.short else 512, args.connections)
-            summary["mixed"] = mixed_load(port, args.duration, args.connections, samples_text)
+            summary["batching"] = batching_gain(port, 96 if args.short else 512, args.connections,
+                                               proc.pid)
+            if not args.batching_only:
+                summary["mixed"] = mixed_load(port, args.duration, args.connections,
+                                              samples_text)
             summary["peak_rss_mb"] = peak_rss_mb(proc.pid)
         finally:
             proc.send_signal(signal.SIGTERM)
@@ -304,10 +356,16 @@ def main():
             except subprocess.TimeoutExpired:
                 proc.kill()
         summary["sigterm_exit_code"] = proc.returncode
-        summary["kill_during_upload"] = kill_during_upload(args.binary, index, samples_text)
+        if not args.batching_only:
+            try:
+                summary["kill_during_upload"] = kill_during_upload(args.binary, index,
+                                                                   samples_text)
+            except Exception as e:  # noqa: BLE001 - reported with the figures gathered so far
+                summary["kill_during_upload"] = {"ok": False, "error": repr(e)}
         print(json.dumps(summary, indent=2))
-        failed = (summary["batching"]["errors"] > 0 or summary["mixed"]["errors"] > 0 or
-                  not summary["kill_during_upload"]["ok"] or summary["sigterm_exit_code"] != 0)
+        failed = (summary["batching"]["errors"] > 0 or summary["sigterm_exit_code"] != 0 or
+                  (not args.batching_only and (summary["mixed"]["errors"] > 0 or
+                                               not summary["kill_during_upload"]["ok"])))
         return 1 if failed else 0
     finally:
         shutil.rmtree(work, ignore_errors=True)

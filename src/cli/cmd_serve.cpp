@@ -40,6 +40,7 @@ struct ServeCommand {
   std::optional<std::size_t> max_queue;
   std::optional<double> timeout_s;
   std::optional<std::size_t> threads;
+  std::optional<std::size_t> batch_workers;
   std::optional<std::string> embed_model;
   std::optional<std::string> rerank_model;
 };
@@ -57,6 +58,9 @@ int RunServe(const ServeCommand& cmd, const GlobalOptions& global) {
   if (cmd.max_queue) flags.Set("server.max_queue", std::to_string(*cmd.max_queue));
   if (cmd.timeout_s) flags.Set("server.timeout", std::to_string(*cmd.timeout_s));
   if (cmd.threads) flags.Set("server.threads", std::to_string(*cmd.threads));
+  if (cmd.batch_workers) {
+    flags.Set("server.batch_workers", std::to_string(*cmd.batch_workers));
+  }
   if (cmd.embed_model) flags.Set("models.embed", *cmd.embed_model);
   if (cmd.rerank_model) flags.Set("models.rerank", *cmd.rerank_model);
   auto config = LoadCommandConfig(global, flags.overrides);
@@ -78,6 +82,7 @@ int RunServe(const ServeCommand& cmd, const GlobalOptions& global) {
   server::ServerOptions options = server::OptionsFromConfig(*config);
   if (cmd.api_key) options.api_key = *cmd.api_key;
   if (cmd.admin_key) options.admin_key = *cmd.admin_key;
+  options.tracer = global.tracer;  // --otlp-endpoint, --trace-file, OTEL_*/PHOENIX_* variables
   options.logger = Logger([verbose, mutex](LogLevel level, std::string_view message) {
     if (!verbose && level != LogLevel::kWarning) return;
     std::lock_guard<std::mutex> lock(*mutex);
@@ -133,6 +138,8 @@ void RegisterServeCommand(CLI::App& app, const GlobalOptions& global, Action& ac
                   "Waiting requests before 429 + Retry-After (default 256)");
   sub->add_option("--timeout-s", cmd->timeout_s, "Seconds a request may take (default 60)");
   sub->add_option("--threads", cmd->threads, "HTTP worker threads (default: automatic)");
+  sub->add_option("--batch-workers", cmd->batch_workers,
+                  "Embedding batches computed at once (default 1)");
   sub->add_option("--embed-model", cmd->embed_model, "Bi-encoder: folder or Hub id");
   sub->add_option("--rerank-model", cmd->rerank_model, "Cross-encoder: folder or Hub id");
   sub->callback(

@@ -230,6 +230,10 @@ const std::vector<KeySpec>& Specs() {
        SizeRef{[](Config& c) -> std::optional<std::size_t>& { return c.server.threads; }},
        0,
        1024},
+      {{"server.batch_workers", "SIEVE_BATCH_WORKERS", "model batches computed at once"},
+       SizeRef{[](Config& c) -> std::optional<std::size_t>& { return c.server.batch_workers; }},
+       1,
+       64},
   };
   return specs;
 }

@@ -107,6 +107,7 @@ struct ServerConfig {
   std::optional<std::size_t> max_queue;         // server.max_queue         SIEVE_MAX_QUEUE
   std::optional<double> timeout_s;              // server.timeout           SIEVE_TIMEOUT
   std::optional<std::size_t> threads;           // server.threads           SIEVE_SERVER_THREADS
+  std::optional<std::size_t> batch_workers;     // server.batch_workers     SIEVE_BATCH_WORKERS
 };
 
 // The Qdrant vector store (index.store = "qdrant://HOST:PORT/COLLECTION"). The API key is never

@@ -66,13 +66,23 @@ class Metrics {
 // Hands each finished span's duration to Metrics::ObserveStage.
 class StageTracer : public Tracer {
  public:
-  explicit StageTracer(Metrics& metrics) : metrics_(metrics) {}
+  // `next` (may be null; not owned) gets every span too.
+  explicit StageTracer(Metrics& metrics, Tracer* next = nullptr) : metrics_(metrics), next_(next) {}
   void OnEnd(const SpanData& span) override {
-    metrics_.ObserveStage(span.name, span.duration_ms / 1000.0);
+    // The root span of a request ("POST /v1/query") is in the request histograms already.
+    if (span.name.find(" /") == std::string::npos) {
+      metrics_.ObserveStage(span.name, span.duration_ms / 1000.0);
+    }
+    if (next_ != nullptr) next_->OnEnd(span);
+  }
+  // Attributes are built only for an exporter.
+  bool records_attributes() const override {
+    return next_ != nullptr && next_->records_attributes();
   }
 
  private:
   Metrics& metrics_;
+  Tracer* next_;
 };
 
 }  // namespace sieve::server

@@ -190,6 +190,11 @@ json Build() {
       {"properties",
        {{"model", {{"type", "string"}}},
         {"stream", {{"type", "boolean"}}},
+        {"condense_history",
+         {{"type", "boolean"},
+          {"description",
+           "Sieve: rewrite the last user message with the earlier user and assistant turns into "
+           "a standalone question before retrieving (needs an LLM; default true)"}}},
         {"messages",
          {{"type", "array"},
           {"minItems", 1},

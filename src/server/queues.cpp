@@ -43,6 +43,10 @@ void EmbedBatcher::Stop() {
 Result<EmbedResponse> EmbedBatcher::Embed(const std::vector<std::string>& texts,
                                           const std::vector<std::size_t>& tokens, bool is_query,
                                           RequestContext& ctx) {
+  // The request's view of its embedding: queued, batched with others' texts, computed. (The
+  // batch itself runs in a context of its own, shared by the requests it serves.)
+  Span span = ctx.StartSpan("embed.batched", SpanKind::kEmbedding);
+  span.SetAttribute("sieve.texts", static_cast<std::int64_t>(texts.size()));
   auto job = std::make_shared<Job>();
   job->texts = texts;
   job->tokens = tokens;

@@ -28,6 +28,7 @@
 #include <string_view>
 #include <system_error>
 #include <thread>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -35,6 +36,7 @@
 #include "server/metrics.h"
 #include "server/queues.h"
 #include "server/site.h"
+#include "trace/trace.h"
 
 namespace sieve::server {
 
@@ -304,6 +306,7 @@ ServerOptions OptionsFromConfig(const config::Config& config) {
     options.timeout = std::chrono::milliseconds(static_cast<std::int64_t>(*c.timeout_s * 1000));
   }
   options.threads = c.threads.value_or(options.threads);
+  options.batch_workers = c.batch_workers.value_or(options.batch_workers);
   if (const char* key = std::getenv("SIEVE_API_KEY"); key != nullptr) options.api_key = key;
   if (const char* key = std::getenv("SIEVE_ADMIN_KEY"); key != nullptr) options.admin_key = key;
   return options;
@@ -327,7 +330,7 @@ struct Server::Impl {
   Engine& engine;
   ServerOptions options;
   Metrics metrics;
-  StageTracer tracer{metrics};
+  StageTracer tracer{metrics, options.tracer};
   EmbedBatcher batcher;
   WriteQueue writes;
   HttpServer http;
@@ -347,7 +350,9 @@ struct Server::Impl {
   Impl(Engine& e, ServerOptions o)
       : engine(e),
         options(std::move(o)),
-        batcher(e, BatcherOptions{options.max_batch_tokens, options.max_wait, options.max_queue, 2},
+        batcher(e,
+                BatcherOptions{options.max_batch_tokens, options.max_wait, options.max_queue,
+                               options.batch_workers},
                 metrics),
         writes(options.max_queue, metrics) {}
 
@@ -419,6 +424,18 @@ void Server::Impl::Route(const char* method, const std::string& pattern, const s
       RequestContext ctx;
       ctx.set_timeout(options.timeout);
       ctx.set_tracer(&tracer);
+      if (auto parent = trace::ParseTraceParent(req.get_header_value("traceparent"))) {
+        ctx.set_trace_parent(parent->trace_id, parent->span_id);
+      }
+      // The request's root span; the engine's spans are its children.
+      Span span = ctx.StartSpan(std::string(req.method) + " " + name);
+      span.SetAttribute("http.request.method", req.method);
+      span.SetAttribute("http.route", name);
+      if (options.tracer != nullptr) {
+        // Lets the client find its trace, and a streamed answer's spans join it (the stream runs
+        // after this handler returns, in a context of its own).
+        res.set_header("traceresponse", trace::FormatTraceParent(ctx.trace_id(), span.span_id()));
+      }
       try {
         handler(req, res, ctx);
       } catch (const ErrorReply& e) {
@@ -431,6 +448,9 @@ void Server::Impl::Route(const char* method, const std::string& pattern, const s
         WriteError(
             res, {500, "server_error", "internal", std::string("internal error: ") + e.what(), 0});
       }
+      const int status = res.status <= 0 ? 200 : res.status;
+      span.SetAttribute("http.response.status_code", static_cast<std::int64_t>(status));
+      span.End(status >= 500 ? Status::Internal("HTTP " + std::to_string(status)) : Status::Ok());
     }
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -733,37 +753,60 @@ std::string SseEvent(const char* event, const json& data) {
   return out;
 }
 
-// The question of a chat: the text of the last user message.
-std::string LastUserMessage(const json& body) {
+// The text of a chat message: its "content" string, or its text parts joined by newlines.
+std::string MessageText(const json& message) {
+  const auto content = message.find("content");
+  if (content != message.end() && content->is_string()) return content->get<std::string>();
+  if (content == message.end() || !content->is_array()) {
+    Fail(BadRequest("a message's \"content\" must be a string or an array of parts",
+                    "invalid_type"));
+  }
+  std::string text;
+  for (const auto& part : *content) {
+    if (part.is_object() && part.value("type", "") == "text" && part.contains("text") &&
+        part["text"].is_string()) {
+      text += (text.empty() ? "" : "\n") + part["text"].get<std::string>();
+    }
+  }
+  return text;
+}
+
+bool Blank(const std::string& text) {
+  return text.find_first_not_of(" \t\r\n") == std::string::npos;
+}
+
+// The question of a chat (the text of the last user message) and the user and assistant turns
+// before it, oldest first (system messages and empty turns left out), for condensing.
+std::pair<std::string, std::vector<ChatTurn>> ChatQuestion(const json& body) {
   auto messages = body.find("messages");
   if (messages == body.end() || !messages->is_array()) {
     Fail(BadRequest("\"messages\" must be an array of {role, content}", "invalid_type"));
   }
   if (messages->empty()) Fail(BadRequest("\"messages\" is empty", "empty_input"));
-  for (auto it = messages->rbegin(); it != messages->rend(); ++it) {
-    if (!it->is_object()) Fail(BadRequest("each message must be an object", "invalid_type"));
-    if (it->value("role", "") != "user") continue;
-    const json& content = (*it)["content"];
-    std::string text;
-    if (content.is_string()) {
-      text = content.get<std::string>();
-    } else if (content.is_array()) {
-      for (const auto& part : content) {
-        if (part.is_object() && part.value("type", "") == "text" && part.contains("text") &&
-            part["text"].is_string()) {
-          text += (text.empty() ? "" : "\n") + part["text"].get<std::string>();
-        }
-      }
-    } else {
-      Fail(BadRequest("a message's \"content\" must be a string or an array of parts",
-                      "invalid_type"));
+  std::size_t last_user = messages->size();
+  for (std::size_t i = 0; i < messages->size(); ++i) {
+    const json& m = (*messages)[i];
+    if (!m.is_object()) Fail(BadRequest("each message must be an object", "invalid_type"));
+    if (!m.contains("role") || !m["role"].is_string()) {
+      Fail(BadRequest("each message needs a \"role\" string", "invalid_type"));
     }
-    if (text.find_first_not_of(" \t\r\n") == std::string::npos) {
-      Fail(BadRequest("the last user message is empty", "empty_input"));
-    }
-    return text;
+    MessageText(m);  // checks the content's type
+    if (m.value("role", "") == "user") last_user = i;
   }
-  Fail(BadRequest("\"messages\" has no user message", "empty_input"));
+  if (last_user == messages->size()) {
+    Fail(BadRequest("\"messages\" has no user message", "empty_input"));
+  }
+  std::string question = MessageText((*messages)[last_user]);
+  if (Blank(question)) Fail(BadRequest("the last user message is empty", "empty_input"));
+  std::vector<ChatTurn> history;
+  for (std::size_t i = 0; i < last_user; ++i) {
+    const json& m = (*messages)[i];
+    const std::string role = m.value("role", "");
+    if (role != "user" && role != "assistant") continue;
+    std::string text = MessageText(m);
+    if (!Blank(text)) history.push_back({role, std::move(text)});
+  }
+  return {std::move(question), std::move(history)};
 }
 
 json CitationsJson(const AskResponse& answer) {
@@ -784,12 +827,15 @@ void Server::Impl::Query(const httplib::Request& req, httplib::Response& res, Re
     return;
   }
   const auto timeout = options.timeout;
+  const auto parent = trace::ParseTraceParent(res.get_header_value("traceresponse"));
   res.set_header("Cache-Control", "no-cache");
   res.set_chunked_content_provider(
-      "text/event-stream", [this, ask, timeout](std::size_t, httplib::DataSink& sink) mutable {
+      "text/event-stream",
+      [this, ask, timeout, parent](std::size_t, httplib::DataSink& sink) mutable {
         RequestContext stream_ctx;
         stream_ctx.set_timeout(timeout);
         stream_ctx.set_tracer(&tracer);
+        if (parent) stream_ctx.set_trace_parent(parent->trace_id, parent->span_id);
         std::stop_source stop;
         stream_ctx.set_stop_token(stop.get_token());
         auto send = [&](const std::string& event) {
@@ -820,7 +866,9 @@ void Server::Impl::Chat(const httplib::Request& req, httplib::Response& res, Req
                    "unknown model \"" + *model + "\" (this server has: sieve)", 0});
   }
   AskRequest ask;
-  ask.query = LastUserMessage(body);
+  std::tie(ask.query, ask.history) = ChatQuestion(body);
+  // Earlier turns are condensed into a standalone question unless "condense_history": false.
+  ask.condense_history = OptBool(body, "condense_history");
   ask.top_n = OptCount(body, "top_n", 1, 1000);
   ask.filter = ParseFilter(body);
   const std::string id = RandomId("chatcmpl-");
@@ -845,13 +893,15 @@ void Server::Impl::Chat(const httplib::Request& req, httplib::Response& res, Req
     return;
   }
   const auto timeout = options.timeout;
+  const auto parent = trace::ParseTraceParent(res.get_header_value("traceresponse"));
   res.set_header("Cache-Control", "no-cache");
-  res.set_chunked_content_provider("text/event-stream", [this, ask, timeout, id, created](
+  res.set_chunked_content_provider("text/event-stream", [this, ask, timeout, id, created, parent](
                                                             std::size_t,
                                                             httplib::DataSink& sink) mutable {
     RequestContext stream_ctx;
     stream_ctx.set_timeout(timeout);
     stream_ctx.set_tracer(&tracer);
+    if (parent) stream_ctx.set_trace_parent(parent->trace_id, parent->span_id);
     std::stop_source stop;
     stream_ctx.set_stop_token(stop.get_token());
     auto chunk = [&](const json& delta, const json& finish) {

@@ -38,15 +38,23 @@ struct ServerOptions {
   std::string admin_key;    // "" = document writes need what reads need
   std::string cors_origin;  // "" = no CORS headers
   std::size_t max_body_bytes = 32u << 20;
-  std::size_t max_batch_tokens = 8192;       // tokens per embedding batch
-  std::chrono::milliseconds max_wait{0};     // how long a batch waits for more requests
-  std::size_t max_queue = 256;               // waiting model requests (and writes) before 429
+  std::size_t max_batch_tokens = 8192;    // tokens per embedding batch
+  std::chrono::milliseconds max_wait{0};  // how long a batch waits for more requests
+  std::size_t max_queue = 256;            // waiting model requests (and writes) before 429
+  // Embedding batches computed at once. Each batch already uses the engine's inference threads,
+  // so one keeps the cores busy and lets batches grow while it computes.
+  std::size_t batch_workers = 1;
   std::chrono::milliseconds timeout{60000};  // per request
   std::size_t threads =
       0;  // HTTP workers; 0 = max(64, 4 x cores): each keep-alive connection holds one
   std::size_t max_inputs = 2048;  // texts per embedding request, documents per rerank
   // Uploaded files are written here (created when missing); "" = <index.dir>/uploads.
   std::filesystem::path upload_dir;
+  // Also gets every span of every request (an exporter, e.g. trace::Tracing::tracer()); null =
+  // spans only feed /metrics. Not owned; must outlive the Server. Each request is one trace
+  // (continuing the caller's when it sends a W3C `traceparent` header) whose root span is
+  // "METHOD /route" with http.* attributes; its id is sent back in a `traceresponse` header.
+  Tracer* tracer = nullptr;
   Logger logger;  // one line per request at info level, errors at warning level
 };
 

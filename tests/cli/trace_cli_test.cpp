@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -322,6 +323,83 @@ TEST_F(TraceCliTest, AnUnreachableCollectorDoesNotFailTheCommand) {
   EXPECT_FALSE(json::parse(run.out).at("answer").get<std::string>().empty());
   EXPECT_THAT(run.err, HasSubstr("trace export failed"));
   EXPECT_FALSE(FromJsonLines(Slurp(file)).empty());  // the file exporter is independent
+}
+
+// `sieve serve` exports each request as a trace: the root span "POST /v1/query" continues the
+// caller's traceparent, and the engine's spans hang below it.
+TEST_F(TraceCliTest, ServeExportsEachRequestAsATrace) {
+  Receiver receiver;
+  const fs::path err = dir_ / "serve-err";
+  const fs::path pid_file = dir_ / "serve-pid";
+  fs::remove(err);
+  fs::remove(pid_file);
+  const std::string command =
+      "cd " + Quote(dir_.string()) +
+      " && (env -u OTEL_EXPORTER_OTLP_ENDPOINT -u OTEL_EXPORTER_OTLP_TRACES_ENDPOINT -u "
+      "PHOENIX_COLLECTOR_ENDPOINT -u OTEL_TRACES_SAMPLER -u SIEVE_LLM_URL -u SIEVE_INDEX "
+      "HF_HUB_OFFLINE=1 XDG_CONFIG_HOME=" +
+      Quote((dir_ / "no-config").string()) + " " + Quote(SIEVE_BINARY) + " --index " +
+      Quote((dir_ / "idx").string()) + " --otlp-endpoint " + Quote(receiver.base()) +
+      " serve --host 127.0.0.1 --port 0 --timeout-s 30 --embed-model " +
+      Quote((kModels / "tiny-bge").string()) + " --rerank-model " +
+      Quote((kModels / "tiny-ms-marco").string()) + " >/dev/null 2>" + Quote(err.string()) +
+      " & echo $! >" + Quote(pid_file.string()) + ")";
+  ASSERT_EQ(std::system(command.c_str()), 0);
+  const pid_t pid = std::stoi(Slurp(pid_file));
+  struct Stopper {
+    pid_t pid;
+    ~Stopper() { ::kill(pid, SIGTERM); }
+  } stopper{pid};
+  // "sieve: serving http://127.0.0.1:PORT/ ..." once it listens.
+  const std::string kServing = "serving http://127.0.0.1:";
+  int port = 0;
+  for (int i = 0; i < 600 && port == 0; ++i) {
+    const std::string text = Slurp(err);
+    const auto at = text.find(kServing);
+    if (at != std::string::npos) {
+      port = std::atoi(text.c_str() + at + kServing.size());
+    } else {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+  ASSERT_GT(port, 0) << Slurp(err);
+  httplib::Client client("127.0.0.1", port);
+  client.set_read_timeout(30, 0);
+  const std::string trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+  const std::string caller = "00f067aa0ba902b7";
+  auto res = client.Post("/v1/query", {{"traceparent", "00-" + trace_id + "-" + caller + "-01"}},
+                         json{{"query", "what is the boundary layer"}}.dump(), "application/json");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  EXPECT_EQ(res->get_header_value("traceresponse").substr(0, 36), "00-" + trace_id + "-");
+
+  // The exporter sends in the background (and flushes on SIGTERM): wait for the request's spans.
+  std::vector<SpanView> spans;
+  auto find = [&](const std::string& name) -> const SpanView* {
+    for (const auto& s : spans) {
+      if (s.name == name) return &s;
+    }
+    return nullptr;
+  };
+  for (int i = 0; i < 300; ++i) {
+    spans = FromProtobuf(receiver.bodies());
+    if (find("POST /v1/query") != nullptr && find("ask") != nullptr) break;
+    if (i == 20) ::kill(pid, SIGTERM);  // flush now
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  const SpanView* root = find("POST /v1/query");
+  ASSERT_NE(root, nullptr) << Slurp(err);
+  EXPECT_EQ(root->trace_id, trace_id);
+  EXPECT_EQ(root->parent, caller);
+  EXPECT_EQ(root->attributes.at("http.route"), "s:/v1/query");
+  EXPECT_EQ(root->attributes.at("http.response.status_code"), "i:200");
+  const SpanView* ask = find("ask");
+  ASSERT_NE(ask, nullptr);
+  EXPECT_EQ(ask->trace_id, trace_id);
+  EXPECT_EQ(ask->parent, root->span_id);
+  EXPECT_EQ(ask->attributes.at("openinference.span.kind"), "s:CHAIN");
+  ASSERT_NE(find("retrieve.dense"), nullptr);
+  EXPECT_EQ(find("retrieve.dense")->trace_id, trace_id);
 }
 
 }  // namespace

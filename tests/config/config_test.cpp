@@ -366,6 +366,8 @@ std::map<std::string, KeyCase> EveryKeyCase() {
        {"10", "11", "12", [](const Config& c) { return Text(c.server.timeout_s); }}},
       {"server.threads",
        {"10", "11", "12", [](const Config& c) { return Text(c.server.threads); }}},
+      {"server.batch_workers",
+       {"1", "2", "3", [](const Config& c) { return Text(c.server.batch_workers); }}},
   };
 }
 

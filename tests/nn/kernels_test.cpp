@@ -74,6 +74,26 @@ TEST(ActivationTest, GeluErfAndTanhFormsDiffer) {
   EXPECT_GT(std::fabs(erf_form[0] - tanh_form[0]), 1e-5);
 }
 
+// The erf-form GELU against double-precision erf, over the range activations take, in the
+// vector lanes and the scalar tail alike (an odd length).
+TEST(ActivationTest, GeluErfMatchesDoublePrecision) {
+  std::vector<float> x;
+  for (int i = -100001; i <= 100001; ++i) x.push_back(static_cast<float>(i) * 1e-4f);
+  x.push_back(30.0f);
+  x.push_back(-30.0f);
+  std::vector<float> y = x;
+  Activate(Activation::kGeluErf, y.data(), y.size());
+  double worst = 0;
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    const double v = x[i];
+    const double want = 0.5 * v * (1.0 + std::erf(v / std::sqrt(2.0)));
+    worst = std::max(worst, std::fabs(y[i] - want) / (1.0 + std::fabs(want)));
+  }
+  EXPECT_LT(worst, 3e-6);
+  EXPECT_EQ(y[y.size() - 2], 30.0f);
+  EXPECT_EQ(y.back(), -0.0f);
+}
+
 TEST(ActivationTest, TanhAndRelu) {
   std::vector<float> x = {-1, 0.5f};
   Activate(Activation::kTanh, x.data(), 2);

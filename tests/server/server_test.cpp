@@ -12,12 +12,15 @@
 #include <cstring>
 #include <filesystem>
 #include <future>
+#include <map>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "../generation/fake_llm_server.h"
 #include "server/metrics.h"
 #include "server/queues.h"
+#include "trace/trace.h"
 
 namespace sieve::server {
 namespace {
@@ -35,10 +38,20 @@ class ServerTest : public ::testing::Test {
            ("sieve-server-test-" + std::to_string(::getpid()) + "-" +
             ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(dir_);
+    OpenEngine("");
+  }
+  // The engine over the index of samples/; answers from the LLM at `llm_url` when not "".
+  void OpenEngine(const std::string& llm_url) {
+    engine_.reset();
     config::Config config;
     config.index.dir = (dir_ / "idx").string();
     config.models.embed = (kModels / "tiny-bge").string();
     config.models.rerank = (kModels / "tiny-ms-marco").string();
+    if (!llm_url.empty()) {
+      config.llm.url = llm_url;
+      config.llm.model = "scripted";
+      config.llm.retries = 0;
+    }
     auto engine = Engine::Open(config);
     ASSERT_TRUE(engine.ok()) << engine.status().ToString();
     engine_ = std::move(engine).value();
@@ -408,6 +421,150 @@ TEST_F(ServerTest, ChatCompletionsLikeOpenAI) {
                    json{{"messages", {{{"role", "assistant"}, {"content", "hi"}}}}}),
               400, "empty_input");
   ExpectError(Post("/v1/chat/completions", json{{"messages", "hi"}}), 400, "invalid_type");
+}
+
+// Earlier turns reach the engine as history: the LLM condenses them with the last user message
+// into a standalone question, which is retrieved with and answered.
+TEST_F(ServerTest, ChatCondensesEarlierTurnsIntoAStandaloneQuestion) {
+  generation::testing::FakeLlmServer llm(
+      [](int, const httplib::Request& req, httplib::Response& res) {
+        const json body = json::parse(req.body);
+        const std::string system = body["messages"][0]["content"].get<std::string>();
+        const bool condense = system.find("rephrase the follow-up question") != std::string::npos;
+        if (body.value("stream", false) && !condense) {
+          res.set_content(generation::testing::SseBody(
+                              {generation::testing::DeltaChunk("Fusion adds "),
+                               generation::testing::DeltaChunk("reciprocal ranks [1]."), "[DONE]"}),
+                          "text/event-stream");
+          return;
+        }
+        res.set_content(generation::testing::CompletionBody(
+                            condense ? "how does reciprocal rank fusion combine rankings"
+                                     : "Fusion adds reciprocal ranks [1]."),
+                        "application/json");
+      });
+  OpenEngine(llm.base_url());
+  StartServer();
+  const json messages = {{{"role", "system"}, {"content", "be brief"}},
+                         {{"role", "user"}, {"content", "what is reciprocal rank fusion?"}},
+                         {{"role", "assistant"}, {"content", "A way to merge ranked lists."}},
+                         {{"role", "user"}, {"content", "and how does it combine them?"}}};
+  auto [status, body] = Post("/v1/chat/completions", json{{"messages", messages}});
+  ASSERT_EQ(status, 200) << body.dump();
+  EXPECT_EQ(body["choices"][0]["message"]["content"], "Fusion adds reciprocal ranks [1].");
+  EXPECT_FALSE(body["citations"].empty());
+  ASSERT_EQ(llm.requests(), 2);  // the condensing, then the answer
+  const std::vector<std::string> bodies = llm.bodies();
+  // The condenser saw the earlier turns (not the system message) and the follow-up.
+  EXPECT_NE(bodies[0].find("what is reciprocal rank fusion?"), std::string::npos);
+  EXPECT_NE(bodies[0].find("A way to merge ranked lists."), std::string::npos);
+  EXPECT_NE(bodies[0].find("and how does it combine them?"), std::string::npos);
+  EXPECT_EQ(bodies[0].find("be brief"), std::string::npos);
+  // The answer was asked for the standalone question.
+  EXPECT_NE(bodies[1].find("how does reciprocal rank fusion combine rankings"), std::string::npos);
+
+  // Streaming condenses too.
+  json streaming = {{"messages", messages}, {"stream", true}};
+  auto res = client_->Post("/v1/chat/completions", streaming.dump(), "application/json");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200);
+  std::string streamed;
+  for (const auto& [event, data] : ParseSse(res->body)) {
+    if (data == "[DONE]") continue;
+    streamed += json::parse(data)["choices"][0]["delta"].value("content", "");
+  }
+  EXPECT_EQ(streamed, "Fusion adds reciprocal ranks [1].");
+  ASSERT_EQ(llm.requests(), 4);
+  EXPECT_NE(llm.bodies()[3].find("how does reciprocal rank fusion combine rankings"),
+            std::string::npos);
+
+  // "condense_history": false asks with the last message as it is; one turn has nothing to
+  // condense.
+  auto plain =
+      Post("/v1/chat/completions", json{{"messages", messages}, {"condense_history", false}});
+  ASSERT_EQ(plain.first, 200) << plain.second.dump();
+  ASSERT_EQ(llm.requests(), 5);
+  EXPECT_NE(llm.bodies()[4].find("and how does it combine them?"), std::string::npos);
+  auto single = Post("/v1/chat/completions",
+                     json{{"messages", {{{"role", "user"}, {"content", "what is BM25?"}}}}});
+  ASSERT_EQ(single.first, 200) << single.second.dump();
+  EXPECT_EQ(llm.requests(), 6);
+  ExpectError(
+      Post("/v1/chat/completions", json{{"messages", messages}, {"condense_history", "yes"}}), 400,
+      "invalid_type");
+  ExpectError(Post("/v1/chat/completions",
+                   json{{"messages", {{{"role", "assistant"}, {"content", 3}}, messages.back()}}}),
+              400, "invalid_type");
+}
+
+// Every request is a trace: a root span "METHOD /route" continuing the caller's traceparent, the
+// engine's spans below it (a streamed answer's too), all handed to the configured tracer.
+TEST_F(ServerTest, RequestsAreTracedToTheConfiguredTracer) {
+  RecordingTracer recorder;
+  ServerOptions options;
+  options.tracer = &recorder;
+  StartServer(options);
+  const std::string trace_hex = "4bf92f3577b34da6a3ce929d0e0e4736";
+  const std::string caller_span = "00f067aa0ba902b7";
+  auto res = client_->Post(
+      "/v1/embeddings",
+      httplib::Headers{{"traceparent", "00-" + trace_hex + "-" + caller_span + "-01"}},
+      json{{"input", "a traced text"}}.dump(), "application/json");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200);
+  const auto response_parent = trace::ParseTraceParent(res->get_header_value("traceresponse"));
+  ASSERT_TRUE(response_parent.has_value()) << res->get_header_value("traceresponse");
+  EXPECT_EQ(trace::TraceIdHex(response_parent->trace_id), trace_hex);
+
+  auto spans = recorder.spans();
+  const SpanData* root = nullptr;
+  for (const auto& s : spans) {
+    if (s.name == "POST /v1/embeddings") root = &s;
+  }
+  ASSERT_NE(root, nullptr);
+  EXPECT_EQ(trace::TraceIdHex(root->trace_id), trace_hex);
+  EXPECT_EQ(trace::SpanIdHex(root->parent_span_id), caller_span);
+  EXPECT_EQ(root->span_id, response_parent->span_id);
+  std::map<std::string, AttributeValue> attributes(root->attributes.begin(),
+                                                   root->attributes.end());
+  EXPECT_EQ(std::get<std::string>(attributes.at("http.route")), "/v1/embeddings");
+  EXPECT_EQ(std::get<std::int64_t>(attributes.at("http.response.status_code")), 200);
+  // The tokenizer's span (the batcher embeds in a context of its own) is the root's child.
+  bool child = false;
+  for (const auto& s : spans) {
+    if (s.parent_span_id == root->span_id && s.trace_id == root->trace_id) child = true;
+  }
+  EXPECT_TRUE(child);
+
+  // A streamed answer's spans join the request's trace.
+  recorder.Clear();
+  res = client_->Post("/v1/query",
+                      json{{"query", "what does a cross-encoder read?"}, {"stream", true}}.dump(),
+                      "application/json");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200);
+  spans = recorder.spans();
+  root = nullptr;
+  for (const auto& s : spans) {
+    if (s.name == "POST /v1/query") root = &s;
+  }
+  ASSERT_NE(root, nullptr);
+  const SpanData* ask = nullptr;
+  for (const auto& s : spans) {
+    if (s.name == "ask") ask = &s;
+  }
+  ASSERT_NE(ask, nullptr);
+  EXPECT_EQ(ask->trace_id, root->trace_id);
+  EXPECT_EQ(ask->parent_span_id, root->span_id);
+
+  // Failed requests are marked on their root span.
+  recorder.Clear();
+  EXPECT_EQ(Post("/v1/embeddings", json{{"input", ""}}).first, 400);
+  spans = recorder.spans();
+  ASSERT_FALSE(spans.empty());
+  attributes = {spans.back().attributes.begin(), spans.back().attributes.end()};
+  EXPECT_EQ(spans.back().name, "POST /v1/embeddings");
+  EXPECT_EQ(std::get<std::int64_t>(attributes.at("http.response.status_code")), 400);
 }
 
 TEST_F(ServerTest, DocumentsAddListGetDelete) {
