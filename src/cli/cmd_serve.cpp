@@ -82,7 +82,10 @@ int RunServe(const ServeCommand& cmd, const GlobalOptions& global) {
   server::ServerOptions options = server::OptionsFromConfig(*config);
   if (cmd.api_key) options.api_key = *cmd.api_key;
   if (cmd.admin_key) options.admin_key = *cmd.admin_key;
-  options.tracer = global.tracer;  // --otlp-endpoint, --trace-file, OTEL_*/PHOENIX_* variables
+  options.tracer = global.tracer;
+  if (global.tracing != nullptr) {
+    options.trace_stats = [tracing = global.tracing] { return tracing->stats(); };
+  }  // --otlp-endpoint, --trace-file, OTEL_*/PHOENIX_* variables
   options.logger = Logger([verbose, mutex](LogLevel level, std::string_view message) {
     if (!verbose && level != LogLevel::kWarning) return;
     std::lock_guard<std::mutex> lock(*mutex);

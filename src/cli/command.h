@@ -12,6 +12,10 @@
 #include "core/context.h"
 #include "core/status.h"
 
+namespace sieve::trace {
+class Tracing;
+}  // namespace sieve::trace
+
 namespace sieve::cli {
 
 // Exit codes promised by `sieve --help`.
@@ -32,6 +36,7 @@ struct GlobalOptions {
   std::string trace_file;
   std::string otlp_endpoint;
   Tracer* tracer = nullptr;
+  const trace::Tracing* tracing = nullptr;  // the exporters behind `tracer` (their counters)
 };
 
 // The configuration a command runs with: the file (--config, else the search of

@@ -167,6 +167,7 @@ int main(int argc, char** argv) {
     if (!created.ok()) return ReportError(created.status());
     tracing = std::move(created).value();
     global.tracer = tracing->tracer();
+    global.tracing = tracing.get();
   }
   int code = kExitInternal;
   try {

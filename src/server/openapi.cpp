@@ -195,6 +195,13 @@ json Build() {
           {"description",
            "Sieve: rewrite the last user message with the earlier user and assistant turns into "
            "a standalone question before retrieving (needs an LLM; default true)"}}},
+        {"session_id",
+         {{"type", "string"},
+          {"maxLength", 256},
+          {"description",
+           "Sieve: the conversation's id, traced as OpenInference session.id so Phoenix groups "
+           "the turns (else the X-Session-Id header, else `user`)"}}},
+        {"user", {{"type", "string"}}},
         {"messages",
          {{"type", "array"},
           {"minItems", 1},

@@ -871,6 +871,18 @@ void Server::Impl::Chat(const httplib::Request& req, httplib::Response& res, Req
   ask.condense_history = OptBool(body, "condense_history");
   ask.top_n = OptCount(body, "top_n", 1, 1000);
   ask.filter = ParseFilter(body);
+  // The conversation, for traces (session.id): the body's session_id, else the X-Session-Id
+  // header, else OpenAI's `user`.
+  std::optional<std::string> session = OptString(body, "session_id");
+  if (!session && req.has_header("X-Session-Id")) session = req.get_header_value("X-Session-Id");
+  if (!session) session = OptString(body, "user");
+  if (session) {
+    if (session->size() > 256) {
+      Fail(HttpError{400, "invalid_request_error", "invalid_value",
+                     "session_id is longer than 256 bytes", 0});
+    }
+    ask.session_id = *session;
+  }
   const std::string id = RandomId("chatcmpl-");
   const std::int64_t created = UnixNow();
   if (!OptBool(body, "stream").value_or(false)) {
@@ -1185,7 +1197,26 @@ void Server::Impl::MetricsPage(httplib::Response& res) {
     gauges.vectors = stats->vectors;
     gauges.bytes = stats->bytes;
   }
-  res.set_content(metrics.Render(gauges), "text/plain; version=0.0.4");
+  std::string page = metrics.Render(gauges);
+  if (options.trace_stats) {
+    const trace::ExporterStats t = options.trace_stats();
+    const auto counter = [&page](const char* name, const char* help, std::uint64_t value) {
+      page += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " counter\n" +
+              name + " " + std::to_string(value) + "\n";
+    };
+    counter("sieve_trace_spans_exported_total", "Spans the trace exporters delivered.",
+            t.spans_exported);
+    counter("sieve_trace_spans_failed_total", "Spans in batches an exporter failed to deliver.",
+            t.spans_failed);
+    counter("sieve_trace_spans_dropped_total",
+            "Spans dropped because an exporter's queue was full (or at shutdown).",
+            t.spans_dropped);
+    page +=
+        "# HELP sieve_trace_queue_spans Spans waiting in the exporters' queues.\n"
+        "# TYPE sieve_trace_queue_spans gauge\nsieve_trace_queue_spans " +
+        std::to_string(t.queue_size) + "\n";
+  }
+  res.set_content(page, "text/plain; version=0.0.4");
 }
 
 void Server::Impl::SetUp() {

@@ -22,12 +22,14 @@
 #include <chrono>
 #include <cstddef>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 
 #include "core/log.h"
 #include "core/status.h"
 #include "sieve/sieve.h"
+#include "trace/trace.h"
 
 namespace sieve::server {
 
@@ -55,6 +57,9 @@ struct ServerOptions {
   // (continuing the caller's when it sends a W3C `traceparent` header) whose root span is
   // "METHOD /route" with http.* attributes; its id is sent back in a `traceresponse` header.
   Tracer* tracer = nullptr;
+  // The exporters' counters (spans exported, failed, dropped, queued), shown in /metrics; empty =
+  // no exporter. Called from request threads: must be thread-safe (trace::Tracing::stats is).
+  std::function<trace::ExporterStats()> trace_stats;
   Logger logger;  // one line per request at info level, errors at warning level
 };
 

@@ -149,7 +149,8 @@ class BatchTracer : public Tracer {
   // `timeout`. kTimeout when the wait ran out.
   Status Flush(std::chrono::milliseconds timeout);
   // Exports what is queued within `timeout` (an export in flight is cancelled when it runs out;
-  // spans left are counted as dropped), then stops the thread. Later OnEnd calls drop. Idempotent.
+  // spans left are counted as dropped), then stops the thread. kTimeout when any queued span was
+  // dropped. Later OnEnd calls drop. Idempotent.
   Status Shutdown(std::chrono::milliseconds timeout);
   ExporterStats stats() const;
 

@@ -557,6 +557,29 @@ TEST_F(ServerTest, RequestsAreTracedToTheConfiguredTracer) {
   EXPECT_EQ(ask->trace_id, root->trace_id);
   EXPECT_EQ(ask->parent_span_id, root->span_id);
 
+  // A chat turn's trace carries its conversation as session.id (body, else X-Session-Id).
+  for (const bool in_header : {false, true}) {
+    recorder.Clear();
+    json chat{{"messages", {{{"role", "user"}, {"content", "what does a cross-encoder read?"}}}}};
+    httplib::Headers headers;
+    if (in_header) {
+      headers.emplace("X-Session-Id", "conversation-7");
+    } else {
+      chat["session_id"] = "conversation-7";
+    }
+    res = client_->Post("/v1/chat/completions", headers, chat.dump(), "application/json");
+    ASSERT_TRUE(res);
+    ASSERT_EQ(res->status, 200) << res->body;
+    std::string session;
+    for (const auto& s : recorder.spans()) {
+      if (s.name != "ask") continue;
+      for (const auto& [key, value] : s.attributes) {
+        if (key == "session.id") session = std::get<std::string>(value);
+      }
+    }
+    EXPECT_EQ(session, "conversation-7") << (in_header ? "header" : "body");
+  }
+
   // Failed requests are marked on their root span.
   recorder.Clear();
   EXPECT_EQ(Post("/v1/embeddings", json{{"input", ""}}).first, 400);
@@ -757,6 +780,32 @@ TEST_F(ServerTest, MetricsAndOpenApi) {
   EXPECT_NE(page->body.find("<title>Sieve</title>"), std::string::npos);
   EXPECT_EQ(page->body.find("http://"), std::string::npos) << "the page loads nothing external";
   EXPECT_EQ(page->body.find("https://"), std::string::npos);
+}
+
+// The trace exporters' counters (what they delivered, failed and dropped) are in /metrics.
+TEST_F(ServerTest, MetricsShowTheTraceExportersCounters) {
+  ServerOptions options;
+  options.trace_stats = [] {
+    trace::ExporterStats stats;
+    stats.spans_exported = 40;
+    stats.spans_failed = 3;
+    stats.spans_dropped = 7;
+    stats.queue_size = 2;
+    return stats;
+  };
+  StartServer(options);
+  auto res = client_->Get("/metrics");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200);
+  EXPECT_NE(res->body.find("\nsieve_trace_spans_exported_total 40\n"), std::string::npos);
+  EXPECT_NE(res->body.find("\nsieve_trace_spans_failed_total 3\n"), std::string::npos);
+  EXPECT_NE(res->body.find("\nsieve_trace_spans_dropped_total 7\n"), std::string::npos);
+  EXPECT_NE(res->body.find("\nsieve_trace_queue_spans 2\n"), std::string::npos);
+  StopServer();
+  StartServer(ServerOptions{});  // no exporter: no trace counters
+  res = client_->Get("/metrics");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->body.find("sieve_trace_spans"), std::string::npos);
 }
 
 TEST_F(ServerTest, StopLetsRequestsInFlightFinish) {
