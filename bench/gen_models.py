@@ -244,7 +244,7 @@ def build_workloads(texts, quick):
                    "texts": [t for t, _ in items],
                    "ids": [[tok.cls_id] + ids + [tok.sep_id] for _, ids in items]}
 
-    n_w1 = 64 if quick else 512
+    n_w1 = 32 if quick else 512
     embed_workload("W1", [rng.randint(64, 256) for _ in range(n_w1)], 32,
                    f"embed {n_w1} passages of 64-256 tokens, batch 32")
     embed_workload("W2", [16], 1, "embed one 16-token query")
@@ -253,13 +253,14 @@ def build_workloads(texts, quick):
         query = json.loads(f.readline())["text"]
     q_ids = tok.tokenize_ids(query)
     passages, ids, types = [], [], []
-    for _ in range(50):
+    n_pairs = 16 if quick else 50
+    for _ in range(n_pairs):
         n = 160 - 3 - len(q_ids) + rng.randint(-8, 8)
         text, p_ids = texts.text_of_length(n)
         passages.append(text)
         ids.append([tok.cls_id] + q_ids + [tok.sep_id] + p_ids + [tok.sep_id])
         types.append([0] * (len(q_ids) + 2) + [1] * (len(p_ids) + 1))
-    w["W3"] = {"kind": "rerank", "description": "rerank 50 (query, passage) pairs of ~160 tokens",
+    w["W3"] = {"kind": "rerank", "description": f"rerank {n_pairs} (query, passage) pairs of ~160 tokens, batch 32",
                "batch": 32, "query": query, "passages": passages, "ids": ids, "type_ids": types}
     # Check set for the embedder: 12 texts spread over 8..300 tokens, one batch.
     embed_workload("C1", [8, 20, 33, 47, 64, 90, 128, 150, 200, 256, 280, 300], 32,
@@ -267,8 +268,8 @@ def build_workloads(texts, quick):
     # Sweep: throughput against sequence length.
     lengths = [32, 128, 512] if quick else [32, 64, 128, 256, 384, 512]
     for n in lengths:
-        count = max(2, min(16, 4096 // n)) if not quick else max(2, 1024 // n)
-        embed_workload(f"S{n}", [n] * count, count, f"sweep: {count} texts of {n} tokens")
+        count = max(2, 4096 // n) if not quick else max(1, 512 // n)
+        embed_workload(f"S{n}", [n] * count, min(count, 32), f"sweep: {count} texts of {n} tokens")
     return w
 
 

@@ -43,7 +43,9 @@ long ProcStatusKb(const std::string& field) {
   return -1;
 }
 
-json Fail(const std::string& message) { return {{"ok", false}, {"error", message}}; }
+json Fail(const std::string& message) {
+  return {{"ok", false}, {"error", message}};
+}
 
 }  // namespace
 
@@ -77,7 +79,8 @@ int main(int argc, char** argv) {
   const auto load_start = std::chrono::steady_clock::now();
   sieve::models::LoadModelOptions options;
   options.batch_size = 32;
-  auto embedder = sieve::models::LoadEmbedder(doc["models"]["embedder"].get<std::string>(), options);
+  auto embedder =
+      sieve::models::LoadEmbedder(doc["models"]["embedder"].get<std::string>(), options);
   auto reranker =
       sieve::models::LoadCrossEncoder(doc["models"]["cross_encoder"].get<std::string>(), options);
   if (!embedder.ok() || !reranker.ok()) {
@@ -108,7 +111,8 @@ int main(int argc, char** argv) {
     const std::string op = request.is_object() ? request.value("op", "") : "";
     if (op == "quit") break;
     if (op == "rss") {
-      std::cout << json{{"ok", true}, {"rss_kb", ProcStatusKb("VmRSS")},
+      std::cout << json{{"ok", true},
+                        {"rss_kb", ProcStatusKb("VmRSS")},
                         {"hwm_kb", ProcStatusKb("VmHWM")}}
                        .dump()
                 << std::endl;
