@@ -94,8 +94,11 @@ class OrtBackend:
         path = os.path.join(folder, "model.fused.onnx")
         if not os.path.exists(path):
             from onnxruntime.transformers import optimizer
+            # opt_level 0: the optimizer's own fusions only (levels >= 1 first run an ORT
+            # session pass that needs torch installed); ORT applies its runtime
+            # optimisations when the session is created anyway.
             model = optimizer.optimize_model(plain, model_type="bert", num_heads=12,
-                                             hidden_size=384)
+                                             hidden_size=384, opt_level=0)
             stats = model.get_fused_operator_statistics()
             with open(path + ".json", "w", encoding="utf-8") as f:
                 json.dump(stats, f)
@@ -107,11 +110,26 @@ class OrtBackend:
         return path
 
     def quantized(self, fused):
+        """quantize_dynamic of the fused graph (int8 weights per tensor, uint8 activations
+        quantised per call); the fused graph's contrib ops need DefaultTensorType for shape
+        inference. Falls back to the plain graph if that fails; versions say which was used."""
         path = fused.replace(".fused.onnx", ".fused.int8.onnx")
         if not os.path.exists(path):
+            import onnx
             from onnxruntime.quantization import QuantType, quantize_dynamic
-            quantize_dynamic(fused, path + ".tmp", weight_type=QuantType.QInt8)
+            try:
+                quantize_dynamic(fused, path + ".tmp", weight_type=QuantType.QInt8,
+                                 extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+                source = "fused"
+            except Exception:  # noqa: BLE001 - fall back to the unfused graph
+                quantize_dynamic(fused.replace(".fused.onnx", ".onnx"), path + ".tmp",
+                                 weight_type=QuantType.QInt8)
+                source = "plain"
+            with open(path + ".json", "w", encoding="utf-8") as f:
+                json.dump({"quantized_graph": source}, f)
             os.replace(path + ".tmp", path)
+        with open(path + ".json", encoding="utf-8") as f:
+            self.versions.update(json.load(f))
         return path
 
     def forward(self, ids, mask, types):
