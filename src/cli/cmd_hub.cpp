@@ -179,7 +179,7 @@ void RegisterHubCommands(CLI::App& app, const GlobalOptions& global, Action& act
       ->check(CLI::NonNegativeNumber);
   pull->add_option("--retries", pull_args->retries, "Retries of a failed request")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(NonNegativeCount());
   pull->add_option("--cache-dir", pull_args->cache_dir, "Hub cache folder (default: as Python)");
   pull->callback([&action, pull_args, globals] {
     action = [pull_args, globals] { return RunPull(*pull_args, *globals); };

@@ -10,8 +10,7 @@
 #include <vector>
 
 #include "cli/command.h"
-#include "models/encoder.h"
-#include "models/hub.h"
+#include "cli/engine_cli.h"
 
 namespace sieve::cli {
 namespace {
@@ -64,17 +63,17 @@ std::string Dump(const Json& json) {
   return json.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
-Result<std::filesystem::path> ResolveModelFolder(const std::string& spec) {
-  return models::ResolveModel(spec);
-}
-
-models::LoadModelOptions LoadOptions(std::size_t max_length, std::size_t batch_size,
-                                     const GlobalOptions& global) {
-  models::LoadModelOptions options;
-  options.max_length = max_length;
-  options.batch_size = batch_size;
-  options.verbose = global.verbose;
-  return options;
+// An engine with just the named model: `key` is "models.embed" or "models.rerank".
+Result<std::unique_ptr<Engine>> ModelEngine(const char* key, const std::string& model,
+                                            std::size_t max_length, std::size_t batch_size,
+                                            const GlobalOptions& global) {
+  ConfigFlags flags;
+  flags.Set(key, model);
+  SIEVE_ASSIGN_OR_RETURN(auto config, LoadCommandConfig(global, flags.overrides));
+  return OpenEngine(config, global, [&](EngineOptions& o) {
+    o.max_length = max_length;
+    o.batch_size = batch_size;
+  });
 }
 
 // One input record of --input: the text, and an id when a JSONL line carries one.
@@ -118,7 +117,7 @@ Status ReadChunk(std::istream& in, const std::string& name, std::size_t& line_nu
   return Status::Ok();
 }
 
-int EmbedInputFile(models::Embedder& embedder, const EmbedOptions& options) {
+int EmbedInputFile(Engine& engine, const EmbedOptions& options, Tracer* tracer) {
   std::ifstream in(options.input, std::ios::binary);
   if (!in) return ReportError(Status::NotFound(options.input + ": cannot open input file"));
   std::ofstream file_out;
@@ -137,12 +136,14 @@ int EmbedInputFile(models::Embedder& embedder, const EmbedOptions& options) {
     std::vector<std::string> texts;
     texts.reserve(records.size());
     for (const InputRecord& record : records) texts.push_back(record.text);
-    auto vectors = embedder.Embed(texts, options.query);
-    if (!vectors.ok()) return ReportError(vectors.status());
+    RequestContext ctx;
+    ctx.set_tracer(tracer);
+    auto embedded = engine.Embed({std::move(texts), options.query}, ctx);
+    if (!embedded.ok()) return ReportError(embedded.status());
     for (std::size_t i = 0; i < records.size(); ++i, ++index) {
       std::string line = "{\"index\":" + std::to_string(index);
       if (!records[i].id.is_null()) line += ",\"id\":" + Dump(records[i].id);
-      line += ",\"embedding\":" + VectorJson((*vectors)[i]) + "}\n";
+      line += ",\"embedding\":" + VectorJson(embedded->vectors[i]) + "}\n";
       out << line;
     }
     if (!out) return ReportError(Status::IoError(options.output + ": write failed"));
@@ -160,21 +161,21 @@ int RunEmbed(const EmbedOptions& options, const GlobalOptions& global) {
   if (!options.output.empty() && options.input.empty()) {
     return ReportError(Status::InvalidArgument("embed: --output goes with --input"));
   }
-  auto folder = ResolveModelFolder(options.model);
-  if (!folder.ok()) return ReportError(folder.status());
-  auto embedder =
-      models::LoadEmbedder(*folder, LoadOptions(options.max_length, options.batch_size, global));
-  if (!embedder.ok()) return ReportError(embedder.status());
-  if (!options.input.empty()) return EmbedInputFile(**embedder, options);
+  auto engine =
+      ModelEngine("models.embed", options.model, options.max_length, options.batch_size, global);
+  if (!engine.ok()) return ReportError(engine.status());
+  if (!options.input.empty()) return EmbedInputFile(**engine, options, global.tracer);
 
-  auto vectors = (*embedder)->Embed(options.texts, options.query);
-  if (!vectors.ok()) return ReportError(vectors.status());
-  const models::ModelInfo& info = (*embedder)->info();
+  RequestContext ctx;
+  ctx.set_tracer(global.tracer);
+  auto embedded = (*engine)->Embed({options.texts, options.query}, ctx);
+  if (!embedded.ok()) return ReportError(embedded.status());
+  const std::vector<std::vector<float>>* vectors = &embedded->vectors;
   if (global.json) {
-    std::string out = "{\"model\":" + Dump(info.id) +
-                      ",\"dimension\":" + std::to_string(info.dimension) +
-                      ",\"pooling\":" + Dump(info.pooling) +
-                      ",\"normalized\":" + (info.normalize ? "true" : "false") +
+    std::string out = "{\"model\":" + Dump(embedded->model) +
+                      ",\"dimension\":" + std::to_string(embedded->dimension) +
+                      ",\"pooling\":" + Dump(embedded->pooling) +
+                      ",\"normalized\":" + (embedded->normalized ? "true" : "false") +
                       ",\"query\":" + (options.query ? "true" : "false") + ",\"embeddings\":[";
     for (std::size_t i = 0; i < vectors->size(); ++i) {
       if (i > 0) out += ',';
@@ -195,39 +196,34 @@ int RunEmbed(const EmbedOptions& options, const GlobalOptions& global) {
 }
 
 int RunRerank(const RerankOptions& options, const GlobalOptions& global) {
-  auto folder = ResolveModelFolder(options.model);
-  if (!folder.ok()) return ReportError(folder.status());
-  auto cross = models::LoadCrossEncoder(
-      *folder, LoadOptions(options.max_length, options.batch_size, global));
-  if (!cross.ok()) return ReportError(cross.status());
-  auto scores = (*cross)->Score(options.query, options.documents);
-  if (!scores.ok()) return ReportError(scores.status());
-  std::vector<std::size_t> order(scores->size());
-  std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
-    return (*scores)[a].score > (*scores)[b].score;
-  });
+  auto engine =
+      ModelEngine("models.rerank", options.model, options.max_length, options.batch_size, global);
+  if (!engine.ok()) return ReportError(engine.status());
+  RequestContext ctx;
+  ctx.set_tracer(global.tracer);
+  auto reranked = (*engine)->Rerank({options.query, options.documents, 0}, ctx);
+  if (!reranked.ok()) return ReportError(reranked.status());
+  const std::vector<RerankResult>& results = reranked->results;
   if (global.json) {
-    std::string out = "{\"model\":" + Dump((*cross)->info().id) +
-                      ",\"query\":" + Dump(options.query) + ",\"results\":[";
-    for (std::size_t rank = 0; rank < order.size(); ++rank) {
-      const std::size_t i = order[rank];
+    std::string out = "{\"model\":" + Dump(reranked->model) + ",\"query\":" + Dump(options.query) +
+                      ",\"results\":[";
+    for (std::size_t rank = 0; rank < results.size(); ++rank) {
       if (rank > 0) out += ',';
-      out += "{\"index\":" + std::to_string(i) + ",\"score\":";
-      AppendFloat(out, (*scores)[i].score);
+      out += "{\"index\":" + std::to_string(results[rank].index) + ",\"score\":";
+      AppendFloat(out, static_cast<float>(results[rank].score));
       out += ",\"logit\":";
-      AppendFloat(out, (*scores)[i].logit);
+      AppendFloat(out, static_cast<float>(results[rank].logit));
       out += "}";
     }
     std::cout << out << "]}\n";
     return kExitOk;
   }
-  for (std::size_t rank = 0; rank < order.size(); ++rank) {
-    const std::size_t i = order[rank];
+  for (std::size_t rank = 0; rank < results.size(); ++rank) {
+    const std::size_t i = results[rank].index;
     std::string line = std::to_string(rank + 1) + "\t" + std::to_string(i) + "\t";
-    AppendFloat(line, (*scores)[i].score);
+    AppendFloat(line, static_cast<float>(results[rank].score));
     line += "\t";
-    AppendFloat(line, (*scores)[i].logit);
+    AppendFloat(line, static_cast<float>(results[rank].logit));
     std::string preview = options.documents[i].substr(0, 60);
     std::replace(preview.begin(), preview.end(), '\n', ' ');
     std::cout << line << "\t" << preview << "\n";
@@ -248,10 +244,10 @@ void RegisterModelCommands(CLI::App& app, const GlobalOptions& global, Action& a
     sub->add_flag("--query", options->query, "Apply the model's query prompt (e.g. BGE's)");
     sub->add_option("--max-length", options->max_length,
                     "Truncate inputs to N tokens (default: the model's max_seq_length)")
-        ->check(CLI::NonNegativeNumber);
+        ->check(NonNegativeCount());
     sub->add_option("--batch-size", options->batch_size, "Sequences per forward pass")
         ->capture_default_str()
-        ->check(CLI::PositiveNumber);
+        ->check(PositiveCount());
     sub->add_option("--input", options->input,
                     "File with one text per line, or JSONL with a \"text\" field (and optional "
                     "\"id\"); writes JSONL {index, id, embedding}");
@@ -270,10 +266,10 @@ void RegisterModelCommands(CLI::App& app, const GlobalOptions& global, Action& a
     sub->add_option("--max-length", options->max_length,
                     "Truncate each (query, document) pair to N tokens, longest_first "
                     "(default: the model's maximum)")
-        ->check(CLI::NonNegativeNumber);
+        ->check(NonNegativeCount());
     sub->add_option("--batch-size", options->batch_size, "Pairs per forward pass")
         ->capture_default_str()
-        ->check(CLI::PositiveNumber);
+        ->check(PositiveCount());
     sub->callback([options, &global, &action] {
       action = [options, &global] { return RunRerank(*options, global); };
     });

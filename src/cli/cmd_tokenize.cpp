@@ -100,7 +100,7 @@ void RegisterTokenizeCommand(CLI::App& app, const GlobalOptions& global, Action&
   sub->add_option("--max-length", options->max_length,
                   "Truncate to N tokens including special tokens (pairs: longest_first); "
                   "0 = no truncation")
-      ->check(CLI::NonNegativeNumber);
+      ->check(NonNegativeCount());
   sub->add_flag("--no-special-tokens", options->no_special_tokens,
                 "Leave out [CLS]/[SEP] (or <s>/</s>)");
   sub->callback([options, pair, &global, &action] {

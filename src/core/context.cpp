@@ -109,7 +109,7 @@ Span::~Span() {
 }
 
 void Span::SetAttribute(std::string key, AttributeValue value) {
-  if (context_ == nullptr || context_->tracer_ == nullptr) return;
+  if (context_ == nullptr || !context_->recording()) return;
   data_.attributes.emplace_back(std::move(key), std::move(value));
 }
 

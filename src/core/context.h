@@ -59,6 +59,10 @@ class Tracer {
   // Called once for each span when it ends, from the thread that ended it. Must be thread-safe
   // and must not block for long (exporters queue and return).
   virtual void OnEnd(const SpanData& span) = 0;
+  // Whether this tracer uses span attributes. A tracer that only reads names and timings returns
+  // false: Span::SetAttribute then drops attributes and stages skip building costly ones
+  // (RequestContext::recording()).
+  virtual bool records_attributes() const { return true; }
 };
 
 class RequestContext;
@@ -119,6 +123,9 @@ class RequestContext {
   // Non-owning; the tracer must outlive the context. Null = no tracing.
   void set_tracer(Tracer* tracer) { tracer_ = tracer; }
   Tracer* tracer() const { return tracer_; }
+  // True when span attributes reach a tracer that uses them: stages check it before building
+  // costly attributes (retrieved documents, prompts).
+  bool recording() const { return tracer_ != nullptr && tracer_->records_attributes(); }
 
   // Continue a caller's trace (W3C traceparent): spans get this trace id, and roots get
   // `parent_span_id` as their parent.

@@ -74,8 +74,8 @@ std::size_t ApproxTokenCount(std::string_view text) {
 
 Result<Answer> GenerateAnswer(std::string_view question, const std::vector<Passage>& passages,
                               const GenerationOptions& options,
-                              models::CrossEncoder* sentence_scorer,
-                              const TokenCallback& on_token) {
+                              models::CrossEncoder* sentence_scorer, const TokenCallback& on_token,
+                              RequestContext* ctx) {
   if (IsBlank(question)) return Status::InvalidArgument("the question is empty");
 
   std::vector<std::string> notes;
@@ -99,7 +99,8 @@ Result<Answer> GenerateAnswer(std::string_view question, const std::vector<Passa
         on_token(piece);
       };
     }
-    Result<ChatResponse> response = LlmClient(llm).Complete(prompt.messages, forward);
+    const LlmClient client = options.http ? LlmClient(llm, options.http) : LlmClient(llm);
+    Result<ChatResponse> response = client.Complete(prompt.messages, forward, ctx);
     if (response.ok() && !IsBlank(response->content)) {
       Answer answer;
       answer.text = response->content;

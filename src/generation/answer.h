@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -72,6 +73,8 @@ struct GenerationOptions {
   TokenCounter count_tokens;                // empty = ApproxTokenCount
   std::size_t extractive_sentences = 3;     // sentences in an extractive answer
   std::size_t extractive_passages = 5;      // top passages whose sentences are scored
+  // Shared connection pool for the LLM (thread-safe); null = a client per call.
+  std::shared_ptr<const http::Client> http;
 };
 
 // Answers `question` from `passages` (best first). Tries the LLM when options.llm.base_url is
@@ -84,7 +87,7 @@ struct GenerationOptions {
 Result<Answer> GenerateAnswer(std::string_view question, const std::vector<Passage>& passages,
                               const GenerationOptions& options,
                               models::CrossEncoder* sentence_scorer = nullptr,
-                              const TokenCallback& on_token = {});
+                              const TokenCallback& on_token = {}, RequestContext* ctx = nullptr);
 
 // The Answer as JSON (what `sieve ask --json` prints):
 // {"answer", "extractive", "model", "notes": [...], "passages_in_context",

@@ -1,20 +1,14 @@
 #include "generation/llm_client.h"
 
-#include <curl/curl.h>
-
 #include <algorithm>
 #include <array>
 #include <cctype>
-#include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <ctime>
 #include <exception>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
-#include <random>
-#include <thread>
 #include <utility>
 
 namespace sieve::generation {
@@ -257,207 +251,9 @@ class EventStreamParser {
   std::size_t chunks_ = 0;
 };
 
-// State shared with libcurl's callbacks during one attempt.
-struct Transfer {
-  CURL* handle = nullptr;
-  bool stream = false;
-  std::string body;  // whole body (non-streamed, or an error / non-SSE response)
-  std::optional<EventStreamParser> events;
-  Status stream_error;  // set when the parser stopped the transfer
-  std::string retry_after;
-  bool too_large = false;
-
-  long ResponseCode() const {
-    long code = 0;
-    curl_easy_getinfo(handle, CURLINFO_RESPONSE_CODE, &code);
-    return code;
-  }
-  bool IsEventStream() const {
-    char* type = nullptr;
-    curl_easy_getinfo(handle, CURLINFO_CONTENT_TYPE, &type);
-    // Servers that ignore "stream": true answer with plain JSON; that is parsed as such.
-    return type == nullptr || !StartsWithNoCase(type, "application/json");
-  }
-};
-
-std::size_t OnBody(char* data, std::size_t size, std::size_t count, void* user) {
-  auto* transfer = static_cast<Transfer*>(user);
-  std::size_t bytes = size * count;
-  std::string_view chunk(data, bytes);
-  if (transfer->stream && transfer->ResponseCode() == 200 && transfer->IsEventStream()) {
-    Status status = transfer->events->Feed(chunk);
-    if (!status.ok()) {
-      transfer->stream_error = status;
-      return 0;  // aborts the transfer with CURLE_WRITE_ERROR
-    }
-    return bytes;
-  }
-  if (transfer->body.size() + bytes > kMaxBodyBytes) {
-    transfer->too_large = true;
-    return 0;
-  }
-  transfer->body.append(chunk);
-  return bytes;
-}
-
-std::size_t OnHeader(char* data, std::size_t size, std::size_t count, void* user) {
-  auto* transfer = static_cast<Transfer*>(user);
-  std::string_view line(data, size * count);
-  if (StartsWithNoCase(line, "HTTP/")) transfer->retry_after.clear();  // a new response
-  constexpr std::string_view kRetryAfter = "retry-after:";
-  if (StartsWithNoCase(line, kRetryAfter))
-    transfer->retry_after = Trim(line.substr(kRetryAfter.size()));
-  return size * count;
-}
-
-struct CurlDeleter {
-  void operator()(CURL* handle) const { curl_easy_cleanup(handle); }
-};
-struct SlistDeleter {
-  void operator()(curl_slist* list) const { curl_slist_free_all(list); }
-};
-
-// What one attempt came to, and whether another attempt may help.
-struct AttemptResult {
-  Status status;
-  bool retryable = false;
-  std::optional<milliseconds> retry_after;
-  bool tokens_delivered = false;
-};
-
-bool IsConnectionFailure(CURLcode code) {
-  switch (code) {
-    case CURLE_COULDNT_CONNECT:
-    case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_COULDNT_RESOLVE_PROXY:
-    case CURLE_SEND_ERROR:
-    case CURLE_RECV_ERROR:
-    case CURLE_GOT_NOTHING:
-    case CURLE_PARTIAL_FILE:
-    case CURLE_SSL_CONNECT_ERROR:
-      return true;
-    default:
-      return false;
-  }
-}
-
-std::string Seconds(milliseconds ms) {
-  double seconds = static_cast<double>(ms.count()) / 1000.0;
-  char text[32];
-  std::snprintf(text, sizeof text, "%gs", seconds);
-  return text;
-}
-
-AttemptResult Attempt(const LlmOptions& options, const std::string& url, const std::string& body,
-                      const TokenCallback& on_token, ChatResponse& response) {
-  AttemptResult result;
-  std::unique_ptr<CURL, CurlDeleter> handle(curl_easy_init());
-  if (!handle) {
-    result.status = Status::Internal("libcurl could not create a handle");
-    return result;
-  }
-  std::unique_ptr<curl_slist, SlistDeleter> headers;
-  auto add_header = [&headers](const std::string& header) {
-    curl_slist* list = curl_slist_append(headers.get(), header.c_str());
-    if (list != nullptr) {
-      (void)headers.release();
-      headers.reset(list);
-    }
-  };
-  add_header("Content-Type: application/json");
-  add_header(options.stream ? "Accept: text/event-stream" : "Accept: application/json");
-  if (!options.api_key.empty()) add_header("Authorization: Bearer " + options.api_key);
-
-  response = ChatResponse{};
-  Transfer transfer;
-  transfer.handle = handle.get();
-  transfer.stream = options.stream;
-  if (options.stream) transfer.events.emplace(on_token, response);
-
-  CURL* h = handle.get();
-  curl_easy_setopt(h, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(h, CURLOPT_POST, 1L);
-  curl_easy_setopt(h, CURLOPT_POSTFIELDS, body.data());
-  curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
-  curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers.get());
-  curl_easy_setopt(h, CURLOPT_USERAGENT, "sieve/0.1");
-  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
-                   static_cast<long>(options.connect_timeout.count()));
-  curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(options.timeout.count()));
-  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, OnBody);
-  curl_easy_setopt(h, CURLOPT_WRITEDATA, &transfer);
-  curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, OnHeader);
-  curl_easy_setopt(h, CURLOPT_HEADERDATA, &transfer);
-  char curl_error[CURL_ERROR_SIZE] = {};
-  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, curl_error);
-
-  CURLcode code = curl_easy_perform(h);
-  result.tokens_delivered = transfer.events && transfer.events->tokens_delivered();
-  std::string detail = curl_error[0] != '\0' ? curl_error : curl_easy_strerror(code);
-
-  if (code == CURLE_WRITE_ERROR && !transfer.stream_error.ok()) {
-    result.status = transfer.stream_error;
-    return result;
-  }
-  if (transfer.too_large) {
-    result.status = Status::InvalidInput("response larger than " +
-                                         std::to_string(kMaxBodyBytes >> 20) + " MiB");
-    return result;
-  }
-  if (code == CURLE_OPERATION_TIMEDOUT) {
-    long http = transfer.ResponseCode();
-    result.status = Status::Timeout(
-        (http == 0 ? "no response within " : "response not complete within ") +
-        Seconds(http == 0 && detail.find("onnect") != std::string::npos ? options.connect_timeout
-                                                                        : options.timeout) +
-        " (" + detail + ")");
-    return result;
-  }
-  if (code != CURLE_OK && result.tokens_delivered) {
-    result.status = Status::Unavailable("the event stream broke off: " + detail);
-    return result;
-  }
-  if (code != CURLE_OK) {
-    result.status = Status::Unavailable("cannot reach the server: " + detail);
-    result.retryable = IsConnectionFailure(code) && !result.tokens_delivered;
-    return result;
-  }
-
-  long http = transfer.ResponseCode();
-  if (http == 401 || http == 403) {
-    result.status =
-        Status::Unavailable("the server rejected the API key (HTTP " + std::to_string(http) +
-                            "): " + ServerErrorText(transfer.body) +
-                            "; set SIEVE_LLM_API_KEY or the configured key variable");
-    return result;
-  }
-  if (http == 429 || (http >= 500 && http <= 599)) {
-    result.status =
-        Status::Unavailable((http == 429 ? std::string("rate limited (HTTP 429): ")
-                                         : "server error (HTTP " + std::to_string(http) + "): ") +
-                            ServerErrorText(transfer.body));
-    result.retryable = true;
-    if (!transfer.retry_after.empty()) result.retry_after = ParseRetryAfter(transfer.retry_after);
-    return result;
-  }
-  if (http != 200) {
-    std::string hint = http == 404 ? " (check the base URL and the model name)" : "";
-    result.status = Status::Unavailable("HTTP " + std::to_string(http) + hint + ": " +
-                                        ServerErrorText(transfer.body));
-    return result;
-  }
-  if (transfer.stream && transfer.IsEventStream()) {
-    result.status = transfer.events->Finish();
-  } else {
-    result.status = ParseCompletionBody(transfer.body, response);
-    if (result.status.ok() && options.stream && on_token && !response.content.empty()) {
-      on_token(response.content);  // a server that ignored "stream": one piece
-      result.tokens_delivered = true;
-    }
-  }
-  if (result.status.ok() && response.model.empty()) response.model = options.model;
-  return result;
+bool IsEventStream(const std::string& content_type) {
+  // Servers that ignore "stream": true answer with plain JSON; that is parsed as such.
+  return content_type.empty() || !StartsWithNoCase(content_type, "application/json");
 }
 
 }  // namespace
@@ -497,59 +293,167 @@ std::string ChatRequestBody(const LlmOptions& options, const std::vector<ChatMes
 }
 
 std::optional<milliseconds> ParseRetryAfter(std::string_view value) {
-  std::string text = Trim(value);
-  if (text.empty()) return std::nullopt;
-  if (std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-    if (text.size() > 9) return std::nullopt;
-    return milliseconds(std::stoll(text) * 1000);
-  }
-  time_t when = curl_getdate(text.c_str(), nullptr);
-  if (when == -1) return std::nullopt;
-  time_t now = std::time(nullptr);
-  return milliseconds(when > now ? static_cast<long long>(when - now) * 1000 : 0);
+  return http::ParseRetryAfter(value);
 }
 
-LlmClient::LlmClient(LlmOptions options) : options_(std::move(options)) {}
+LlmClient::LlmClient(LlmOptions options)
+    : LlmClient(std::move(options), std::make_shared<http::Client>()) {}
+
+LlmClient::LlmClient(LlmOptions options, std::shared_ptr<const http::Client> http)
+    : options_(std::move(options)), http_(std::move(http)) {}
 
 Result<ChatResponse> LlmClient::Complete(const std::vector<ChatMessage>& messages,
-                                         const TokenCallback& on_token) const {
+                                         const TokenCallback& on_token, RequestContext* ctx) const {
+  if (ctx == nullptr || !ctx->recording()) return Send(messages, on_token, ctx);
+  // An OpenInference LLM span: what Phoenix shows as the model's input and output.
+  Span span = ctx->StartSpan("llm", SpanKind::kLlm);
+  span.SetAttribute("llm.model_name", options_.model);
+  span.SetAttribute("llm.provider", std::string("openai"));
+  span.SetAttribute("llm.system", std::string("openai"));
+  span.SetAttribute("llm.invocation_parameters",
+                    nlohmann::json{{"temperature", options_.temperature},
+                                   {"max_tokens", options_.max_tokens},
+                                   {"stream", options_.stream}}
+                        .dump());
+  nlohmann::json input = nlohmann::json::array();
+  for (std::size_t i = 0; i < messages.size(); ++i) {
+    const std::string prefix = "llm.input_messages." + std::to_string(i) + ".message.";
+    span.SetAttribute(prefix + "role", messages[i].role);
+    span.SetAttribute(prefix + "content", messages[i].content);
+    input.push_back({{"role", messages[i].role}, {"content", messages[i].content}});
+  }
+  span.SetAttribute("input.value",
+                    input.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  span.SetAttribute("input.mime_type", std::string("application/json"));
+  Result<ChatResponse> response = Send(messages, on_token, ctx);
+  if (response.ok()) {
+    if (!response->model.empty() && response->model != options_.model) {
+      span.SetAttribute("llm.response.model", response->model);
+    }
+    span.SetAttribute("llm.output_messages.0.message.role", std::string("assistant"));
+    span.SetAttribute("llm.output_messages.0.message.content", response->content);
+    span.SetAttribute("output.value", response->content);
+    span.SetAttribute("output.mime_type", std::string("text/plain"));
+    span.SetAttribute("llm.token_count.prompt",
+                      static_cast<std::int64_t>(response->usage.prompt_tokens));
+    span.SetAttribute("llm.token_count.completion",
+                      static_cast<std::int64_t>(response->usage.completion_tokens));
+    span.SetAttribute("llm.token_count.total",
+                      static_cast<std::int64_t>(response->usage.total_tokens));
+    if (!response->finish_reason.empty()) {
+      span.SetAttribute("llm.finish_reason", response->finish_reason);
+    }
+  }
+  span.End(response.status());
+  return response;
+}
+
+Result<ChatResponse> LlmClient::Send(const std::vector<ChatMessage>& messages,
+                                     const TokenCallback& on_token, RequestContext* ctx) const {
   if (options_.base_url.empty())
     return Status::InvalidArgument("no LLM base URL configured (set llm.url or llm.preset)");
   if (options_.model.empty())
     return Status::InvalidArgument("no LLM model configured for " + options_.base_url +
                                    " (set llm.model or SIEVE_LLM_MODEL)");
   const std::string url = EndpointUrl(options_.base_url);
-  const std::string body = ChatRequestBody(options_, messages);
-  std::mt19937_64 random(std::random_device{}());
-  std::uniform_real_distribution<double> jitter(0.75, 1.25);
-  const int max_attempts = 1 + std::max(0, options_.max_retries);
+  auto fail = [&url](const Status& status, const std::string& why = "") {
+    return Status(status.code(), "LLM at " + url + ": " + status.message() + why);
+  };
 
+  http::Request request;
+  request.method = "POST";
+  request.url = url;
+  request.headers = {{"Content-Type", "application/json"},
+                     {"Accept", options_.stream ? "text/event-stream" : "application/json"}};
+  if (!options_.api_key.empty())
+    request.headers.emplace_back("Authorization", "Bearer " + options_.api_key);
+  request.body = ChatRequestBody(options_, messages);
+  request.timeouts.connect = options_.connect_timeout;
+  request.timeouts.total = options_.timeout;
+  request.max_body_bytes = kMaxBodyBytes;
+  http::RetryPolicy& retry = request.retry;
+  retry.max_attempts = 1 + std::max(0, options_.max_retries);
+  retry.initial_backoff = options_.initial_backoff;
+  retry.max_backoff = options_.max_backoff;
+  retry.max_retry_after = options_.max_backoff;
+  retry.jitter = 0.25;
+  retry.retry_connection_errors = true;
+  retry.retry_timeouts = false;
+  retry.retry_server_errors = true;
+  retry.retry_statuses = {429};
+
+  // A streamed answer goes through the event parser as it arrives; once a byte of it has reached
+  // the parser the request is not retried (the client never repeats delivered bytes).
   ChatResponse response;
-  for (int attempt = 1;; ++attempt) {
-    AttemptResult result = Attempt(options_, url, body, on_token, response);
-    response.attempts = attempt;
-    if (result.status.ok()) return response;
-    auto fail = [&](const std::string& why) {
-      return result.status.WithContext("LLM at " + url + why);
-    };
-    if (!result.retryable || result.tokens_delivered) return fail("");
-    if (attempt >= max_attempts) {
-      return fail(" (after " + std::to_string(attempt) + " attempt" + (attempt > 1 ? "s" : "") +
-                  ")");
-    }
-    double backoff_ms = static_cast<double>(options_.initial_backoff.count()) *
-                        std::pow(2.0, attempt - 1) * jitter(random);
-    milliseconds wait(static_cast<long long>(
-        std::min(backoff_ms, static_cast<double>(options_.max_backoff.count()))));
-    if (result.retry_after) {
-      if (*result.retry_after > options_.max_backoff) {
-        return fail(" (server asked to retry after " + Seconds(*result.retry_after) +
-                    ", more than the " + Seconds(options_.max_backoff) + " limit)");
+  std::optional<EventStreamParser> events;
+  std::string streamed_body;  // a 2xx answer that is not an event stream
+  bool delivered = false;
+  bool body_failed = false;  // the parser (not the network) stopped the transfer
+  if (options_.stream) {
+    request.on_body = [&](const http::Response& head, std::string_view chunk) -> Status {
+      delivered = true;
+      if (head.status == 200 && IsEventStream(head.header("content-type"))) {
+        if (!events) events.emplace(on_token, response);
+        Status status = events->Feed(chunk);
+        body_failed = !status.ok();
+        return status;
       }
-      wait = *result.retry_after;
-    }
-    std::this_thread::sleep_for(wait);
+      if (streamed_body.size() + chunk.size() > kMaxBodyBytes) {
+        body_failed = true;
+        return Status::InvalidInput("response larger than " + std::to_string(kMaxBodyBytes >> 20) +
+                                    " MiB");
+      }
+      streamed_body.append(chunk);
+      return Status::Ok();
+    };
   }
+
+  Result<http::Response> sent = http_->Send(request, ctx);
+  if (!sent.ok()) {
+    const Status& status = sent.status();
+    if (body_failed || status.code() != StatusCode::kUnavailable) {
+      return fail(status);  // a parser error, a timeout, a cancellation, a body too large
+    }
+    return fail(Status(status.code(),
+                       (delivered ? "the event stream broke off: " : "cannot reach the server: ") +
+                           status.message()));
+  }
+  http::Response& answer = *sent;
+  response.attempts = answer.attempts;
+  const std::string& body = answer.body.empty() ? streamed_body : answer.body;
+  long code = answer.status;
+  if (code == 401 || code == 403) {
+    return fail(Status::Unavailable("the server rejected the API key (HTTP " +
+                                    std::to_string(code) + "): " + ServerErrorText(body) +
+                                    "; set SIEVE_LLM_API_KEY or the configured key variable"));
+  }
+  if (code == 429 || (code >= 500 && code <= 599)) {
+    Status status =
+        Status::Unavailable((code == 429 ? std::string("rate limited (HTTP 429): ")
+                                         : "server error (HTTP " + std::to_string(code) + "): ") +
+                            ServerErrorText(body));
+    if (!answer.retry_note.empty()) return fail(status, " (" + answer.retry_note + ")");
+    return fail(status, " (after " + std::to_string(answer.attempts) + " attempt" +
+                            (answer.attempts > 1 ? "s" : "") + ")");
+  }
+  if (code != 200) {
+    std::string hint = code == 404 ? " (check the base URL and the model name)" : "";
+    return fail(
+        Status::Unavailable("HTTP " + std::to_string(code) + hint + ": " + ServerErrorText(body)));
+  }
+  Status status;
+  if (options_.stream && IsEventStream(answer.header("content-type"))) {
+    if (!events) events.emplace(on_token, response);
+    status = events->Finish();
+  } else {
+    status = ParseCompletionBody(body, response);
+    if (status.ok() && options_.stream && on_token && !response.content.empty()) {
+      on_token(response.content);  // a server that ignored "stream": one piece
+    }
+  }
+  if (!status.ok()) return fail(status);
+  if (response.model.empty()) response.model = options_.model;
+  return response;
 }
 
 }  // namespace sieve::generation

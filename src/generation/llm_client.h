@@ -1,17 +1,20 @@
-// An OpenAI-compatible chat-completions client (libcurl): POST {base_url}/chat/completions, with
-// streaming over server-sent events, connect and total timeouts, and bounded retries with
+// An OpenAI-compatible chat-completions client over core/http: POST {base_url}/chat/completions,
+// with streaming over server-sent events, connect and total timeouts, and bounded retries with
 // exponential backoff and jitter on 429, 5xx and connection failures (Retry-After honoured).
 #pragma once
 
 #include <chrono>
 #include <cstddef>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "core/context.h"
+#include "core/http.h"
 #include "core/status.h"
 
 namespace sieve::generation {
@@ -67,26 +70,40 @@ struct ChatResponse {
   int attempts = 0;           // HTTP requests made, retries included
 };
 
+// Thread-safety: Complete is const and may be called from many threads at once; copies share
+// one http::Client (and its kept-alive connections).
 class LlmClient {
  public:
-  explicit LlmClient(LlmOptions options);
+  explicit LlmClient(LlmOptions options);  // with an http::Client of its own
+  // Shares `http` (e.g. one Client per engine, so connections are reused across clients).
+  LlmClient(LlmOptions options, std::shared_ptr<const http::Client> http);
 
   // One chat completion. Errors: kInvalidArgument (no URL/model), kTimeout, kUnavailable
   // (connection refused, 5xx/429 after retries, 401/403 bad key — not retried), kInvalidInput
   // (malformed JSON or event stream: garbage lines, truncated JSON, missing [DONE]). Once a
-  // streamed token has reached `on_token` the request is not retried (the text would repeat).
+  // streamed byte has reached the event parser the request is not retried (the text would
+  // repeat). With `ctx`: kCancelled / kTimeout when it is cancelled or its deadline passes (no
+  // attempt or retry wait outlives the deadline), and an OpenInference LLM span "llm" (model,
+  // provider, invocation parameters, input and output messages, token counts) around the
+  // "http POST" span.
   Result<ChatResponse> Complete(const std::vector<ChatMessage>& messages,
-                                const TokenCallback& on_token = {}) const;
+                                const TokenCallback& on_token = {},
+                                RequestContext* ctx = nullptr) const;
 
   const LlmOptions& options() const { return options_; }
 
  private:
+  Result<ChatResponse> Send(const std::vector<ChatMessage>& messages, const TokenCallback& on_token,
+                            RequestContext* ctx) const;
+
   LlmOptions options_;
+  std::shared_ptr<const http::Client> http_;
 };
 
 // Helpers exposed for tests. The JSON body sent for `messages`.
 std::string ChatRequestBody(const LlmOptions& options, const std::vector<ChatMessage>& messages);
-// Seconds (or an HTTP date) from a Retry-After header value; nullopt if unparseable.
+// Seconds (or an HTTP date) from a Retry-After header value; nullopt if unparseable
+// (http::ParseRetryAfter).
 std::optional<std::chrono::milliseconds> ParseRetryAfter(std::string_view value);
 
 }  // namespace sieve::generation

@@ -1,14 +1,14 @@
-// Embedder and CrossEncoder on top of TransformerModel and the tokenizer.
+// EncoderModel, its sessions, and the Embedder / CrossEncoder conveniences.
 //
 // Documented behaviour:
 // - Inputs longer than max_length are truncated (pairs: longest_first), as Hugging Face does;
-//   with LoadModelOptions::verbose the number of truncated inputs is reported on stderr.
+//   a session with a logger reports the number of truncated inputs to it as a note.
 // - An empty string is a valid input: it encodes as [CLS][SEP] (<s></s> for XLM-R).
 // - Inputs are sorted by length before batching (less padding); results come back in input
-//   order. Results do not depend on the batch size beyond float rounding.
-// - Embedder / CrossEncoder objects reuse one activation arena and are not thread-safe.
+//   order. Results do not depend on the batch size or the pool's size beyond float rounding.
+// - An EncoderModel is immutable; a session owns its activation arena and is used by one thread
+//   at a time. Sessions on one model share its weights.
 #include <algorithm>
-#include <iostream>
 #include <numeric>
 
 #include "models/encoder.h"
@@ -37,55 +37,18 @@ void IdentifyFolder(const std::filesystem::path& dir, ModelInfo& info) {
   info.revision = normal.filename().string();
 }
 
-// Everything both model kinds share: weights, tokenizer, limits and the activation arena.
-struct LoadedModel {
-  TransformerModel transformer;
-  std::unique_ptr<tokenizer::Tokenizer> tokenizer;
-  ModelInfo info;
-  LoadModelOptions options;
-  nn::Arena arena;
-};
-
-Result<std::unique_ptr<LoadedModel>> LoadCommon(const std::filesystem::path& model_dir,
-                                                const LoadModelOptions& options,
-                                                std::size_t st_max_seq_length) {
-  std::error_code ec;
-  if (!std::filesystem::is_directory(model_dir, ec)) {
-    return Status::NotFound(model_dir.string() + ": no such model folder");
-  }
-  if (options.batch_size == 0) {
-    return Status::InvalidArgument("batch size must be at least 1");
-  }
-  SIEVE_ASSIGN_OR_RETURN(TransformerModel transformer, TransformerModel::Load(model_dir));
-  auto tok = tokenizer::LoadTokenizer(model_dir);
-  if (!tok.ok()) return tok.status();
-  auto model = std::make_unique<LoadedModel>(LoadedModel{
-      std::move(transformer), std::move(tok).value(), ModelInfo{}, options, nn::Arena{}});
-  const TransformerConfig& config = model->transformer.config();
-
+Result<std::size_t> CheckMaxLength(std::size_t max_length, const TransformerConfig& config,
+                                   const std::filesystem::path& model_dir) {
   const std::size_t limit = config.max_positions();
-  std::size_t max_length = limit;
-  if (st_max_seq_length != 0) {
-    max_length = std::min(st_max_seq_length, limit);
-  } else if (model->tokenizer->model_max_length() != 0) {
-    max_length = std::min(model->tokenizer->model_max_length(), limit);
+  if (max_length > limit) {
+    return Status::InvalidArgument("max length " + std::to_string(max_length) +
+                                   " is more than the model's " + std::to_string(limit) +
+                                   " positions (" + model_dir.string() + ")");
   }
-  if (options.max_length != 0) {
-    if (options.max_length > limit) {
-      return Status::InvalidArgument("max length " + std::to_string(options.max_length) +
-                                     " is more than the model's " + std::to_string(limit) +
-                                     " positions (" + model_dir.string() + ")");
-    }
-    if (options.max_length < 2) {
-      return Status::InvalidArgument("max length must be at least 2 (room for special tokens)");
-    }
-    max_length = options.max_length;
+  if (max_length < 2) {
+    return Status::InvalidArgument("max length must be at least 2 (room for special tokens)");
   }
-  ModelInfo& info = model->info;
-  IdentifyFolder(model_dir, info);
-  info.architecture = config.architecture_name;
-  info.max_seq_length = max_length;
-  return model;
+  return max_length;
 }
 
 // Sorts indices by token count so each batch holds similar lengths.
@@ -123,81 +86,124 @@ TokenBatch MakeBatch(const std::vector<tokenizer::Encoding>& encodings,
   return batch;
 }
 
-void ReportTruncation(const LoadedModel& model, const std::vector<tokenizer::Encoding>& encodings) {
-  if (!model.options.verbose) return;
+void ReportTruncation(const Logger& logger, std::size_t max_length,
+                      const std::vector<tokenizer::Encoding>& encodings) {
+  if (!logger.enabled()) return;
   const auto truncated = std::count_if(encodings.begin(), encodings.end(),
                                        [](const auto& e) { return e.truncated(); });
   if (truncated > 0) {
-    std::cerr << "sieve: " << truncated << " of " << encodings.size() << " inputs truncated to "
-              << model.info.max_seq_length << " tokens\n";
+    logger.Note(std::to_string(truncated) + " of " + std::to_string(encodings.size()) +
+                " inputs truncated to " + std::to_string(max_length) + " tokens");
   }
 }
 
-class TransformerEmbedder final : public Embedder {
+// What both session kinds hold: the shared model, the options, the session's view of the model's
+// identity (max_seq_length may be lower) and the arena only this session touches.
+struct SessionState {
+  std::shared_ptr<const EncoderModel> model;
+  SessionOptions options;
+  ModelInfo info;
+  nn::Arena arena;
+};
+
+Result<SessionState> NewSessionState(std::shared_ptr<const EncoderModel> model,
+                                     const SessionOptions& options, EncoderKind kind) {
+  if (model == nullptr) return Status::InvalidArgument("no model for the session");
+  const std::string& id = model->info().id;
+  if (model->kind() != kind) {
+    if (kind == EncoderKind::kEmbedder) {
+      return Status::InvalidArgument(id + ": " + model->config().architecture_name +
+                                     " is a cross-encoder (classification head); it cannot embed");
+    }
+    return Status::InvalidArgument(id + ": " + model->config().architecture_name +
+                                   " has no classification head; a cross-encoder needs "
+                                   "BertForSequenceClassification or "
+                                   "XLMRobertaForSequenceClassification");
+  }
+  if (options.batch_size == 0) {
+    return Status::InvalidArgument("batch size must be at least 1");
+  }
+  SessionState state{std::move(model), options, ModelInfo{}, nn::Arena{}};
+  state.info = state.model->info();
+  if (options.max_length != 0) {
+    SIEVE_ASSIGN_OR_RETURN(state.info.max_seq_length,
+                           CheckMaxLength(options.max_length, state.model->config(), id));
+  }
+  return state;
+}
+
+class EmbedderSession final : public Embedder {
  public:
-  TransformerEmbedder(std::unique_ptr<LoadedModel> model, SentenceTransformersConfig st)
-      : model_(std::move(model)), st_(std::move(st)) {}
+  explicit EmbedderSession(SessionState state) : state_(std::move(state)) {}
 
   Result<std::vector<std::vector<float>>> Embed(const std::vector<std::string>& texts,
                                                 bool is_query) override {
+    const EncoderModel& model = *state_.model;
+    const tokenizer::Tokenizer& tok = model.tokenizer();
+    const std::string& prompt = model.query_prompt();
     tokenizer::EncodeOptions encode_options;
-    encode_options.max_length = model_->info.max_seq_length;
+    encode_options.max_length = state_.info.max_seq_length;
     std::vector<tokenizer::Encoding> encodings;
     encodings.reserve(texts.size());
     for (const std::string& text : texts) {
-      encodings.push_back(model_->tokenizer->Encode(
-          is_query && !st_.query_prompt.empty() ? st_.query_prompt + text : text, encode_options));
+      encodings.push_back(
+          tok.Encode(is_query && !prompt.empty() ? prompt + text : text, encode_options));
     }
-    ReportTruncation(*model_, encodings);
+    ReportTruncation(state_.options.logger, state_.info.max_seq_length, encodings);
     const std::vector<std::size_t> order = LengthOrder(encodings);
     std::vector<std::vector<float>> vectors(texts.size());
-    const std::size_t batch_size = model_->options.batch_size;
+    const std::size_t batch_size = state_.options.batch_size;
     for (std::size_t begin = 0; begin < order.size(); begin += batch_size) {
       const std::size_t end = std::min(order.size(), begin + batch_size);
-      const TokenBatch batch = MakeBatch(encodings, order, begin, end, model_->tokenizer->pad_id());
-      model_->arena.Reset();
-      SIEVE_ASSIGN_OR_RETURN(const float* hidden, model_->transformer.Encode(batch, model_->arena));
-      auto pooled = PoolEmbeddings(hidden, batch, model_->transformer.config().hidden_size,
-                                   st_.pooling, st_.normalize);
+      const TokenBatch batch = MakeBatch(encodings, order, begin, end, tok.pad_id());
+      state_.arena.Reset();
+      SIEVE_ASSIGN_OR_RETURN(const float* hidden,
+                             model.transformer().Encode(batch, state_.arena, state_.options.pool));
+      auto pooled = PoolEmbeddings(hidden, batch, model.config().hidden_size, model.pooling(),
+                                   model.normalize());
       for (std::size_t i = begin; i < end; ++i) vectors[order[i]] = std::move(pooled[i - begin]);
     }
     return vectors;
   }
 
-  const ModelInfo& info() const override { return model_->info; }
+  const ModelInfo& info() const override { return state_.info; }
   std::size_t CountTokens(std::string_view text) const override {
-    return model_->tokenizer->CountTokens(text);
+    return state_.model->CountTokens(text);
   }
+  std::shared_ptr<const EncoderModel> shared_model() const override { return state_.model; }
 
  private:
-  std::unique_ptr<LoadedModel> model_;
-  SentenceTransformersConfig st_;
+  SessionState state_;
 };
 
-class TransformerCrossEncoder final : public CrossEncoder {
+class CrossEncoderSession final : public CrossEncoder {
  public:
-  explicit TransformerCrossEncoder(std::unique_ptr<LoadedModel> model) : model_(std::move(model)) {}
+  explicit CrossEncoderSession(SessionState state) : state_(std::move(state)) {}
 
   Result<std::vector<CrossEncoderScore>> Score(std::string_view query,
                                                const std::vector<std::string>& passages) override {
+    const EncoderModel& model = *state_.model;
+    const tokenizer::Tokenizer& tok = model.tokenizer();
     tokenizer::EncodeOptions encode_options;
-    encode_options.max_length = model_->info.max_seq_length;
+    encode_options.max_length = state_.info.max_seq_length;
     std::vector<tokenizer::Encoding> encodings;
     encodings.reserve(passages.size());
     for (const std::string& passage : passages) {
-      encodings.push_back(model_->tokenizer->EncodePair(query, passage, encode_options));
+      encodings.push_back(tok.EncodePair(query, passage, encode_options));
     }
-    ReportTruncation(*model_, encodings);
+    ReportTruncation(state_.options.logger, state_.info.max_seq_length, encodings);
     const std::vector<std::size_t> order = LengthOrder(encodings);
     std::vector<CrossEncoderScore> scores(passages.size());
-    const std::size_t labels = model_->transformer.config().num_labels;
-    const std::size_t batch_size = model_->options.batch_size;
+    const std::size_t labels = model.config().num_labels;
+    const std::size_t batch_size = state_.options.batch_size;
     for (std::size_t begin = 0; begin < order.size(); begin += batch_size) {
       const std::size_t end = std::min(order.size(), begin + batch_size);
-      const TokenBatch batch = MakeBatch(encodings, order, begin, end, model_->tokenizer->pad_id());
-      model_->arena.Reset();
-      SIEVE_ASSIGN_OR_RETURN(const float* hidden, model_->transformer.Encode(batch, model_->arena));
-      const std::vector<float> logits = model_->transformer.Classify(hidden, batch, model_->arena);
+      const TokenBatch batch = MakeBatch(encodings, order, begin, end, tok.pad_id());
+      state_.arena.Reset();
+      SIEVE_ASSIGN_OR_RETURN(const float* hidden,
+                             model.transformer().Encode(batch, state_.arena, state_.options.pool));
+      const std::vector<float> logits =
+          model.transformer().Classify(hidden, batch, state_.arena, state_.options.pool);
       for (std::size_t i = begin; i < end; ++i) {
         scores[order[i]] = ScoreFromLogits(logits.data() + (i - begin) * labels, labels);
       }
@@ -205,47 +211,112 @@ class TransformerCrossEncoder final : public CrossEncoder {
     return scores;
   }
 
-  const ModelInfo& info() const override { return model_->info; }
+  const ModelInfo& info() const override { return state_.info; }
+  std::shared_ptr<const EncoderModel> shared_model() const override { return state_.model; }
 
  private:
-  std::unique_ptr<LoadedModel> model_;
+  SessionState state_;
 };
+
+SessionOptions SessionOptionsFrom(const LoadModelOptions& options) {
+  SessionOptions session;
+  session.pool = options.pool;
+  session.batch_size = options.batch_size;
+  if (options.verbose) session.logger = options.logger;
+  return session;
+}
 
 }  // namespace
 
-Result<std::unique_ptr<Embedder>> LoadEmbedder(const std::filesystem::path& model_dir,
-                                               const LoadModelOptions& options) {
+EncoderModel::~EncoderModel() = default;
+
+const TransformerConfig& EncoderModel::config() const {
+  return transformer_->config();
+}
+
+std::size_t EncoderModel::weight_bytes() const {
+  return transformer_->weight_bytes();
+}
+
+std::size_t EncoderModel::CountTokens(std::string_view text) const {
+  return tokenizer_->CountTokens(text);
+}
+
+Result<std::shared_ptr<const EncoderModel>> LoadEncoderModel(const std::filesystem::path& model_dir,
+                                                             const LoadModelOptions& options) {
   std::error_code ec;
   if (!std::filesystem::is_directory(model_dir, ec)) {
     return Status::NotFound(model_dir.string() + ": no such model folder");
   }
-  SIEVE_ASSIGN_OR_RETURN(SentenceTransformersConfig st, LoadSentenceTransformersConfig(model_dir));
-  SIEVE_ASSIGN_OR_RETURN(auto model, LoadCommon(model_dir, options, st.max_seq_length));
-  const TransformerConfig& config = model->transformer.config();
-  if (config.is_classifier()) {
-    return Status::InvalidArgument(model_dir.string() + ": " + config.architecture_name +
-                                   " is a cross-encoder (classification head); it cannot embed");
+  SIEVE_ASSIGN_OR_RETURN(TransformerConfig config, LoadTransformerConfig(model_dir));
+  SentenceTransformersConfig st;
+  if (!config.is_classifier()) {
+    SIEVE_ASSIGN_OR_RETURN(st, LoadSentenceTransformersConfig(model_dir));
   }
-  ModelInfo& info = model->info;
-  info.dimension = config.hidden_size;
-  info.pooling = st.pooling == Pooling::kCls ? "cls" : "mean";
-  info.normalize = st.normalize;
-  info.query_prompt = st.query_prompt;
-  return std::unique_ptr<Embedder>(new TransformerEmbedder(std::move(model), std::move(st)));
+  SIEVE_ASSIGN_OR_RETURN(TransformerModel transformer, TransformerModel::Load(model_dir));
+  auto tok = tokenizer::LoadTokenizer(model_dir);
+  if (!tok.ok()) return tok.status();
+
+  std::shared_ptr<EncoderModel> model(new EncoderModel());
+  model->transformer_ = std::make_unique<const TransformerModel>(std::move(transformer));
+  model->tokenizer_ = std::move(tok).value();
+  const TransformerConfig& loaded = model->transformer_->config();
+  model->kind_ = loaded.is_classifier() ? EncoderKind::kCrossEncoder : EncoderKind::kEmbedder;
+
+  const std::size_t limit = loaded.max_positions();
+  std::size_t max_length = limit;
+  if (st.max_seq_length != 0) {
+    max_length = std::min(st.max_seq_length, limit);
+  } else if (model->tokenizer_->model_max_length() != 0) {
+    max_length = std::min(model->tokenizer_->model_max_length(), limit);
+  }
+  if (options.max_length != 0) {
+    SIEVE_ASSIGN_OR_RETURN(max_length, CheckMaxLength(options.max_length, loaded, model_dir));
+  }
+  ModelInfo& info = model->info_;
+  IdentifyFolder(model_dir, info);
+  info.architecture = loaded.architecture_name;
+  info.max_seq_length = max_length;
+  if (model->kind_ == EncoderKind::kEmbedder) {
+    info.dimension = loaded.hidden_size;
+    info.pooling = st.pooling == Pooling::kCls ? "cls" : "mean";
+    info.normalize = st.normalize;
+    info.query_prompt = st.query_prompt;
+    model->pooling_ = st.pooling;
+  } else {
+    info.dimension = loaded.num_labels;
+  }
+  return std::shared_ptr<const EncoderModel>(std::move(model));
+}
+
+Result<std::unique_ptr<Embedder>> NewEmbedderSession(std::shared_ptr<const EncoderModel> model,
+                                                     const SessionOptions& options) {
+  SIEVE_ASSIGN_OR_RETURN(SessionState state,
+                         NewSessionState(std::move(model), options, EncoderKind::kEmbedder));
+  return std::unique_ptr<Embedder>(new EmbedderSession(std::move(state)));
+}
+
+Result<std::unique_ptr<CrossEncoder>> NewCrossEncoderSession(
+    std::shared_ptr<const EncoderModel> model, const SessionOptions& options) {
+  SIEVE_ASSIGN_OR_RETURN(SessionState state,
+                         NewSessionState(std::move(model), options, EncoderKind::kCrossEncoder));
+  return std::unique_ptr<CrossEncoder>(new CrossEncoderSession(std::move(state)));
+}
+
+Result<std::unique_ptr<Embedder>> LoadEmbedder(const std::filesystem::path& model_dir,
+                                               const LoadModelOptions& options) {
+  SIEVE_ASSIGN_OR_RETURN(auto model, LoadEncoderModel(model_dir, options));
+  auto session = NewEmbedderSession(std::move(model), SessionOptionsFrom(options));
+  if (!session.ok()) return session.status();
+  return std::move(session).value();
 }
 
 Result<std::unique_ptr<CrossEncoder>> LoadCrossEncoder(const std::filesystem::path& model_dir,
                                                        const LoadModelOptions& options) {
-  SIEVE_ASSIGN_OR_RETURN(auto model, LoadCommon(model_dir, options, 0));
-  const TransformerConfig& config = model->transformer.config();
-  if (!config.is_classifier()) {
-    return Status::InvalidArgument(model_dir.string() + ": " + config.architecture_name +
-                                   " has no classification head; a cross-encoder needs "
-                                   "BertForSequenceClassification or "
-                                   "XLMRobertaForSequenceClassification");
-  }
-  model->info.dimension = config.num_labels;
-  return std::unique_ptr<CrossEncoder>(new TransformerCrossEncoder(std::move(model)));
+  SIEVE_ASSIGN_OR_RETURN(auto model, LoadEncoderModel(model_dir, options));
+  auto session = NewCrossEncoderSession(std::move(model), SessionOptionsFrom(options));
+  if (!session.ok()) return session.status();
+  return std::move(session).value();
 }
 
 }  // namespace sieve::models

@@ -1,9 +1,16 @@
 // models: BERT-family encoders loaded from Hugging Face Hub folders.
 //
-// Interface of the stage: LoadEmbedder(dir) gives a bi-encoder (texts -> unit vectors, with
-// sentence-transformers pooling/normalisation/prompts); LoadCrossEncoder(dir) gives a reranker
-// ((query, passage) pairs -> relevance in [0,1]). ResolveModel() turns a folder or a Hub id
-// ("BAAI/bge-small-en-v1.5", found in the Hugging Face cache) into a folder.
+// Interface of the stage, split as llama.cpp splits model and context:
+// - LoadEncoderModel(dir) loads an immutable EncoderModel (weights used in place from the mapped
+//   safetensors file, tokenizer, config, metadata), shared by std::shared_ptr<const EncoderModel>
+//   between any number of threads and sessions.
+// - NewEmbedderSession(model) gives a bi-encoder session (texts -> unit vectors, with
+//   sentence-transformers pooling/normalisation/prompts); NewCrossEncoderSession(model) a reranker
+//   session ((query, passage) pairs -> relevance in [0,1]). A session owns its scratch memory and
+//   runs its kernels on the caller's nn::ThreadPool; one thread at a time per session.
+// - LoadEmbedder(dir) / LoadCrossEncoder(dir) load a model and open one session on it.
+// ResolveModel() (hub.h) turns a folder or a Hub id ("BAAI/bge-small-en-v1.5", found in the
+// Hugging Face cache) into a folder.
 #pragma once
 
 #include <cstddef>
@@ -13,9 +20,19 @@
 #include <string_view>
 #include <vector>
 
+#include "core/log.h"
 #include "core/status.h"
+#include "models/model_config.h"
+#include "nn/thread_pool.h"
+
+namespace sieve::tokenizer {
+class Tokenizer;
+}
 
 namespace sieve::models {
+
+class EncoderModel;
+class TransformerModel;
 
 // What made a set of vectors; stored with an index so a mismatch can be refused.
 struct ModelInfo {
@@ -30,6 +47,8 @@ struct ModelInfo {
   std::size_t max_seq_length = 512;
 };
 
+// A session: one thread at a time (it reuses one activation arena); open one session per worker
+// thread on a shared EncoderModel. info() and CountTokens() are const and thread-safe.
 class Embedder {
  public:
   virtual ~Embedder() = default;
@@ -39,6 +58,10 @@ class Embedder {
   virtual const ModelInfo& info() const = 0;
   // Tokens of `text` under this model's tokenizer (no special tokens).
   virtual std::size_t CountTokens(std::string_view text) const = 0;
+  // The shared model behind this session; null for implementations not backed by one (fakes).
+  virtual std::shared_ptr<const EncoderModel> shared_model() const { return nullptr; }
+  // Requires shared_model() != null.
+  const EncoderModel& model() const { return *shared_model(); }
 };
 
 struct CrossEncoderScore {
@@ -46,6 +69,7 @@ struct CrossEncoderScore {
   float logit = 0;
 };
 
+// A session: one thread at a time, as Embedder.
 class CrossEncoder {
  public:
   virtual ~CrossEncoder() = default;
@@ -53,14 +77,81 @@ class CrossEncoder {
   virtual Result<std::vector<CrossEncoderScore>> Score(
       std::string_view query, const std::vector<std::string>& passages) = 0;
   virtual const ModelInfo& info() const = 0;
+  // The shared model behind this session; null for implementations not backed by one (fakes).
+  virtual std::shared_ptr<const EncoderModel> shared_model() const { return nullptr; }
+  // Requires shared_model() != null.
+  const EncoderModel& model() const { return *shared_model(); }
 };
 
 struct LoadModelOptions {
-  std::size_t batch_size = 32;
-  std::size_t max_length = 0;  // 0 = model's max_seq_length
-  bool verbose = false;        // report truncation on stderr
+  std::size_t batch_size = 32;     // of the session LoadEmbedder/LoadCrossEncoder open
+  std::size_t max_length = 0;      // 0 = model's max_seq_length; else at most the model's positions
+  bool verbose = false;            // report truncated inputs to `logger` (as notes)
+  Logger logger;                   // the sessions LoadEmbedder/LoadCrossEncoder open log here
+  nn::ThreadPool* pool = nullptr;  // of those sessions; must outlive them (null = caller thread)
 };
 
+enum class EncoderKind { kEmbedder, kCrossEncoder };
+
+// A loaded encoder: immutable after LoadEncoderModel; every method is const and thread-safe.
+// Keeps the weights' file mapping alive as long as any session holds the model.
+class EncoderModel {
+ public:
+  ~EncoderModel();
+  EncoderModel(const EncoderModel&) = delete;
+  EncoderModel& operator=(const EncoderModel&) = delete;
+
+  // Embedder for *Model architectures, cross-encoder for *ForSequenceClassification.
+  EncoderKind kind() const { return kind_; }
+  // Identity and limits (dimension = hidden size for embedders, number of labels for
+  // cross-encoders; max_seq_length after LoadModelOptions::max_length).
+  const ModelInfo& info() const { return info_; }
+  const TransformerConfig& config() const;
+  // Sentence-transformers metadata (embedders): pooling, normalisation, query prompt.
+  Pooling pooling() const { return pooling_; }
+  bool normalize() const { return info_.normalize; }
+  const std::string& query_prompt() const { return info_.query_prompt; }
+  const TransformerModel& transformer() const { return *transformer_; }
+  const tokenizer::Tokenizer& tokenizer() const { return *tokenizer_; }
+  // Bytes of float32 weights the forward pass reads.
+  std::size_t weight_bytes() const;
+  // Tokens of `text` under the model's tokenizer (no special tokens).
+  std::size_t CountTokens(std::string_view text) const;
+
+ private:
+  friend Result<std::shared_ptr<const EncoderModel>> LoadEncoderModel(
+      const std::filesystem::path& model_dir, const LoadModelOptions& options);
+  EncoderModel() = default;
+
+  EncoderKind kind_ = EncoderKind::kEmbedder;
+  ModelInfo info_;
+  Pooling pooling_ = Pooling::kMean;
+  std::unique_ptr<const TransformerModel> transformer_;
+  std::unique_ptr<const tokenizer::Tokenizer> tokenizer_;
+};
+
+// Loads a model folder (config.json, model.safetensors, tokenizer, sentence-transformers
+// metadata). Uses options.max_length (validated against the model's positions); the session
+// fields of `options` (batch_size, verbose, logger, pool) are not used here.
+Result<std::shared_ptr<const EncoderModel>> LoadEncoderModel(const std::filesystem::path& model_dir,
+                                                             const LoadModelOptions& options = {});
+
+struct SessionOptions {
+  nn::ThreadPool* pool = nullptr;  // runs the kernels; must outlive the session; null = caller
+  std::size_t batch_size = 32;     // at least 1
+  std::size_t max_length = 0;      // 0 = model's info().max_seq_length; else 2..that
+  Logger logger;                   // truncated inputs are reported here as notes
+};
+
+// A session on `model`. Fails with kInvalidArgument when the model is of the other kind or the
+// options are out of range. Sessions on one model share its weights (no copy).
+Result<std::unique_ptr<Embedder>> NewEmbedderSession(std::shared_ptr<const EncoderModel> model,
+                                                     const SessionOptions& options = {});
+Result<std::unique_ptr<CrossEncoder>> NewCrossEncoderSession(
+    std::shared_ptr<const EncoderModel> model, const SessionOptions& options = {});
+
+// LoadEncoderModel + one session (batch_size, pool and the logger from `options`; the logger only
+// when options.verbose).
 Result<std::unique_ptr<Embedder>> LoadEmbedder(const std::filesystem::path& model_dir,
                                                const LoadModelOptions& options = {});
 Result<std::unique_ptr<CrossEncoder>> LoadCrossEncoder(const std::filesystem::path& model_dir,

@@ -205,8 +205,12 @@ Result<HubModelId> ParseHubModelId(std::string_view spec) {
     repo = spec.substr(0, at);
     id.revision = std::string(spec.substr(at + 1));
     if (!IsValidRevision(id.revision)) {
-      return Status::InvalidArgument("'" + std::string(spec) + "': '" + id.revision +
-                                     "' is not a valid revision (a branch, tag or commit hash)");
+      std::string message = "'";  // appended: g++ 12 -O3 warns falsely on "'" + string
+      message += spec;
+      message += "': '";
+      message += id.revision;
+      message += "' is not a valid revision (a branch, tag or commit hash)";
+      return Status::InvalidArgument(message);
     }
   }
   auto slash = repo.find('/');
@@ -214,10 +218,12 @@ Result<HubModelId> ParseHubModelId(std::string_view spec) {
                                                : IsValidRepoPart(repo.substr(0, slash)) &&
                                                      IsValidRepoPart(repo.substr(slash + 1));
   if (!valid) {
-    return Status::InvalidArgument(
-        "'" + std::string(spec) +
+    std::string message = "'";
+    message += spec;
+    message +=
         "' is not a Hub model id: expected ORG/NAME[@REVISION] with letters, digits, '-', '_' "
-        "and '.' (no '--' or '..')");
+        "and '.' (no '--' or '..')";
+    return Status::InvalidArgument(message);
   }
   id.repo_id = std::string(repo);
   return id;
@@ -235,6 +241,18 @@ std::string HubRepoFolderName(std::string_view repo_id) {
   return name;
 }
 
+bool LooksLikeModelPath(std::string_view spec) {
+  if (spec.empty()) return false;
+  if (spec.front() == '/' || spec.front() == '~' || spec == "." || spec == ".." ||
+      spec.starts_with("./") || spec.starts_with("../")) {
+    return true;
+  }
+  const auto slashes = std::count(spec.begin(), spec.end(), '/');
+  if (slashes > 1) return true;
+  std::error_code ec;
+  return slashes == 1 && fs::exists(fs::path(spec), ec);
+}
+
 Result<fs::path> ResolveModel(std::string_view spec, const ResolveOptions& options) {
   if (spec.empty()) return Status::InvalidArgument("empty model: give a folder or a Hub id");
   std::string expanded = ExpandUser(std::string(spec));
@@ -248,13 +266,16 @@ Result<fs::path> ResolveModel(std::string_view spec, const ResolveOptions& optio
     }
     return fs::path(expanded);
   }
-  bool looks_like_path = spec.front() == '/' || spec.front() == '.' || spec.front() == '~' ||
-                         std::count(spec.begin(), spec.end(), '/') > 1;
+  if (LooksLikeModelPath(spec)) {
+    std::string message = "model folder ";
+    message += spec;
+    message += " does not exist";
+    return Status::NotFound(message);
+  }
   auto id = ParseHubModelId(spec);
-  if (looks_like_path || !id.ok()) {
+  if (!id.ok()) {
     return Status::NotFound(
-        expanded + ": no such model folder" +
-        (looks_like_path ? "" : " (and not a Hub id: " + id.status().message() + ")"));
+        expanded + ": no such model folder (and not a Hub id: " + id.status().message() + ")");
   }
   fs::path cache_dir = options.cache_dir.empty() ? HubCacheDir() : options.cache_dir;
   try {

@@ -20,6 +20,10 @@
 
 #include "core/status.h"
 
+namespace sieve {
+class RequestContext;
+}  // namespace sieve
+
 namespace sieve::models {
 
 // The hub cache folder, resolved as huggingface_hub does: $HF_HUB_CACHE, else
@@ -44,10 +48,15 @@ struct ResolveOptions {
   std::filesystem::path cache_dir;  // empty: HubCacheDir()
 };
 
+// True when `spec` names a folder rather than a Hub id: it starts with "/", "./", "../" or "~",
+// or it contains "/" and exists, or it has more than one "/" (an id has at most one).
+bool LooksLikeModelPath(std::string_view spec);
+
 // A model folder for `spec`: an existing folder is used as is; otherwise `spec` is a Hub id
 // ("org/name[@revision]") looked up in the cache through refs/{revision} (or a commit hash, or
 // a unique prefix of one) to its snapshot folder. Never touches the network. A model that is not
-// cached gives kNotFound with the `sieve models pull ...` command that downloads it.
+// cached gives kNotFound with the `sieve models pull ...` command that downloads it; a spec that
+// LooksLikeModelPath and does not exist gives kNotFound "model folder SPEC does not exist".
 Result<std::filesystem::path> ResolveModel(std::string_view spec,
                                            const ResolveOptions& options = {});
 
@@ -73,6 +82,9 @@ struct PullOptions {
   int max_retries = 4;                    // per request, for transient failures
   double retry_base_delay_seconds = 0.5;  // doubles after each retry, at most 8 s
   PullProgressCallback progress;
+  // Optional, not owned: cancellation and deadline of the whole pull (kCancelled / kTimeout),
+  // and an "http" span per request. Used by the calling thread only.
+  RequestContext* context = nullptr;
 };
 
 struct PulledFile {

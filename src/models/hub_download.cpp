@@ -1,4 +1,4 @@
-// The online half of models/hub.h: PullModel over libcurl, following huggingface_hub's protocol:
+// The online half of models/hub.h: PullModel over core/http, following huggingface_hub's protocol:
 // GET /api/models/{repo}/revision/{rev} for the commit and file list, then for each file a HEAD on
 // /{repo}/resolve/{commit}/{file} (ETag, X-Linked-Etag/-Size for LFS files, a redirect to the CDN)
 // and a resumable GET into blobs/{etag}.incomplete, checked and renamed into place.
@@ -7,6 +7,7 @@
 #include <fnmatch.h>
 #include <openssl/evp.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -17,14 +18,13 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
-#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "core/file.h"
+#include "core/http.h"
 #include "models/hub.h"
 
 namespace sieve::models {
@@ -201,14 +201,8 @@ class BlobLock {
 };
 
 // ---------------------------------------------------------------------------------------------
-// libcurl.
+// HTTP (core/http) and URLs.
 
-struct CurlDeleter {
-  void operator()(CURL* curl) const { curl_easy_cleanup(curl); }
-};
-struct CurlListDeleter {
-  void operator()(curl_slist* list) const { curl_slist_free_all(list); }
-};
 struct CurlUrlDeleter {
   void operator()(CURLU* url) const { curl_url_cleanup(url); }
 };
@@ -224,69 +218,9 @@ struct Settings {
   int max_retries = 4;
   double retry_base_delay_seconds = 0.5;
   PullProgressCallback progress;
+  std::shared_ptr<const http::Client> client;  // one per pull: connections are reused
+  RequestContext* context = nullptr;
 };
-
-struct HttpResponse {
-  long status = 0;
-  std::map<std::string, std::string> headers;  // lower-case names, of the last response only
-  std::string body;                            // unless the body went to a file
-
-  std::string Header(const std::string& name) const {
-    auto it = headers.find(name);
-    return it == headers.end() ? std::string() : it->second;
-  }
-};
-
-// Where a GET writes its body: appended to an open file that already holds `offset` bytes.
-struct FileSink {
-  int fd = -1;
-  std::uint64_t offset = 0;
-  std::uint64_t total = 0;
-  std::string name;  // for progress
-};
-
-struct Request {
-  bool head = false;
-  std::string url;
-  bool follow_redirects = true;
-  bool send_token = true;
-  FileSink* sink = nullptr;
-};
-
-// One attempt's outcome: an HTTP answer (any status), or a transport failure that may be worth
-// retrying.
-struct Attempt {
-  Status status;  // not OK: no HTTP answer
-  bool transient = false;
-  HttpResponse response;
-};
-
-struct TransferState {
-  CURL* curl = nullptr;
-  HttpResponse* response = nullptr;
-  FileSink* sink = nullptr;
-  const Settings* settings = nullptr;
-  bool decided = false;  // whether the first body bytes were seen
-  bool to_file = false;  // body goes to sink->fd
-  std::uint64_t written = 0;
-  Status write_error;
-};
-
-std::size_t OnHeader(char* data, std::size_t size, std::size_t count, void* user) {
-  auto* state = static_cast<TransferState*>(user);
-  std::string_view line(data, size * count);
-  if (line.starts_with("HTTP/")) {
-    state->response->headers.clear();  // a new response (after a redirect or a 100 Continue)
-    auto space = line.find(' ');
-    if (space != std::string_view::npos) {
-      state->response->status =
-          std::strtol(std::string(line.substr(space + 1, 3)).c_str(), nullptr, 10);
-    }
-  } else if (auto colon = line.find(':'); colon != std::string_view::npos) {
-    state->response->headers[Lower(Trim(line.substr(0, colon)))] = Trim(line.substr(colon + 1));
-  }
-  return size * count;
-}
 
 // Whether a 206 answer starts where the partial file ends ("bytes START-END/TOTAL").
 bool RangeStartsAt(const std::string& content_range, std::uint64_t offset) {
@@ -298,171 +232,47 @@ bool RangeStartsAt(const std::string& content_range, std::uint64_t offset) {
   return start && *start == offset;
 }
 
-std::size_t OnBody(char* data, std::size_t size, std::size_t count, void* user) {
-  auto* state = static_cast<TransferState*>(user);
-  std::size_t bytes = size * count;
-  if (!state->decided) {
-    state->decided = true;
-    long code = 0;
-    curl_easy_getinfo(state->curl, CURLINFO_RESPONSE_CODE, &code);
-    FileSink* sink = state->sink;
-    if (sink != nullptr && code == 206) {
-      if (!RangeStartsAt(state->response->Header("content-range"), sink->offset)) {
-        state->write_error = Status::InvalidInput(
-            "server resumed " + sink->name +
-            " at the wrong offset (Content-Range: " + state->response->Header("content-range") +
-            ", wanted byte " + std::to_string(sink->offset) + ")");
-        return 0;
-      }
-      state->to_file = true;
-    } else if (sink != nullptr && code == 200) {
-      // The server ignored our Range header and sent the whole file: start the file over.
-      if (sink->offset > 0 && ::ftruncate(sink->fd, 0) != 0) {
-        state->write_error = Status::IoError(sink->name + ": cannot truncate: " + ErrnoText());
-        return 0;
-      }
-      sink->offset = 0;
-      state->to_file = true;
-    }
-  }
-  if (!state->to_file) {
-    if (state->response->body.size() + bytes > kMaxBodyBytes) {
-      state->write_error =
-          Status::InvalidInput("answer is over " + std::to_string(kMaxBodyBytes >> 20) + " MiB");
-      return 0;
-    }
-    state->response->body.append(data, bytes);
-    return bytes;
-  }
-  FileSink* sink = state->sink;
-  std::size_t done = 0;
-  while (done < bytes) {
-    ssize_t n = ::write(sink->fd, data + done, bytes - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      state->write_error = Status::IoError(sink->name + ": write failed: " + ErrnoText());
-      return 0;
-    }
-    done += static_cast<std::size_t>(n);
-  }
-  state->written += bytes;
-  if (state->settings->progress) {
-    state->settings->progress({sink->name, sink->offset + state->written, sink->total});
-  }
-  return bytes;
-}
-
-bool IsTransientCurlError(CURLcode code) {
-  switch (code) {
-    case CURLE_COULDNT_CONNECT:
-    case CURLE_OPERATION_TIMEDOUT:
-    case CURLE_PARTIAL_FILE:
-    case CURLE_RECV_ERROR:
-    case CURLE_SEND_ERROR:
-    case CURLE_GOT_NOTHING:
-    case CURLE_HTTP2:
-    case CURLE_HTTP2_STREAM:
-    case CURLE_SSL_CONNECT_ERROR:
-      return true;
-    default:
-      return false;
-  }
-}
-
-bool IsTransientHttpStatus(long status) {
-  return status == 408 || status == 429 || status == 500 || status == 502 || status == 503 ||
-         status == 504;
-}
-
 std::string UserAgent() {
   return std::string("sieve/") + SIEVE_VERSION + "; " + curl_version();
 }
 
-Attempt PerformOnce(const Request& request, const Settings& settings) {
-  Attempt attempt;
-  std::unique_ptr<CURL, CurlDeleter> curl(curl_easy_init());
-  if (!curl) {
-    attempt.status = Status::Internal("curl_easy_init failed");
-    return attempt;
+// A request with the Hub's settings: no compression (sizes and hashes are of the raw bytes), the
+// token where it belongs, "no byte for timeout seconds" as the idle limit (a long download is not
+// capped), and retries on transient failures with doubling waits (at most 8 s).
+http::Request HubRequest(std::string method, std::string url, const Settings& settings,
+                         bool send_token = true) {
+  http::Request request;
+  request.method = std::move(method);
+  request.url = std::move(url);
+  request.headers.emplace_back("Accept-Encoding", "identity");
+  if (send_token && !settings.token.empty()) {
+    request.headers.emplace_back("Authorization", "Bearer " + settings.token);
   }
-  TransferState state;
-  state.curl = curl.get();
-  state.response = &attempt.response;
-  state.sink = request.sink;
-  state.settings = &settings;
-
-  std::unique_ptr<curl_slist, CurlListDeleter> headers;
-  auto add_header = [&headers](const std::string& header) {
-    headers.reset(curl_slist_append(headers.release(), header.c_str()));
-  };
-  add_header("Accept-Encoding: identity");  // sizes and hashes are of the raw bytes
-  if (request.send_token && !settings.token.empty()) {
-    add_header("Authorization: Bearer " + settings.token);
-  }
-  std::string range;
-  if (request.sink != nullptr && request.sink->offset > 0) {
-    range = std::to_string(request.sink->offset) + "-";
-  }
-  char error_buffer[CURL_ERROR_SIZE] = {};
-  auto timeout_ms = static_cast<long>(settings.timeout_seconds * 1000);
-  CURL* c = curl.get();
-  curl_easy_setopt(c, CURLOPT_URL, request.url.c_str());
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers.get());
-  curl_easy_setopt(c, CURLOPT_USERAGENT, UserAgent().c_str());
-  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, error_buffer);
-  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(c, CURLOPT_NOBODY, request.head ? 1L : 0L);
-  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, request.follow_redirects ? 1L : 0L);
-  curl_easy_setopt(c, CURLOPT_MAXREDIRS, 10L);
-  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
-  // "No byte for timeout seconds" ends a stalled transfer without capping a long download.
-  curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-  curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME,
-                   std::max(1L, static_cast<long>(std::ceil(settings.timeout_seconds))));
-  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, OnHeader);
-  curl_easy_setopt(c, CURLOPT_HEADERDATA, &state);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, OnBody);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &state);
-  if (!range.empty()) curl_easy_setopt(c, CURLOPT_RANGE, range.c_str());
-
-  CURLcode code = curl_easy_perform(c);
-  std::string method = request.head ? "HEAD " : "GET ";
-  if (!state.write_error.ok()) {
-    attempt.status = state.write_error.WithContext(method + request.url);
-    return attempt;
-  }
-  if (code != CURLE_OK) {
-    std::string message = error_buffer[0] != '\0' ? error_buffer : curl_easy_strerror(code);
-    std::string text = method + request.url + ": " + message;
-    attempt.status =
-        code == CURLE_OPERATION_TIMEDOUT ? Status::Timeout(text) : Status::Unavailable(text);
-    attempt.transient = IsTransientCurlError(code);
-    return attempt;
-  }
-  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &attempt.response.status);
-  attempt.transient = IsTransientHttpStatus(attempt.response.status);
-  return attempt;
+  auto timeout = std::chrono::milliseconds(
+      std::max<long long>(1, std::llround(settings.timeout_seconds * 1000)));
+  request.timeouts.connect = timeout;
+  request.timeouts.total = std::chrono::milliseconds(0);
+  request.timeouts.idle = timeout;
+  request.max_body_bytes = kMaxBodyBytes;
+  http::RetryPolicy& retry = request.retry;
+  retry.max_attempts = 1 + settings.max_retries;
+  retry.initial_backoff =
+      std::chrono::milliseconds(std::llround(settings.retry_base_delay_seconds * 1000));
+  retry.multiplier = 2;
+  retry.jitter = 0;
+  retry.max_backoff = std::chrono::milliseconds(8000);
+  retry.retry_connection_errors = true;
+  retry.retry_timeouts = true;
+  retry.retry_server_errors = false;
+  retry.retry_statuses = {408, 429, 500, 502, 503, 504};
+  return request;
 }
 
-// Runs `once` until it gives a final answer, waiting longer after each transient failure.
-// A transient HTTP status that is still there after the last retry is returned as an answer.
-template <typename Once>
-Attempt WithRetries(const Settings& settings, Once once) {
-  double delay = settings.retry_base_delay_seconds;
-  for (int tries = 0;; ++tries) {
-    Attempt attempt = once();
-    if (!attempt.transient || tries >= settings.max_retries) return attempt;
-    std::this_thread::sleep_for(std::chrono::duration<double>(delay));
-    delay = std::min(delay * 2, 8.0);
-  }
-}
-
-Result<HttpResponse> Send(const Request& request, const Settings& settings) {
-  Attempt attempt = WithRetries(settings, [&] { return PerformOnce(request, settings); });
-  if (!attempt.status.ok()) return attempt.status;
-  return std::move(attempt.response);
+// Sends `request`; any HTTP answer is a response, a transport failure a Status naming the URL.
+Result<http::Response> Send(const http::Request& request, const Settings& settings) {
+  Result<http::Response> response = settings.client->Send(request, settings.context);
+  if (!response.ok()) return response.status().WithContext(request.method + " " + request.url);
+  return response;
 }
 
 // "scheme://host:port" of a URL, to tell whether a redirect leaves the endpoint's site.
@@ -505,8 +315,8 @@ bool IsAbsoluteUrl(std::string_view location) {
 }
 
 // The Hub's explanation of an error answer: X-Error-Message, or a JSON body's "error".
-std::string HubErrorText(const HttpResponse& response) {
-  std::string text = response.Header("x-error-message");
+std::string HubErrorText(const http::Response& response) {
+  std::string text = response.header("x-error-message");
   if (text.empty() && !response.body.empty()) {
     auto json = nlohmann::json::parse(response.body, nullptr, /*allow_exceptions=*/false);
     if (json.is_object() && json.contains("error") && json["error"].is_string()) {
@@ -517,8 +327,8 @@ std::string HubErrorText(const HttpResponse& response) {
 }
 
 // Maps an HTTP failure to a Status that says what to do. `what` names the repository or file.
-Status HttpFailure(const HttpResponse& response, const std::string& what, const Settings& settings,
-                   StatusCode not_found_code = StatusCode::kNotFound) {
+Status HttpFailure(const http::Response& response, const std::string& what,
+                   const Settings& settings, StatusCode not_found_code = StatusCode::kNotFound) {
   std::string http = "HTTP " + std::to_string(response.status) + HubErrorText(response);
   if (response.status == 401) {
     return Status::Unavailable(what + ": " + settings.endpoint + " refused access (" + http +
@@ -549,11 +359,12 @@ struct RepoListing {
 
 Result<RepoListing> FetchListing(const std::string& repo_id, const std::string& revision,
                                  const Settings& settings) {
-  Request request;
-  request.url = settings.endpoint + "/api/models/" + repo_id + "/revision/" +
-                PercentEncode(revision, /*keep_slash=*/false);
-  SIEVE_ASSIGN_OR_RETURN(HttpResponse response, Send(request, settings));
-  if (response.status == 404 && response.Header("x-error-code") == "RevisionNotFound") {
+  http::Request request = HubRequest("GET",
+                                     settings.endpoint + "/api/models/" + repo_id + "/revision/" +
+                                         PercentEncode(revision, /*keep_slash=*/false),
+                                     settings);
+  SIEVE_ASSIGN_OR_RETURN(http::Response response, Send(request, settings));
+  if (response.status == 404 && response.header("x-error-code") == "RevisionNotFound") {
     return Status::NotFound(repo_id + ": revision '" + revision + "' not found on " +
                             settings.endpoint + HubErrorText(response));
   }
@@ -592,14 +403,12 @@ struct FileMetadata {
 // repository's; an absolute redirect is the CDN, whose URL is kept for the download.
 Result<FileMetadata> FetchFileMetadata(const std::string& url, const std::string& what,
                                        const Settings& settings) {
-  Request request;
-  request.head = true;
-  request.url = url;
+  http::Request request = HubRequest("HEAD", url, settings);
   request.follow_redirects = false;
-  HttpResponse response;
+  http::Response response;
   for (int hops = 0;; ++hops) {
     SIEVE_ASSIGN_OR_RETURN(response, Send(request, settings));
-    std::string location = response.Header("location");
+    std::string location = response.header("location");
     bool redirect = response.status >= 300 && response.status < 400 && !location.empty();
     if (!redirect || IsAbsoluteUrl(location)) break;
     if (hops >= kMaxRelativeRedirects) {
@@ -611,8 +420,8 @@ Result<FileMetadata> FetchFileMetadata(const std::string& url, const std::string
     return HttpFailure(response, what, settings);
   }
   FileMetadata meta;
-  std::string etag = response.Header("x-linked-etag");
-  if (etag.empty()) etag = response.Header("etag");
+  std::string etag = response.header("x-linked-etag");
+  if (etag.empty()) etag = response.header("etag");
   meta.etag = NormalizeEtag(etag);
   if (meta.etag.empty()) {
     return Status::InvalidInput(what + ": the server sent no ETag, so the file cannot be cached");
@@ -624,8 +433,8 @@ Result<FileMetadata> FetchFileMetadata(const std::string& url, const std::string
   if (!plain || meta.etag.size() > 255 || meta.etag.front() == '.') {
     return Status::InvalidInput(what + ": unusable ETag from the server: " + meta.etag);
   }
-  std::string size = response.Header("x-linked-size");
-  if (size.empty()) size = response.Header("content-length");
+  std::string size = response.header("x-linked-size");
+  if (size.empty()) size = response.header("content-length");
   auto parsed = ParseSize(size);
   if (!parsed) {
     return Status::InvalidInput(what +
@@ -633,7 +442,7 @@ Result<FileMetadata> FetchFileMetadata(const std::string& url, const std::string
                                 "Content-Length)");
   }
   meta.size = *parsed;
-  std::string location = response.Header("location");
+  std::string location = response.header("location");
   meta.download_url = response.status >= 300 && !location.empty() ? location : request.url;
   return meta;
 }
@@ -663,71 +472,88 @@ Status VerifyContent(const fs::path& path, const FileMetadata& meta, const std::
 }
 
 // Downloads into `incomplete`, resuming from what it already holds, until it has `meta.size`
-// bytes. A transfer cut short keeps its bytes for the next try (or the next run).
+// bytes. A transfer cut short keeps its bytes for the next try (or the next run): the client
+// retries it with a Range from the end of the file.
 Status DownloadBlob(const FileMetadata& meta, const fs::path& incomplete, const std::string& name,
                     const std::string& what, const Settings& settings) {
-  Request request;
-  request.url = meta.download_url;
-  request.send_token = Origin(meta.download_url) == Origin(settings.endpoint);
-  FileSink sink;
-  sink.name = name;
-  sink.total = meta.size;
-  request.sink = &sink;
-  Attempt outcome = WithRetries(settings, [&]() -> Attempt {
-    Attempt attempt;
-    std::error_code ec;
-    std::uint64_t have = fs::exists(incomplete, ec) ? fs::file_size(incomplete, ec) : 0;
-    if (ec) {
-      attempt.status = Status::IoError(incomplete.string() + ": " + ec.message());
-      return attempt;
-    }
-    if (have > meta.size) {  // not ours to trust: start over
-      fs::remove(incomplete, ec);
-      have = 0;
-    }
-    int fd = ::open(incomplete.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (fd < 0) {
-      attempt.status = Status::IoError(incomplete.string() + ": cannot open: " + ErrnoText());
-      return attempt;
-    }
-    if (have == meta.size) {  // finished by an earlier run (or an empty file)
-      ::close(fd);
-      return attempt;
-    }
-    sink.fd = fd;
-    sink.offset = have;
-    if (settings.progress) settings.progress({name, have, meta.size});
-    attempt = PerformOnce(request, settings);
-    ::close(fd);
-    if (!attempt.status.ok()) return attempt;
-    long status = attempt.response.status;
-    if (status == 416) {
-      // Nothing past our offset: the partial file is either complete or not this file.
-      std::uint64_t now = fs::file_size(incomplete, ec);
-      if (!ec && now == meta.size) return Attempt{};
-      fs::remove(incomplete, ec);
-      attempt.transient = true;
-      attempt.status = Status::Unavailable(what + ": the server refused to resume at byte " +
-                                           std::to_string(have));
-      return attempt;
-    }
-    if (status != 200 && status != 206) {
-      if (!attempt.transient) attempt.status = HttpFailure(attempt.response, what, settings);
-      return attempt;
-    }
-    std::uint64_t now = fs::file_size(incomplete, ec);
-    if (!ec && now < meta.size) {
-      attempt.transient = true;
-      attempt.status =
-          Status::Unavailable(what + ": connection closed after " + std::to_string(now) + " of " +
-                              std::to_string(meta.size) + " bytes");
-    }
-    return attempt;
-  });
-  if (!outcome.status.ok()) return outcome.status;
-  if (outcome.transient) return HttpFailure(outcome.response, what, settings);
   std::error_code ec;
+  std::uint64_t have = fs::exists(incomplete, ec) ? fs::file_size(incomplete, ec) : 0;
+  if (ec) return Status::IoError(incomplete.string() + ": " + ec.message());
+  if (have > meta.size) {  // not ours to trust: start over
+    fs::remove(incomplete, ec);
+    have = 0;
+  }
+  int fd = ::open(incomplete.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd < 0) return Status::IoError(incomplete.string() + ": cannot open: " + ErrnoText());
+  std::unique_ptr<int, void (*)(int*)> closer(&fd, [](int* f) { ::close(*f); });
+  if (have == meta.size) return Status::Ok();  // finished by an earlier run (or an empty file)
+
+  http::Request request = HubRequest("GET", meta.download_url, settings,
+                                     Origin(meta.download_url) == Origin(settings.endpoint));
+  request.range_start = have;
+  std::uint64_t offset = have;  // where the current answer's first byte goes
+  std::uint64_t written = 0;    // bytes of the current answer
+  bool decided = false;         // whether the current answer's first bytes were seen
+  request.on_body = [&](const http::Response& head, std::string_view chunk) -> Status {
+    if (!decided) {
+      decided = true;
+      if (head.status == 206) {
+        if (!RangeStartsAt(head.header("content-range"), offset)) {
+          return Status::InvalidInput("server resumed " + name + " at the wrong offset " +
+                                      "(Content-Range: " + head.header("content-range") +
+                                      ", wanted byte " + std::to_string(offset) + ")");
+        }
+      } else if (head.status == 200) {
+        // The server ignored our Range header and sent the whole file: start the file over.
+        if (offset > 0 && ::ftruncate(fd, 0) != 0) {
+          return Status::IoError(name + ": cannot truncate: " + ErrnoText());
+        }
+        offset = 0;
+      }
+    }
+    if (head.status != 200 && head.status != 206) return Status::Ok();  // checked below
+    std::size_t done = 0;
+    while (done < chunk.size()) {
+      ssize_t n = ::write(fd, chunk.data() + done, chunk.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return Status::IoError(name + ": write failed: " + ErrnoText());
+      done += static_cast<std::size_t>(n);
+    }
+    written += chunk.size();
+    if (settings.progress) settings.progress({name, offset + written, meta.size});
+    return Status::Ok();
+  };
+  // A retry after bytes arrived continues from the end of the file.
+  request.resume_from = [&]() -> std::optional<std::uint64_t> {
+    struct stat st {};
+    if (::fstat(fd, &st) != 0 || static_cast<std::uint64_t>(st.st_size) > meta.size) {
+      return std::nullopt;
+    }
+    offset = static_cast<std::uint64_t>(st.st_size);
+    written = 0;
+    decided = false;
+    return offset;
+  };
+  if (settings.progress) settings.progress({name, have, meta.size});
+  SIEVE_ASSIGN_OR_RETURN(http::Response response, Send(request, settings));
+  closer.reset();
+
   std::uint64_t size = fs::exists(incomplete, ec) ? fs::file_size(incomplete, ec) : 0;
+  if (response.status == 416) {
+    // Nothing past our offset: the partial file is either complete or not this file.
+    if (!ec && size == meta.size) return Status::Ok();
+    fs::remove(incomplete, ec);
+    return Status::Unavailable(what + ": the server refused to resume at byte " +
+                               std::to_string(have) + "; deleted the partial file, run the pull " +
+                               "again");
+  }
+  if (response.status != 200 && response.status != 206) {
+    return HttpFailure(response, what, settings);
+  }
+  if (!ec && size < meta.size) {  // the answer ended early without a transport error
+    return Status::Unavailable(what + ": connection closed after " + std::to_string(size) + " of " +
+                               std::to_string(meta.size) + " bytes");
+  }
   if (size != meta.size) {
     fs::remove(incomplete, ec);
     return Status::InvalidInput(what + ": downloaded " + std::to_string(size) +
@@ -829,6 +655,8 @@ Result<Settings> ResolveSettings(const PullOptions& options) {
   settings.max_retries = std::max(0, options.max_retries);
   settings.retry_base_delay_seconds = std::max(0.0, options.retry_base_delay_seconds);
   settings.progress = options.progress;
+  settings.client = std::make_shared<http::Client>(http::ClientOptions{UserAgent()});
+  settings.context = options.context;
   return settings;
 }
 

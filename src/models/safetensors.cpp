@@ -258,7 +258,7 @@ SafetensorsFile::~SafetensorsFile() {
   if (bytes_ != nullptr) ::munmap(const_cast<unsigned char*>(bytes_), size_);
 }
 
-Result<std::vector<float>> SafetensorsFile::ReadFloat32(
+Result<const TensorInfo*> SafetensorsFile::Find(
     const std::string& name, const std::vector<std::size_t>& expected_shape) const {
   auto it = header_.tensors.find(name);
   if (it == header_.tensors.end()) {
@@ -270,6 +270,24 @@ Result<std::vector<float>> SafetensorsFile::ReadFloat32(
                                 ShapeToString(info.shape) + " but the config implies " +
                                 ShapeToString(expected_shape));
   }
+  return &info;
+}
+
+Result<const float*> SafetensorsFile::MappedFloat32(
+    const std::string& name, const std::vector<std::size_t>& expected_shape) const {
+  SIEVE_ASSIGN_OR_RETURN(const TensorInfo* info, Find(name, expected_shape));
+  if (info->dtype != DType::kF32) return static_cast<const float*>(nullptr);
+  const unsigned char* data = bytes_ + header_.data_offset + info->begin;
+  if (reinterpret_cast<std::uintptr_t>(data) % alignof(float) != 0) {
+    return static_cast<const float*>(nullptr);
+  }
+  return reinterpret_cast<const float*>(data);  // little-endian host
+}
+
+Result<std::vector<float>> SafetensorsFile::ReadFloat32(
+    const std::string& name, const std::vector<std::size_t>& expected_shape) const {
+  SIEVE_ASSIGN_OR_RETURN(const TensorInfo* found, Find(name, expected_shape));
+  const TensorInfo& info = *found;
   const std::size_t count = info.element_count();
   std::vector<float> values(count);
   const unsigned char* data = bytes_ + header_.data_offset + info.begin;

@@ -56,9 +56,16 @@ class SafetensorsFile {
   // `expected_shape`; errors name the file, the tensor and the mismatch.
   Result<std::vector<float>> ReadFloat32(const std::string& name,
                                          const std::vector<std::size_t>& expected_shape) const;
+  // The tensor's values in place, inside the mapping, when it is F32 and 4-byte aligned; null
+  // (not an error) for other dtypes or alignments, which ReadFloat32 converts. Same checks and
+  // errors as ReadFloat32. The pointer is valid while this object lives.
+  Result<const float*> MappedFloat32(const std::string& name,
+                                     const std::vector<std::size_t>& expected_shape) const;
 
  private:
   SafetensorsFile() = default;
+  Result<const TensorInfo*> Find(const std::string& name,
+                                 const std::vector<std::size_t>& expected_shape) const;
   std::string path_;
   const unsigned char* bytes_ = nullptr;
   std::size_t size_ = 0;

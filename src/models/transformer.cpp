@@ -37,10 +37,6 @@ Result<std::filesystem::path> FindWeights(const std::filesystem::path& model_dir
   return Status::NotFound(weights.string() + ": no such file");
 }
 
-void Append(std::vector<float>& to, const std::vector<float>& from) {
-  to.insert(to.end(), from.begin(), from.end());
-}
-
 }  // namespace
 
 Result<TransformerModel> TransformerModel::Load(const std::filesystem::path& model_dir) {
@@ -64,23 +60,70 @@ Result<TransformerModel> TransformerModel::Load(const std::filesystem::path& mod
                                 ": no 'embeddings.word_embeddings.weight' tensor (with or "
                                 "without a bert./roberta. prefix); not a BERT-family checkpoint?");
   }
-  const TensorSource source = [&file, &prefix](const std::string& name,
-                                               const std::vector<std::size_t>& shape) {
+  auto shared_file = std::make_shared<SafetensorsFile>(std::move(file));
+  const SafetensorsFile& mapped = *shared_file;
+  const TensorViewSource source = [&mapped, &prefix](
+                                      const std::string& name,
+                                      const std::vector<std::size_t>& shape) -> Result<TensorData> {
     std::string actual = name.starts_with("classifier.") ? name : prefix + name;
-    if (!file.Contains(actual) && file.Contains(LegacyName(actual))) actual = LegacyName(actual);
-    return file.ReadFloat32(actual, shape);
+    if (!mapped.Contains(actual) && mapped.Contains(LegacyName(actual))) {
+      actual = LegacyName(actual);
+    }
+    TensorData tensor;
+    SIEVE_ASSIGN_OR_RETURN(tensor.data, mapped.MappedFloat32(actual, shape));
+    if (tensor.data == nullptr) {
+      SIEVE_ASSIGN_OR_RETURN(tensor.owned, mapped.ReadFloat32(actual, shape));
+    }
+    return tensor;
   };
-  return FromTensors(config, source);
+  return Build(config, source, std::move(shared_file));
 }
 
 Result<TransformerModel> TransformerModel::FromTensors(const TransformerConfig& config,
                                                        const TensorSource& tensors) {
+  const TensorViewSource source = [&tensors](
+                                      const std::string& name,
+                                      const std::vector<std::size_t>& shape) -> Result<TensorData> {
+    TensorData tensor;
+    SIEVE_ASSIGN_OR_RETURN(tensor.owned, tensors(name, shape));
+    std::size_t count = 1;
+    for (std::size_t d : shape) count *= d;
+    if (tensor.owned.size() != count) {
+      return Status::InvalidArgument("tensor '" + name + "' has " +
+                                     std::to_string(tensor.owned.size()) + " values, shape " +
+                                     ShapeToString(shape) + " needs " + std::to_string(count));
+    }
+    return tensor;
+  };
+  return Build(config, source, nullptr);
+}
+
+std::size_t TransformerModel::owned_bytes() const {
+  std::size_t total = 0;
+  for (const auto& tensor : owned_) total += tensor.size() * sizeof(float);
+  return total;
+}
+
+Result<TransformerModel> TransformerModel::Build(const TransformerConfig& config,
+                                                 const TensorViewSource& tensors,
+                                                 std::shared_ptr<const void> mapping) {
   TransformerModel model;
   model.config_ = config;
+  model.mapping_ = std::move(mapping);
   const TransformerConfig& c = model.config_;
-  auto read = [&tensors](const std::string& name, std::vector<std::size_t> shape,
-                         std::vector<float>& out) -> Status {
-    SIEVE_ASSIGN_OR_RETURN(out, tensors(name, shape));
+  auto read = [&tensors, &model](const std::string& name, std::vector<std::size_t> shape,
+                                 const float*& out) -> Status {
+    SIEVE_ASSIGN_OR_RETURN(TensorData tensor, tensors(name, shape));
+    std::size_t count = 1;
+    for (std::size_t d : shape) count *= d;
+    model.weight_bytes_ += count * sizeof(float);
+    if (!tensor.owned.empty() || tensor.data == nullptr) {
+      // Moving the vector keeps its buffer, so the pointer stays valid.
+      model.owned_.push_back(std::move(tensor.owned));
+      out = model.owned_.back().data();
+    } else {
+      out = tensor.data;
+    }
     return Status::Ok();
   };
   const std::size_t h = c.hidden_size;
@@ -98,14 +141,13 @@ Result<TransformerModel> TransformerModel::FromTensors(const TransformerConfig& 
   for (std::size_t i = 0; i < c.num_layers; ++i) {
     Layer& layer = model.layers_[i];
     const std::string p = "encoder.layer." + std::to_string(i) + ".";
-    std::vector<float> w, b;
-    // Query, key and value stacked into one matrix: one GEMM instead of three.
-    for (const char* part : {"query", "key", "value"}) {
-      SIEVE_RETURN_IF_ERROR(read(p + "attention.self." + part + ".weight", {h, h}, w));
-      SIEVE_RETURN_IF_ERROR(read(p + "attention.self." + part + ".bias", {h}, b));
-      Append(layer.qkv_weight, w);
-      Append(layer.qkv_bias, b);
-    }
+    const std::string self = p + "attention.self.";
+    SIEVE_RETURN_IF_ERROR(read(self + "query.weight", {h, h}, layer.query_weight));
+    SIEVE_RETURN_IF_ERROR(read(self + "query.bias", {h}, layer.query_bias));
+    SIEVE_RETURN_IF_ERROR(read(self + "key.weight", {h, h}, layer.key_weight));
+    SIEVE_RETURN_IF_ERROR(read(self + "key.bias", {h}, layer.key_bias));
+    SIEVE_RETURN_IF_ERROR(read(self + "value.weight", {h, h}, layer.value_weight));
+    SIEVE_RETURN_IF_ERROR(read(self + "value.bias", {h}, layer.value_bias));
     SIEVE_RETURN_IF_ERROR(
         read(p + "attention.output.dense.weight", {h, h}, layer.attention_out_weight));
     SIEVE_RETURN_IF_ERROR(read(p + "attention.output.dense.bias", {h}, layer.attention_out_bias));
@@ -134,10 +176,12 @@ Result<TransformerModel> TransformerModel::FromTensors(const TransformerConfig& 
         read("classifier.out_proj.weight", {c.num_labels, h}, model.classifier_weight_));
     SIEVE_RETURN_IF_ERROR(read("classifier.out_proj.bias", {c.num_labels}, model.classifier_bias_));
   }
+  nn::UseSingleThreadedGemm();
   return model;
 }
 
-Result<const float*> TransformerModel::Encode(const TokenBatch& batch, nn::Arena& arena) const {
+Result<const float*> TransformerModel::Encode(const TokenBatch& batch, nn::Arena& arena,
+                                              nn::ThreadPool* pool) const {
   const TransformerConfig& c = config_;
   const std::size_t tokens = batch.batch * batch.seq_len;
   if (batch.input_ids.size() != tokens || batch.token_type_ids.size() != tokens ||
@@ -174,14 +218,14 @@ Result<const float*> TransformerModel::Encode(const TokenBatch& batch, nn::Arena
         position = id == c.pad_token_id ? pad : pad + (++running);
       }
       float* row = x + index * h;
-      const float* word = word_embeddings_.data() + static_cast<std::size_t>(id) * h;
-      const float* pos = position_embeddings_.data() + position * h;
-      const float* typ = token_type_embeddings_.data() + static_cast<std::size_t>(type) * h;
+      const float* word = word_embeddings_ + static_cast<std::size_t>(id) * h;
+      const float* pos = position_embeddings_ + position * h;
+      const float* typ = token_type_embeddings_ + static_cast<std::size_t>(type) * h;
       for (std::size_t i = 0; i < h; ++i) row[i] = word[i] + pos[i] + typ[i];
     }
   }
-  nn::AddLayerNorm(x, nullptr, embedding_norm_weight_.data(), embedding_norm_bias_.data(), tokens,
-                   h, c.layer_norm_eps);
+  nn::AddLayerNorm(x, nullptr, embedding_norm_weight_, embedding_norm_bias_, tokens, h,
+                   c.layer_norm_eps, pool);
 
   float* qkv = arena.Allocate(tokens * 3 * h);
   float* context = arena.Allocate(tokens * h);
@@ -189,25 +233,27 @@ Result<const float*> TransformerModel::Encode(const TokenBatch& batch, nn::Arena
   float* intermediate = arena.Allocate(tokens * c.intermediate_size);
   const nn::AttentionShape shape{batch.batch, batch.seq_len, c.num_heads, h / c.num_heads};
   for (const Layer& layer : layers_) {
-    nn::Linear(x, layer.qkv_weight.data(), layer.qkv_bias.data(), qkv, tokens, 3 * h, h);
-    nn::SelfAttention(qkv, batch.attention_mask.data(), shape, context, arena);
-    nn::Linear(context, layer.attention_out_weight.data(), layer.attention_out_bias.data(),
-               attention_out, tokens, h, h);
-    nn::AddLayerNorm(attention_out, x, layer.attention_norm_weight.data(),
-                     layer.attention_norm_bias.data(), tokens, h, c.layer_norm_eps);
-    nn::Linear(attention_out, layer.intermediate_weight.data(), layer.intermediate_bias.data(),
-               intermediate, tokens, c.intermediate_size, h);
-    nn::Activate(c.hidden_act, intermediate, tokens * c.intermediate_size);
-    nn::Linear(intermediate, layer.output_weight.data(), layer.output_bias.data(), x, tokens, h,
-               c.intermediate_size);
-    nn::AddLayerNorm(x, attention_out, layer.output_norm_weight.data(),
-                     layer.output_norm_bias.data(), tokens, h, c.layer_norm_eps);
+    nn::Linear(x, layer.query_weight, layer.query_bias, qkv, tokens, h, h, pool, 3 * h);
+    nn::Linear(x, layer.key_weight, layer.key_bias, qkv + h, tokens, h, h, pool, 3 * h);
+    nn::Linear(x, layer.value_weight, layer.value_bias, qkv + 2 * h, tokens, h, h, pool, 3 * h);
+    nn::SelfAttention(qkv, batch.attention_mask.data(), shape, context, arena, pool);
+    nn::Linear(context, layer.attention_out_weight, layer.attention_out_bias, attention_out, tokens,
+               h, h, pool);
+    nn::AddLayerNorm(attention_out, x, layer.attention_norm_weight, layer.attention_norm_bias,
+                     tokens, h, c.layer_norm_eps, pool);
+    nn::Linear(attention_out, layer.intermediate_weight, layer.intermediate_bias, intermediate,
+               tokens, c.intermediate_size, h, pool);
+    nn::Activate(c.hidden_act, intermediate, tokens * c.intermediate_size, pool);
+    nn::Linear(intermediate, layer.output_weight, layer.output_bias, x, tokens, h,
+               c.intermediate_size, pool);
+    nn::AddLayerNorm(x, attention_out, layer.output_norm_weight, layer.output_norm_bias, tokens, h,
+                     c.layer_norm_eps, pool);
   }
   return static_cast<const float*>(x);
 }
 
 std::vector<float> TransformerModel::Classify(const float* hidden_states, const TokenBatch& batch,
-                                              nn::Arena& arena) const {
+                                              nn::Arena& arena, nn::ThreadPool* pool) const {
   const std::size_t h = config_.hidden_size;
   float* first_tokens = arena.Allocate(batch.batch * h);
   for (std::size_t b = 0; b < batch.batch; ++b) {
@@ -215,12 +261,11 @@ std::vector<float> TransformerModel::Classify(const float* hidden_states, const 
     std::copy(row, row + h, first_tokens + b * h);
   }
   float* dense = arena.Allocate(batch.batch * h);
-  nn::Linear(first_tokens, head_dense_weight_.data(), head_dense_bias_.data(), dense, batch.batch,
-             h, h);
-  nn::Activate(nn::Activation::kTanh, dense, batch.batch * h);
+  nn::Linear(first_tokens, head_dense_weight_, head_dense_bias_, dense, batch.batch, h, h, pool);
+  nn::Activate(nn::Activation::kTanh, dense, batch.batch * h, pool);
   std::vector<float> logits(batch.batch * config_.num_labels);
-  nn::Linear(dense, classifier_weight_.data(), classifier_bias_.data(), logits.data(), batch.batch,
-             config_.num_labels, h);
+  nn::Linear(dense, classifier_weight_, classifier_bias_, logits.data(), batch.batch,
+             config_.num_labels, h, pool);
   return logits;
 }
 

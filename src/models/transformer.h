@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -13,6 +14,7 @@
 #include "models/encoder.h"
 #include "models/model_config.h"
 #include "nn/arena.h"
+#include "nn/thread_pool.h"
 
 namespace sieve::models {
 
@@ -25,50 +27,86 @@ struct TokenBatch {
   std::vector<std::int32_t> attention_mask;
 };
 
+// Immutable after construction: Encode and Classify are const and safe to call from several
+// threads at once, each with its own arena. Move-only (the weights may point into a mapping the
+// model owns).
 class TransformerModel {
  public:
   // Reads config.json and model.safetensors from a Hub-layout folder, checking every tensor's
-  // shape against the config. F16/BF16 weights are converted to F32.
+  // shape against the config. F32 tensors are used in place from the memory-mapped file (the
+  // model keeps the mapping); F16/BF16 weights are converted to F32 once.
   static Result<TransformerModel> Load(const std::filesystem::path& model_dir);
 
   // Gives the float32 values of a tensor by its HF name (without any "bert."/"roberta." prefix
   // for encoder tensors; "classifier.*" for heads), checked against `shape`.
   using TensorSource = std::function<Result<std::vector<float>>(
       const std::string& name, const std::vector<std::size_t>& shape)>;
-  // Builds a model from any source of weights (benchmarks use random ones).
+  // Builds a model from any source of weights (benchmarks and tests use random ones); the model
+  // owns the vectors.
   static Result<TransformerModel> FromTensors(const TransformerConfig& config,
                                               const TensorSource& tensors);
 
+  TransformerModel(TransformerModel&&) noexcept = default;
+  TransformerModel& operator=(TransformerModel&&) noexcept = default;
+  TransformerModel(const TransformerModel&) = delete;
+  TransformerModel& operator=(const TransformerModel&) = delete;
+
   const TransformerConfig& config() const { return config_; }
+  // Bytes of float32 weights the forward pass reads (mapped or owned).
+  std::size_t weight_bytes() const { return weight_bytes_; }
+  // Bytes of those held in memory the model allocated (converted or built tensors), not mapped.
+  std::size_t owned_bytes() const;
 
   // Last hidden states [batch · seq_len, hidden_size], in memory from `arena` (valid until its
-  // Reset()). Fails on ids outside the vocabulary / type vocabulary or a batch too long for the
-  // position table.
-  Result<const float*> Encode(const TokenBatch& batch, nn::Arena& arena) const;
+  // Reset()). Kernels are split over `pool` (null = calling thread). Fails on ids outside the
+  // vocabulary / type vocabulary or a batch too long for the position table.
+  Result<const float*> Encode(const TokenBatch& batch, nn::Arena& arena,
+                              nn::ThreadPool* pool = nullptr) const;
 
   // Classification logits [batch · num_labels] from the hidden states Encode() returned: BERT
   // uses pooler (dense + tanh on [CLS]) then classifier; XLM-R uses classifier.dense + tanh +
   // classifier.out_proj on <s>. Only for *ForSequenceClassification models.
-  std::vector<float> Classify(const float* hidden_states, const TokenBatch& batch,
-                              nn::Arena& arena) const;
+  std::vector<float> Classify(const float* hidden_states, const TokenBatch& batch, nn::Arena& arena,
+                              nn::ThreadPool* pool = nullptr) const;
 
  private:
+  TransformerModel() = default;
+  // A tensor's values: `data` points into `owned` when that is not empty, else into memory the
+  // source keeps alive (the mapping).
+  struct TensorData {
+    const float* data = nullptr;
+    std::vector<float> owned;
+  };
+  using TensorViewSource = std::function<Result<TensorData>(const std::string& name,
+                                                            const std::vector<std::size_t>& shape)>;
+  static Result<TransformerModel> Build(const TransformerConfig& config,
+                                        const TensorViewSource& tensors,
+                                        std::shared_ptr<const void> mapping);
+
+  // Query, key and value are separate [hidden, hidden] matrices: three GEMMs write interleaved
+  // column blocks of one [tokens, 3·hidden] buffer, so nothing is stacked (copied) at load.
   struct Layer {
-    std::vector<float> qkv_weight, qkv_bias;  // query, key, value stacked: [3·hidden, hidden]
-    std::vector<float> attention_out_weight, attention_out_bias;
-    std::vector<float> attention_norm_weight, attention_norm_bias;
-    std::vector<float> intermediate_weight, intermediate_bias;
-    std::vector<float> output_weight, output_bias;
-    std::vector<float> output_norm_weight, output_norm_bias;
+    const float *query_weight = nullptr, *query_bias = nullptr;
+    const float *key_weight = nullptr, *key_bias = nullptr;
+    const float *value_weight = nullptr, *value_bias = nullptr;
+    const float *attention_out_weight = nullptr, *attention_out_bias = nullptr;
+    const float *attention_norm_weight = nullptr, *attention_norm_bias = nullptr;
+    const float *intermediate_weight = nullptr, *intermediate_bias = nullptr;
+    const float *output_weight = nullptr, *output_bias = nullptr;
+    const float *output_norm_weight = nullptr, *output_norm_bias = nullptr;
   };
 
   TransformerConfig config_;
-  std::vector<float> word_embeddings_, position_embeddings_, token_type_embeddings_;
-  std::vector<float> embedding_norm_weight_, embedding_norm_bias_;
+  std::shared_ptr<const void> mapping_;    // the safetensors mapping views point into
+  std::vector<std::vector<float>> owned_;  // tensors converted or built at load
+  std::size_t weight_bytes_ = 0;
+  const float *word_embeddings_ = nullptr, *position_embeddings_ = nullptr,
+              *token_type_embeddings_ = nullptr;
+  const float *embedding_norm_weight_ = nullptr, *embedding_norm_bias_ = nullptr;
   std::vector<Layer> layers_;
   // Heads (classifiers only). BERT: pooler_ + classifier_; XLM-R: head_dense_ + classifier_.
-  std::vector<float> head_dense_weight_, head_dense_bias_;
-  std::vector<float> classifier_weight_, classifier_bias_;
+  const float *head_dense_weight_ = nullptr, *head_dense_bias_ = nullptr;
+  const float *classifier_weight_ = nullptr, *classifier_bias_ = nullptr;
 };
 
 // One vector per sequence from Encode()'s hidden states: CLS or masked-mean pooling, then L2

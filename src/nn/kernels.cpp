@@ -5,28 +5,61 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <mutex>
 
 namespace sieve::nn {
 
-void Linear(const float* x, const float* w, const float* bias, float* y, std::size_t m,
-            std::size_t n, std::size_t k) {
+namespace {
+
+// y[m,n] (row stride ldy) = x[m,k] · w[n,k]ᵀ (+ bias), on the calling thread.
+void LinearBlock(const float* x, const float* w, const float* bias, float* y, std::size_t m,
+                 std::size_t n, std::size_t k, std::size_t ldy) {
   if (m == 0 || n == 0) return;
   float beta = 0.0f;
   if (bias != nullptr) {
     // Start from the bias and let sgemm accumulate onto it: one pass over y instead of two.
-    for (std::size_t row = 0; row < m; ++row) std::copy(bias, bias + n, y + row * n);
+    for (std::size_t row = 0; row < m; ++row) std::copy(bias, bias + n, y + row * ldy);
     beta = 1.0f;
   }
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(m), static_cast<int>(n),
               static_cast<int>(k), 1.0f, x, static_cast<int>(k), w, static_cast<int>(k), beta, y,
-              static_cast<int>(n));
+              static_cast<int>(ldy));
 }
 
-void SetGemmThreads(int threads) {
-  openblas_set_num_threads(threads);
+// Columns of y per unit of work when a GEMM is split by columns (keeps sgemm's blocks whole).
+constexpr std::size_t kColumnUnit = 16;
+// Rows of x per pool thread from which a GEMM is split by rows instead.
+constexpr std::size_t kRowsPerThread = 64;
+// Elements per unit of work for element-wise kernels.
+constexpr std::size_t kElementUnit = 4096;
+
+}  // namespace
+
+void Linear(const float* x, const float* w, const float* bias, float* y, std::size_t m,
+            std::size_t n, std::size_t k, ThreadPool* pool, std::size_t ldy) {
+  if (m == 0 || n == 0) return;
+  if (ldy == 0) ldy = n;
+  const std::size_t threads = Parallelism(pool);
+  if (threads == 1) {
+    LinearBlock(x, w, bias, y, m, n, k, ldy);
+  } else if (m >= kRowsPerThread * threads) {
+    ParallelFor(pool, m, [&](std::size_t begin, std::size_t end) {
+      LinearBlock(x + begin * k, w, bias, y + begin * ldy, end - begin, n, k, ldy);
+    });
+  } else {
+    const std::size_t units = (n + kColumnUnit - 1) / kColumnUnit;
+    ParallelFor(pool, units, [&](std::size_t begin, std::size_t end) {
+      const std::size_t first = begin * kColumnUnit;
+      const std::size_t last = std::min(n, end * kColumnUnit);
+      LinearBlock(x, w + first * k, bias == nullptr ? nullptr : bias + first, y + first, m,
+                  last - first, k, ldy);
+    });
+  }
 }
-int GemmThreads() {
-  return openblas_get_num_threads();
+
+void UseSingleThreadedGemm() {
+  static std::once_flag once;
+  std::call_once(once, [] { openblas_set_num_threads(1); });
 }
 
 void AddInPlace(float* x, const float* y, std::size_t n) {
@@ -34,26 +67,35 @@ void AddInPlace(float* x, const float* y, std::size_t n) {
 }
 
 void AddLayerNorm(float* x, const float* residual, const float* gamma, const float* beta,
-                  std::size_t rows, std::size_t cols, float eps) {
-  for (std::size_t row = 0; row < rows; ++row) {
-    float* v = x + row * cols;
-    if (residual != nullptr) AddInPlace(v, residual + row * cols, cols);
-    double sum = 0;
-    for (std::size_t i = 0; i < cols; ++i) sum += v[i];
-    const double mean = sum / static_cast<double>(cols);
-    double squares = 0;
-    for (std::size_t i = 0; i < cols; ++i) {
-      const double d = v[i] - mean;
-      squares += d * d;
+                  std::size_t rows, std::size_t cols, float eps, ThreadPool* pool) {
+  const auto normalise = [&](std::size_t begin, std::size_t end) {
+    for (std::size_t row = begin; row < end; ++row) {
+      float* v = x + row * cols;
+      if (residual != nullptr) AddInPlace(v, residual + row * cols, cols);
+      double sum = 0;
+      for (std::size_t i = 0; i < cols; ++i) sum += v[i];
+      const double mean = sum / static_cast<double>(cols);
+      double squares = 0;
+      for (std::size_t i = 0; i < cols; ++i) {
+        const double d = v[i] - mean;
+        squares += d * d;
+      }
+      const double variance = squares / static_cast<double>(cols);
+      const float inv_std = static_cast<float>(1.0 / std::sqrt(variance + eps));
+      const float mean_f = static_cast<float>(mean);
+      for (std::size_t i = 0; i < cols; ++i) v[i] = (v[i] - mean_f) * inv_std * gamma[i] + beta[i];
     }
-    const double variance = squares / static_cast<double>(cols);
-    const float inv_std = static_cast<float>(1.0 / std::sqrt(variance + eps));
-    const float mean_f = static_cast<float>(mean);
-    for (std::size_t i = 0; i < cols; ++i) v[i] = (v[i] - mean_f) * inv_std * gamma[i] + beta[i];
+  };
+  if (rows * cols < kElementUnit) {
+    normalise(0, rows);
+  } else {
+    ParallelFor(pool, rows, normalise);
   }
 }
 
-void Activate(Activation activation, float* x, std::size_t n) {
+namespace {
+
+void ActivateRange(Activation activation, float* x, std::size_t n) {
   switch (activation) {
     case Activation::kGeluErf: {
       const float inv_sqrt2 = static_cast<float>(1.0 / std::sqrt(2.0));
@@ -77,6 +119,16 @@ void Activate(Activation activation, float* x, std::size_t n) {
   }
 }
 
+}  // namespace
+
+void Activate(Activation activation, float* x, std::size_t n, ThreadPool* pool) {
+  const std::size_t units = (n + kElementUnit - 1) / kElementUnit;
+  ParallelFor(pool, units, [&](std::size_t begin, std::size_t end) {
+    const std::size_t first = begin * kElementUnit;
+    ActivateRange(activation, x + first, std::min(n, end * kElementUnit) - first);
+  });
+}
+
 void Softmax(float* x, const std::int32_t* keep, std::size_t n) {
   float max_value = -std::numeric_limits<float>::infinity();
   for (std::size_t i = 0; i < n; ++i) {
@@ -96,25 +148,33 @@ void Softmax(float* x, const std::int32_t* keep, std::size_t n) {
 }
 
 void SelfAttention(const float* qkv, const std::int32_t* mask, const AttentionShape& shape,
-                   float* out, Arena& arena) {
+                   float* out, Arena& arena, ThreadPool* pool) {
   const std::size_t seq = shape.seq_len;
   const std::size_t head_dim = shape.head_dim;
   const std::size_t hidden = shape.num_heads * head_dim;
   const int qkv_stride = static_cast<int>(3 * hidden);
   const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(head_dim)));
-  float* scores = arena.Allocate(seq * seq);
-  for (std::size_t b = 0; b < shape.batch; ++b) {
-    const std::int32_t* seq_mask = mask + b * seq;
-    // Keys after the last real token never matter: leave them out of both GEMMs.
-    std::size_t keys = seq;
-    while (keys > 0 && seq_mask[keys - 1] == 0) --keys;
-    const float* base = qkv + b * seq * 3 * hidden;
-    float* out_base = out + b * seq * hidden;
-    if (keys == 0) {
-      for (std::size_t t = 0; t < seq; ++t) std::fill_n(out_base + t * hidden, hidden, 0.0f);
-      continue;
-    }
-    for (std::size_t h = 0; h < shape.num_heads; ++h) {
+  // Work is split into `slots` contiguous runs of (sequence, head) pairs, each with its own
+  // scores buffer from the arena (allocated here, before any thread starts).
+  const std::size_t pairs = shape.batch * shape.num_heads;
+  if (pairs == 0) return;
+  const std::size_t slots = std::min(pairs, Parallelism(pool));
+  float* scores_base = arena.Allocate(slots * seq * seq);
+  const auto run = [&](std::size_t slot) {
+    float* scores = scores_base + slot * seq * seq;
+    for (std::size_t pair = slot * pairs / slots; pair < (slot + 1) * pairs / slots; ++pair) {
+      const std::size_t b = pair / shape.num_heads;
+      const std::size_t h = pair % shape.num_heads;
+      const std::int32_t* seq_mask = mask + b * seq;
+      // Keys after the last real token never matter: leave them out of both GEMMs.
+      std::size_t keys = seq;
+      while (keys > 0 && seq_mask[keys - 1] == 0) --keys;
+      const float* base = qkv + b * seq * 3 * hidden;
+      float* out_head = out + b * seq * hidden + h * head_dim;
+      if (keys == 0) {
+        for (std::size_t t = 0; t < seq; ++t) std::fill_n(out_head + t * hidden, head_dim, 0.0f);
+        continue;
+      }
       const float* q = base + h * head_dim;
       const float* k = base + hidden + h * head_dim;
       const float* v = base + 2 * hidden + h * head_dim;
@@ -124,10 +184,12 @@ void SelfAttention(const float* qkv, const std::int32_t* mask, const AttentionSh
       for (std::size_t t = 0; t < seq; ++t) Softmax(scores + t * keys, seq_mask, keys);
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(seq),
                   static_cast<int>(head_dim), static_cast<int>(keys), 1.0f, scores,
-                  static_cast<int>(keys), v, qkv_stride, 0.0f, out_base + h * head_dim,
-                  static_cast<int>(hidden));
+                  static_cast<int>(keys), v, qkv_stride, 0.0f, out_head, static_cast<int>(hidden));
     }
-  }
+  };
+  ParallelFor(pool, slots, [&](std::size_t begin, std::size_t end) {
+    for (std::size_t slot = begin; slot < end; ++slot) run(slot);
+  });
 }
 
 void MeanPool(const float* hidden_states, const std::int32_t* mask, std::size_t seq_len,

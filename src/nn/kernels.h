@@ -3,22 +3,30 @@
 // Matrices are row-major float32. Weights use PyTorch's nn.Linear layout: w[out_features,
 // in_features]. Every kernel writes into memory the caller owns (usually an nn::Arena), so none of
 // them allocates. The performance work can replace the bodies without touching callers.
+//
+// Kernels that take a ThreadPool* split their work over it (null = the calling thread only);
+// results do not depend on the pool's size. GEMMs call OpenBLAS single-threaded from each pool
+// thread: call UseSingleThreadedGemm() once before the first kernel (models do at load).
+// Thread-safety: every kernel may run on several threads at once on distinct outputs.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 
 #include "nn/arena.h"
+#include "nn/thread_pool.h"
 
 namespace sieve::nn {
 
-// y[m,n] = x[m,k] · w[n,k]ᵀ (+ bias[n] when bias is not null). OpenBLAS sgemm.
+// y[m,n] = x[m,k] · w[n,k]ᵀ (+ bias[n] when bias is not null). OpenBLAS sgemm, split over
+// `pool` by rows of x when m is large, else by columns of y. Row r of y starts at y + r·ldy
+// (ldy = 0 means n), so several GEMMs can fill interleaved column blocks of one matrix.
 void Linear(const float* x, const float* w, const float* bias, float* y, std::size_t m,
-            std::size_t n, std::size_t k);
+            std::size_t n, std::size_t k, ThreadPool* pool = nullptr, std::size_t ldy = 0);
 
-// Number of threads OpenBLAS uses for GEMM (process-wide setting of the library).
-void SetGemmThreads(int threads);
-int GemmThreads();
+// Makes OpenBLAS run each sgemm on the calling thread (its own thread count is a process-wide
+// setting; parallelism comes from the ThreadPool instead). Idempotent and thread-safe.
+void UseSingleThreadedGemm();
 
 // x[i] += y[i].
 void AddInPlace(float* x, const float* y, std::size_t n);
@@ -26,11 +34,11 @@ void AddInPlace(float* x, const float* y, std::size_t n);
 // Each of `rows` rows of x (length cols) <- LayerNorm(x + residual) * gamma + beta, in place.
 // `residual` may be null. Biased variance, as torch.nn.LayerNorm.
 void AddLayerNorm(float* x, const float* residual, const float* gamma, const float* beta,
-                  std::size_t rows, std::size_t cols, float eps);
+                  std::size_t rows, std::size_t cols, float eps, ThreadPool* pool = nullptr);
 
 enum class Activation { kGeluErf, kGeluTanh, kRelu, kTanh };
 // In place. kGeluErf is 0.5·x·(1 + erf(x/√2)) (torch's default "gelu").
-void Activate(Activation activation, float* x, std::size_t n);
+void Activate(Activation activation, float* x, std::size_t n, ThreadPool* pool = nullptr);
 
 // Softmax of one row, in place; entries with keep[i] == 0 get probability 0 (keep may be null).
 // A row with nothing kept becomes all zeros.
@@ -47,9 +55,10 @@ struct AttentionShape {
 // qkv: [batch·seq_len, 3·hidden], each row q | k | v (hidden = num_heads·head_dim, heads
 // contiguous inside each part). mask: [batch·seq_len], 1 = real token, 0 = padding; padded keys get
 // zero weight. Every query row is computed (padded rows too, as PyTorch does).
-// out: [batch·seq_len, hidden]. Scratch comes from `arena`.
+// out: [batch·seq_len, hidden]. Scratch comes from `arena`; (sequence, head) pairs are split
+// over `pool`.
 void SelfAttention(const float* qkv, const std::int32_t* mask, const AttentionShape& shape,
-                   float* out, Arena& arena);
+                   float* out, Arena& arena, ThreadPool* pool = nullptr);
 
 // out[hidden] = mean of hidden_states[t] over t with mask[t] == 1 (one sequence).
 void MeanPool(const float* hidden_states, const std::int32_t* mask, std::size_t seq_len,

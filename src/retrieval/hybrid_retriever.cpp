@@ -1,5 +1,7 @@
 #include "retrieval/hybrid_retriever.h"
 
+#include "retrieval/tracing.h"
+
 #include <algorithm>
 #include <unordered_map>
 
@@ -63,7 +65,22 @@ Result<std::vector<Hit>> HybridRetriever::Search(const SearchRequest& request) {
   deep.k = std::max(request.k, options_.list_depth);
   SIEVE_ASSIGN_OR_RETURN(auto lexical, lexical_.Search(deep));
   SIEVE_ASSIGN_OR_RETURN(auto dense, dense_.Search(deep));
-  return FuseReciprocalRank({lexical, dense}, options_.rrf_k, request.k);
+  Span span;
+  if (request.ctx != nullptr) {
+    span = request.ctx->StartSpan("fuse.rrf", SpanKind::kChain);
+    if (request.ctx->recording()) {
+      span.SetAttribute("fusion.method", std::string("reciprocal rank fusion"));
+      span.SetAttribute("fusion.rrf_k", options_.rrf_k);
+      span.SetAttribute("input.value", std::to_string(lexical.size()) + " lexical + " +
+                                           std::to_string(dense.size()) + " dense candidates");
+    }
+  }
+  auto fused = FuseReciprocalRank({lexical, dense}, options_.rrf_k, request.k);
+  if (span.active() && request.ctx->recording()) {
+    SetDocumentAttributes(span, "retrieval.documents", fused, {});
+    span.SetAttribute("output.value", std::to_string(fused.size()) + " fused candidates");
+  }
+  return fused;
 }
 
 }  // namespace sieve::retrieval

@@ -1,20 +1,24 @@
 #include "retrieval/lexical_retriever.h"
 
+#include "retrieval/tracing.h"
+
 namespace sieve::retrieval {
 
-store::ChunkFilter ToChunkFilter(const Filter& filter) {
-  store::ChunkFilter out;
-  out.path_prefix = filter.path_prefix;
-  out.types = filter.types;
-  out.tags = filter.tags;
-  return out;
+Result<std::vector<Hit>> LexicalRetriever::Search(const SearchRequest& request) {
+  Span span;
+  if (request.ctx != nullptr)
+    span = request.ctx->StartSpan("retrieve.lexical", SpanKind::kRetriever);
+  auto hits = SearchUntraced(request);
+  if (hits.ok()) RecordRetrievedDocuments(span, *hits, request);
+  span.End(hits.status());
+  return hits;
 }
 
-Result<std::vector<Hit>> LexicalRetriever::Search(const SearchRequest& request) {
+Result<std::vector<Hit>> LexicalRetriever::SearchUntraced(const SearchRequest& request) {
   store::LexicalQuery query;
   query.text = request.query;
   query.k = request.k;
-  query.filter = ToChunkFilter(request.filter);
+  query.filter = request.filter;
   query.bm25 = bm25_;
   SIEVE_ASSIGN_OR_RETURN(auto matches, store_.SearchLexical(query));
   std::vector<Hit> hits;

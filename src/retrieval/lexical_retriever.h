@@ -20,11 +20,9 @@ class LexicalRetriever : public Retriever {
   std::string name() const override { return "lexical"; }
 
  private:
+  Result<std::vector<Hit>> SearchUntraced(const SearchRequest& request);
   store::DocumentStore& store_;
   store::Bm25Parameters bm25_;
 };
-
-// The store's form of a retrieval filter.
-store::ChunkFilter ToChunkFilter(const Filter& filter);
 
 }  // namespace sieve::retrieval

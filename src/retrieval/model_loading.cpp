@@ -7,12 +7,15 @@ namespace sieve::retrieval {
 
 namespace {
 
-// The folder for a spec. A default model that is not cached gives "" and the reason.
+// The folder for a spec. A default Hub model that is not cached gives "" and the reason; a
+// missing folder is an error even when nobody named it (e.g. the folder recorded with an index).
 Result<std::filesystem::path> ResolveSpec(const ModelRequest& request, std::string* unavailable) {
   if (request.spec.empty()) return Status::InvalidArgument("empty model name");
   auto folder = models::ResolveModel(request.spec);
   if (folder.ok()) return folder;
-  if (!request.required && folder.status().code() == StatusCode::kNotFound) {
+  // Only a default Hub model may be missing; a folder is never a default to fall back from.
+  if (!request.required && folder.status().code() == StatusCode::kNotFound &&
+      !models::LooksLikeModelPath(request.spec)) {
     *unavailable = folder.status().message();
     return std::filesystem::path();
   }

@@ -1,7 +1,9 @@
 #include "retrieval/pipeline.h"
 
 #include <algorithm>
+#include <unordered_map>
 
+#include "retrieval/tracing.h"
 #include "retrieval/vector_sync.h"
 
 namespace sieve::retrieval {
@@ -27,7 +29,7 @@ Result<Mode> ParseMode(std::string_view name) {
 }
 
 Result<std::unique_ptr<Pipeline>> Pipeline::Create(store::DocumentStore& store,
-                                                   store::VectorIndex* vectors,
+                                                   store::VectorStore* vectors,
                                                    models::Embedder* embedder,
                                                    models::CrossEncoder* cross_encoder,
                                                    const PipelineOptions& options) {
@@ -40,7 +42,7 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Create(store::DocumentStore& store,
       return Status::InvalidArgument(std::string(ModeName(options.mode)) +
                                      " retrieval needs an embedding model and its vectors");
     }
-    pipeline->dense_.emplace(store, *vectors, *embedder);
+    pipeline->dense_.emplace(*vectors, *embedder);
   }
   switch (options.mode) {
     case Mode::kLexical:
@@ -60,6 +62,7 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Create(store::DocumentStore& store,
       return Status::InvalidArgument("reranking needs a cross-encoder model");
     }
     pipeline->reranker_.emplace(*cross_encoder);
+    pipeline->rerank_model_ = cross_encoder->info().id;
   }
   return pipeline;
 }
@@ -88,7 +91,22 @@ Result<std::vector<Hit>> PipelineRetriever::Search(const SearchRequest& request)
   return hits;
 }
 
-Result<std::vector<RankedChunk>> Pipeline::Run(const SearchRequest& request, std::size_t top_n) {
+Result<std::vector<RankedChunk>> Pipeline::Run(std::string_view query, RequestContext* ctx) {
+  SearchRequest request;
+  request.query = std::string(query);
+  request.k = options_.k;
+  request.filter = options_.filter;
+  request.ctx = ctx;
+  return Run(request, options_.top_n);
+}
+
+Result<std::vector<RankedChunk>> Pipeline::Run(const SearchRequest& original, std::size_t top_n) {
+  SearchRequest request = original;
+  if (request.ctx != nullptr && request.ctx->recording() && !request.documents) {
+    request.documents = [this](const std::vector<std::int64_t>& ids) {
+      return store_.GetChunks(ids);
+    };
+  }
   const std::string_view query = request.query;
   SIEVE_ASSIGN_OR_RETURN(auto hits, retriever_->Search(request));
 
@@ -96,14 +114,17 @@ Result<std::vector<RankedChunk>> Pipeline::Run(const SearchRequest& request, std
   ids.reserve(hits.size());
   for (const Hit& hit : hits) ids.push_back(hit.chunk_id);
   SIEVE_ASSIGN_OR_RETURN(auto chunks, store_.GetChunks(ids));
-  // A chunk deleted since it was found is dropped (GetChunks leaves it out).
+  // Joined by chunk id, never by position; a chunk deleted since it was found is dropped
+  // (GetChunks leaves it out).
+  std::unordered_map<std::int64_t, std::size_t> by_id;
+  by_id.reserve(chunks.size());
+  for (std::size_t i = 0; i < chunks.size(); ++i) by_id.emplace(chunks[i].chunk_id, i);
   std::vector<RankedChunk> ranked;
   ranked.reserve(hits.size());
-  std::size_t c = 0;
   for (const Hit& hit : hits) {
-    if (c < chunks.size() && chunks[c].chunk_id == hit.chunk_id) {
-      ranked.push_back({hit, std::move(chunks[c++])});
-    }
+    auto it = by_id.find(hit.chunk_id);
+    if (it == by_id.end()) continue;
+    ranked.push_back({hit, chunks[it->second]});
   }
 
   if (reranker_ && !ranked.empty()) {
@@ -117,7 +138,34 @@ Result<std::vector<RankedChunk>> Pipeline::Run(const SearchRequest& request, std
       head.push_back(ranked[i].hit);
       texts.push_back(PassageText(ranked[i].chunk));
     }
-    SIEVE_ASSIGN_OR_RETURN(auto reranked, reranker_->Rerank(query, std::move(head), texts, 0));
+    Span span;
+    const bool recording = request.ctx != nullptr && request.ctx->recording();
+    if (request.ctx != nullptr) span = request.ctx->StartSpan("rerank", SpanKind::kReranker);
+    if (recording) {
+      span.SetAttribute("reranker.query", std::string(query));
+      span.SetAttribute("reranker.model_name", rerank_model_);
+      span.SetAttribute("reranker.top_k", static_cast<std::int64_t>(top_n));
+      std::vector<const store::ChunkRecord*> chunks;
+      for (std::size_t i = 0; i < depth; ++i) chunks.push_back(&ranked[i].chunk);
+      SetDocumentAttributes(span, "reranker.input_documents", head, chunks);
+    }
+    auto reranked_or = reranker_->Rerank(query, std::move(head), texts, 0);
+    if (recording && reranked_or.ok()) {
+      // The output: the first top_n of the reranked head, as the pipeline returns them.
+      std::vector<Hit> out(
+          reranked_or->begin(),
+          reranked_or->begin() + static_cast<std::ptrdiff_t>(std::min(top_n, reranked_or->size())));
+      std::vector<const store::ChunkRecord*> chunks;
+      for (const Hit& hit : out) {
+        auto it =
+            std::find_if(ranked.begin(), ranked.begin() + static_cast<std::ptrdiff_t>(depth),
+                         [&](const RankedChunk& r) { return r.hit.chunk_id == hit.chunk_id; });
+        chunks.push_back(&it->chunk);
+      }
+      SetDocumentAttributes(span, "reranker.output_documents", out, chunks);
+    }
+    span.End(reranked_or.status());
+    SIEVE_ASSIGN_OR_RETURN(auto reranked, std::move(reranked_or));
     // Reorder the head by the reranked hits (ids are unique within a list).
     std::vector<RankedChunk> reordered;
     reordered.reserve(ranked.size());

@@ -17,7 +17,7 @@
 #include "retrieval/reranker.h"
 #include "retrieval/retriever.h"
 #include "store/document_store.h"
-#include "store/vector_index.h"
+#include "store/vector_store.h"
 
 namespace sieve::retrieval {
 
@@ -43,20 +43,24 @@ struct RankedChunk {
 
 class Pipeline {
  public:
-  // Non-owning; what is given must outlive the pipeline. `vectors` and `embedder` are needed by
+  // Non-owning; what is given must outlive the pipeline. `vectors` (opened with a filter
+  // resolver, or a backend that evaluates filters itself) and `embedder` are needed by
   // the dense and hybrid modes, `cross_encoder` when options.rerank is set; a missing one is a
   // kInvalidArgument error naming the mode.
   static Result<std::unique_ptr<Pipeline>> Create(store::DocumentStore& store,
-                                                  store::VectorIndex* vectors,
+                                                  store::VectorStore* vectors,
                                                   models::Embedder* embedder,
                                                   models::CrossEncoder* cross_encoder,
                                                   const PipelineOptions& options);
 
   // Best first, at most options.top_n results.
   Result<std::vector<RankedChunk>> Run(std::string_view query);
+  // Same, with the stage's spans in `ctx` (retrieval/tracing.h): RETRIEVER spans (lexical, dense
+  // with its query EMBEDDING), the fusion, RERANKER with input and output documents.
+  Result<std::vector<RankedChunk>> Run(std::string_view query, RequestContext* ctx);
   // Same as Run, with the filter of this query instead of options.filter.
   Result<std::vector<RankedChunk>> Run(std::string_view query, const Filter& filter);
-  // request.k candidates (instead of options.k), at most `top_n` kept.
+  // request.k candidates (instead of options.k), at most `top_n` kept; spans in request.ctx.
   Result<std::vector<RankedChunk>> Run(const SearchRequest& request, std::size_t top_n);
 
   const PipelineOptions& options() const { return options_; }
@@ -74,6 +78,7 @@ class Pipeline {
   std::optional<HybridRetriever> hybrid_;
   std::optional<Reranker> reranker_;
   Retriever* retriever_ = nullptr;  // one of the above
+  std::string rerank_model_;        // the cross-encoder's id, for spans
 };
 
 // A pipeline seen as a Retriever (for eval): request.k candidates, all of them returned in the

@@ -8,26 +8,32 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "core/context.h"
 #include "core/status.h"
+#include "store/document_store.h"
+#include "store/filter.h"
 
 namespace sieve::retrieval {
 
-// Metadata filters; an empty field means "no constraint".
-struct Filter {
-  std::string path_prefix;         // document source path starts with this
-  std::vector<std::string> types;  // document type names ("pdf", "markdown", ...): any of them
-  std::vector<std::string> tags;  // user tags given at ingest: the chunk's document has all of them
-  bool empty() const { return path_prefix.empty() && types.empty() && tags.empty(); }
-};
+// Metadata filters (path prefix, types, tags); defined in store/filter.h, which every search
+// path (SQLite, vector stores) applies.
+using Filter = store::Filter;
 
 struct SearchRequest {
   std::string query;
   std::size_t k = 50;  // candidates to return
   Filter filter;
+  // Tracing (optional): retrievers open their spans in `ctx` (retrieval/tracing.h), and, when it
+  // records attributes, describe their documents with the chunks `documents` returns for a list
+  // of chunk ids (in that order, leaving out missing ones). The pipeline sets both.
+  RequestContext* ctx = nullptr;
+  std::function<Result<std::vector<store::ChunkRecord>>(const std::vector<std::int64_t>&)>
+      documents;
 };
 
 // Scores from each stage; unset when that stage did not see the chunk.

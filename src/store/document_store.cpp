@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <optional>
+#include <random>
 #include <set>
 #include <system_error>
 #include <utility>
@@ -20,6 +22,9 @@ using sqlite::Statement;
 // The tokenizer the FTS table was made with is recorded in meta: an index made with another
 // tokenizer cannot be searched correctly, so it is refused rather than silently misranked.
 constexpr const char* kFtsTokenizerSetting = "sieve_snowball remove_diacritics 2";
+// Meta keys of the database's identity (store/index_identity.h).
+constexpr const char* kIndexIdKey = "index_id";
+constexpr const char* kGenerationKey = "vectors_generation";
 
 // Schema version 1. Chunks are never updated in place: a changed document gets new chunk rows
 // (new ids). The FTS5 table is an external-content index over a view (chunk text, section,
@@ -130,11 +135,16 @@ bool HasWordCharacter(std::string_view word) {
 std::string BuildFtsQuery(std::string_view text) {
   std::string query;
   std::set<std::string> seen;
+  // Control characters separate words too: FTS5 reads a NUL as the end of the query.
+  auto separator = [](char c) {
+    const auto u = static_cast<unsigned char>(c);
+    return std::isspace(u) || u < 0x20 || u == 0x7f;
+  };
   size_t i = 0;
   while (i < text.size()) {
-    while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i]))) ++i;
+    while (i < text.size() && separator(text[i])) ++i;
     size_t start = i;
-    while (i < text.size() && !std::isspace(static_cast<unsigned char>(text[i]))) ++i;
+    while (i < text.size() && !separator(text[i])) ++i;
     std::string_view word = text.substr(start, i - start);
     if (word.empty() || !HasWordCharacter(word)) continue;
     std::string folded(word);
@@ -156,8 +166,8 @@ void DocumentStore::SqliteCloser::operator()(sqlite3* db) const {
   sqlite3_close_v2(db);
 }
 
-DocumentStore::DocumentStore(std::filesystem::path database_path, DatabaseHandle db)
-    : database_path_(std::move(database_path)), db_(std::move(db)) {}
+DocumentStore::DocumentStore(std::filesystem::path database_path, DatabaseHandle db, bool read_only)
+    : database_path_(std::move(database_path)), db_(std::move(db)), read_only_(read_only) {}
 
 DocumentStore::~DocumentStore() = default;
 
@@ -172,8 +182,42 @@ Status DocumentStore::Execute(const char* sql) {
   return Status::Ok();
 }
 
+namespace {
+
+// A random 128-bit id, hex: tells one database from another made later in the same folder.
+std::string NewIndexId() {
+  std::random_device random;
+  std::string id;
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (int i = 0; i < 8; ++i) {
+    const auto word = static_cast<std::uint32_t>(random());
+    for (int shift = 12; shift >= 0; shift -= 4) id.push_back(kHex[(word >> shift) & 0xf]);
+  }
+  return id;
+}
+
+// "file:" URI of a path (for the immutable=1 fallback of read-only opens).
+std::string FileUri(const std::filesystem::path& path) {
+  std::string uri = "file:";
+  for (char c : std::filesystem::absolute(path).string()) {
+    if (c == '?' || c == '#' || c == '%') {
+      static constexpr char kHex[] = "0123456789ABCDEF";
+      uri += '%';
+      uri += kHex[(static_cast<unsigned char>(c) >> 4) & 0xf];
+      uri += kHex[static_cast<unsigned char>(c) & 0xf];
+    } else {
+      uri += c;
+    }
+  }
+  return uri;
+}
+
+}  // namespace
+
 Result<std::unique_ptr<DocumentStore>> DocumentStore::Open(const std::filesystem::path& index_dir,
                                                            const OpenOptions& options) {
+  const bool read_only = options.read_only;
+  const bool create = options.create && !read_only;
   std::error_code ec;
   auto dir_status = std::filesystem::status(index_dir, ec);
   if (std::filesystem::exists(dir_status) && !std::filesystem::is_directory(dir_status)) {
@@ -181,26 +225,61 @@ Result<std::unique_ptr<DocumentStore>> DocumentStore::Open(const std::filesystem
   }
   std::filesystem::path database_path = index_dir / kDatabaseFileName;
   if (!std::filesystem::exists(database_path, ec)) {
-    if (!options.create) {
+    if (!create) {
       return Status::NotFound(index_dir.string() + ": no Sieve index here (run `sieve ingest`)");
     }
     std::filesystem::create_directories(index_dir, ec);
     if (ec) return Status::IoError(index_dir.string() + ": cannot create: " + ec.message());
   }
-  sqlite3* raw = nullptr;
-  int flags =
-      SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (options.create ? SQLITE_OPEN_CREATE : 0);
-  int rc = sqlite3_open_v2(database_path.c_str(), &raw, flags, nullptr);
-  DatabaseHandle db(raw);
-  if (rc != SQLITE_OK) {
-    return Status::IoError(database_path.string() +
-                           ": cannot open: " + (raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc)));
+  auto open = [&](bool immutable) -> Result<std::unique_ptr<DocumentStore>> {
+    sqlite3* raw = nullptr;
+    int flags = SQLITE_OPEN_NOMUTEX;
+    if (read_only) {
+      flags |= SQLITE_OPEN_READONLY | SQLITE_OPEN_URI;
+    } else {
+      flags |= SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0);
+    }
+    const std::string name =
+        read_only ? FileUri(database_path) + (immutable ? "?immutable=1" : "?mode=ro")
+                  : database_path.string();
+    int rc = sqlite3_open_v2(name.c_str(), &raw, flags, nullptr);
+    DatabaseHandle db(raw);
+    if (rc != SQLITE_OK) {
+      return Status::IoError(database_path.string() +
+                             ": cannot open: " + (raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc)));
+    }
+    sqlite3_extended_result_codes(db.get(), 1);
+    sqlite3_busy_timeout(db.get(), options.busy_timeout_ms);
+    Status registered = RegisterFtsExtensions(db.get());
+    if (!registered.ok()) return registered.WithContext(database_path.string());
+    return std::unique_ptr<DocumentStore>(
+        new DocumentStore(database_path, std::move(db), read_only));
+  };
+  SIEVE_ASSIGN_OR_RETURN(auto store, open(false));
+  if (read_only) {
+    // Never a write, never the write lock: readers are not blocked by a long ingest.
+    SIEVE_RETURN_IF_ERROR(store->Execute("PRAGMA query_only=1;"));
+    auto version = store->GetMeta("schema_version");
+    if (!version.ok() && version.status().code() == StatusCode::kIoError) {
+      // A WAL database in a folder this process cannot write (read-only mount): without the
+      // -shm file SQLite cannot share the WAL index, so read it as an immutable file.
+      SIEVE_ASSIGN_OR_RETURN(store, open(true));
+      SIEVE_RETURN_IF_ERROR(store->Execute("PRAGMA query_only=1;"));
+      version = store->GetMeta("schema_version");
+    }
+    if (!version.ok()) return version.status();
+    if (!*version || **version != std::to_string(kSchemaVersion)) {
+      return Status::Unsupported(database_path.string() + ": index schema version " +
+                                 version->value_or("(none)") + ", this sieve reads version " +
+                                 std::to_string(kSchemaVersion) + "; re-create the index");
+    }
+    SIEVE_ASSIGN_OR_RETURN(auto tokenizer, store->GetMeta("fts_tokenizer"));
+    if (tokenizer.value_or("") != kFtsTokenizerSetting) {
+      return Status::Unsupported(database_path.string() + ": index was built with tokenizer '" +
+                                 tokenizer.value_or("") + "'; re-create the index");
+    }
+    return store;
   }
-  sqlite3_extended_result_codes(db.get(), 1);
-  sqlite3_busy_timeout(db.get(), options.busy_timeout_ms);
-  Status registered = RegisterFtsExtensions(db.get());
-  if (!registered.ok()) return registered.WithContext(database_path.string());
-  std::unique_ptr<DocumentStore> store(new DocumentStore(database_path, std::move(db)));
   // WAL: readers never block the writer; synchronous=NORMAL keeps every committed transaction
   // across a process crash (only a power loss may drop the last ones).
   SIEVE_RETURN_IF_ERROR(
@@ -224,9 +303,65 @@ Result<std::unique_ptr<DocumentStore>> DocumentStore::Open(const std::filesystem
       return Status::Unsupported(database_path.string() + ": index was built with tokenizer '" +
                                  tokenizer.value_or("") + "'; re-create the index");
     }
+    SIEVE_ASSIGN_OR_RETURN(auto index_id, store->GetMeta(kIndexIdKey));
+    if (!index_id) SIEVE_RETURN_IF_ERROR(store->SetMeta(kIndexIdKey, NewIndexId()));
     SIEVE_RETURN_IF_ERROR(txn.Commit());
   }
   return store;
+}
+
+Result<IndexIdentity> DocumentStore::Identity() {
+  IndexIdentity identity;
+  SIEVE_ASSIGN_OR_RETURN(auto id, GetMeta(kIndexIdKey));
+  SIEVE_ASSIGN_OR_RETURN(auto generation, GetMeta(kGenerationKey));
+  identity.index_id = id.value_or("");
+  if (generation) {
+    try {
+      identity.generation = std::stoull(*generation);
+    } catch (const std::exception&) {
+      return Status::InvalidInput(database_path_.string() + ": meta " + kGenerationKey + " is \"" +
+                                  *generation + "\", not a number");
+    }
+  }
+  return identity;
+}
+
+Result<IndexIdentity> DocumentStore::AdvanceGeneration() {
+  std::optional<Transaction> txn;
+  if (sqlite3_get_autocommit(db_.get()) != 0) {
+    SIEVE_ASSIGN_OR_RETURN(auto begun, BeginTransaction());
+    txn.emplace(std::move(begun));
+  }
+  SIEVE_ASSIGN_OR_RETURN(IndexIdentity identity, Identity());
+  ++identity.generation;
+  SIEVE_RETURN_IF_ERROR(SetMeta(kGenerationKey, std::to_string(identity.generation)));
+  if (txn) SIEVE_RETURN_IF_ERROR(txn->Commit());
+  return identity;
+}
+
+VectorBinding DocumentStore::Binding(bool read_only) {
+  VectorBinding binding;
+  binding.current = [this] { return Identity(); };
+  if (!read_only && !read_only_) binding.advance = [this] { return AdvanceGeneration(); };
+  return binding;
+}
+
+DocumentStore::ReadSnapshot::ReadSnapshot(ReadSnapshot&& other) noexcept : store_(other.store_) {
+  other.store_ = nullptr;
+}
+
+DocumentStore::ReadSnapshot::~ReadSnapshot() {
+  if (store_) (void)store_->Execute("COMMIT");
+}
+
+Result<DocumentStore::ReadSnapshot> DocumentStore::BeginReadSnapshot() {
+  if (sqlite3_get_autocommit(db_.get()) == 0) return ReadSnapshot(nullptr);
+  SIEVE_RETURN_IF_ERROR(Execute("BEGIN DEFERRED"));
+  ReadSnapshot snapshot(this);
+  // A deferred transaction starts reading at its first SELECT: take the snapshot now.
+  SIEVE_ASSIGN_OR_RETURN(auto stmt, Statement::Prepare(db_.get(), "SELECT count(*) FROM meta"));
+  SIEVE_RETURN_IF_ERROR(stmt.Step().status());
+  return snapshot;
 }
 
 // ---- Transaction ----
@@ -579,6 +714,116 @@ Status DocumentStore::CheckIntegrity() {
     }
   }
   return Status::Ok();
+}
+
+Status DocumentStore::CheckDocumentKeys() {
+  SIEVE_ASSIGN_OR_RETURN(auto stmt,
+                         Statement::Prepare(db_.get(), "PRAGMA integrity_check(documents)"));
+  SIEVE_ASSIGN_OR_RETURN(bool row, stmt.Step());
+  if (!row || stmt.Text(0) != "ok") {
+    return Status::InvalidInput(database_path_.string() + ": the documents table is damaged (" +
+                                (row ? stmt.Text(0) : std::string("no result")) +
+                                "); run `sieve check --repair`");
+  }
+  return Status::Ok();
+}
+
+Result<DocumentStore::CheckReport> DocumentStore::Check(bool repair) {
+  CheckReport report;
+  auto lines = [this](const char* sql) -> Result<std::vector<std::string>> {
+    SIEVE_ASSIGN_OR_RETURN(auto stmt, Statement::Prepare(db_.get(), sql));
+    std::vector<std::string> out;
+    while (true) {
+      SIEVE_ASSIGN_OR_RETURN(bool row, stmt.Step());
+      if (!row) break;
+      out.push_back(stmt.Text(0));
+    }
+    return out;
+  };
+  auto count = [this](const char* sql) -> Result<std::int64_t> {
+    SIEVE_ASSIGN_OR_RETURN(auto stmt, Statement::Prepare(db_.get(), sql));
+    SIEVE_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    return row ? stmt.Int(0) : 0;
+  };
+  // 1. SQLite's own check (pages, b-trees, index entries against their tables).
+  SIEVE_ASSIGN_OR_RETURN(auto integrity, lines("PRAGMA integrity_check(100)"));
+  for (const auto& line : integrity) {
+    if (line != "ok") report.found.push_back("sqlite: " + line);
+  }
+  // 2. Duplicate document keys (only possible through a damaged unique index). Counted without
+  // the index: the table scan sees every row.
+  const char* kDuplicateKeys = "SELECT count(*) - count(DISTINCT key) FROM documents NOT INDEXED";
+  SIEVE_ASSIGN_OR_RETURN(std::int64_t duplicates, count(kDuplicateKeys));
+  if (duplicates > 0) {
+    report.found.push_back(std::to_string(duplicates) + " duplicate document rows (same key)");
+  }
+  // 3. Orphans: chunks or tags whose document is gone.
+  SIEVE_ASSIGN_OR_RETURN(std::int64_t orphan_chunks,
+                         count("SELECT count(*) FROM chunks c NOT INDEXED WHERE NOT EXISTS "
+                               "(SELECT 1 FROM documents d WHERE d.doc_id = c.doc_id)"));
+  if (orphan_chunks > 0) {
+    report.found.push_back(std::to_string(orphan_chunks) + " chunks without a document");
+  }
+  SIEVE_ASSIGN_OR_RETURN(std::int64_t orphan_tags,
+                         count("SELECT count(*) FROM doc_tags t WHERE NOT EXISTS "
+                               "(SELECT 1 FROM documents d WHERE d.doc_id = t.doc_id)"));
+  if (orphan_tags > 0) {
+    report.found.push_back(std::to_string(orphan_tags) + " tags without a document");
+  }
+  // 4. The full-text index against the chunks.
+  Status fts = Execute("INSERT INTO chunks_fts(chunks_fts) VALUES('integrity-check')");
+  if (!fts.ok()) report.found.push_back("full-text index: " + fts.message());
+  SIEVE_ASSIGN_OR_RETURN(std::int64_t fts_rows, count("SELECT count(*) FROM chunks_fts_docsize"));
+  SIEVE_ASSIGN_OR_RETURN(std::int64_t chunk_rows, count("SELECT count(*) FROM chunks NOT INDEXED"));
+  if (fts_rows != chunk_rows) {
+    report.found.push_back("full-text index has " + std::to_string(fts_rows) + " rows for " +
+                           std::to_string(chunk_rows) + " chunks");
+  }
+  if (!repair || report.found.empty()) return report;
+
+  if (read_only_) return Status::IoError(database_path_.string() + ": opened read-only");
+  SIEVE_ASSIGN_OR_RETURN(auto txn, BeginTransaction());
+  if (duplicates > 0) {
+    // Keep the newest row of each key (the last write); its chunks are the ones ingested last.
+    const char* kDrop = R"sql(
+      SELECT doc_id FROM documents d NOT INDEXED WHERE EXISTS (
+        SELECT 1 FROM documents e NOT INDEXED WHERE e.key = d.key AND e.doc_id > d.doc_id))sql";
+    SIEVE_ASSIGN_OR_RETURN(auto drop, lines(kDrop));
+    for (const auto& id : drop) {
+      SIEVE_ASSIGN_OR_RETURN(auto chunks,
+                             Statement::Prepare(db_.get(), "DELETE FROM chunks WHERE doc_id = ?"));
+      SIEVE_RETURN_IF_ERROR(chunks.Bind(1, static_cast<std::int64_t>(std::stoll(id))).Run());
+      SIEVE_ASSIGN_OR_RETURN(
+          auto doc, Statement::Prepare(db_.get(), "DELETE FROM documents WHERE doc_id = ?"));
+      SIEVE_RETURN_IF_ERROR(doc.Bind(1, static_cast<std::int64_t>(std::stoll(id))).Run());
+    }
+    report.fixed.push_back("deleted " + std::to_string(drop.size()) +
+                           " older duplicate document rows (the next ingest re-reads their files)");
+  }
+  if (orphan_chunks > 0) {
+    SIEVE_RETURN_IF_ERROR(
+        Execute("DELETE FROM chunks WHERE doc_id NOT IN (SELECT doc_id FROM documents)"));
+    report.fixed.push_back("deleted " + std::to_string(orphan_chunks) + " orphan chunks");
+  }
+  if (orphan_tags > 0) {
+    SIEVE_RETURN_IF_ERROR(
+        Execute("DELETE FROM doc_tags WHERE doc_id NOT IN (SELECT doc_id FROM documents)"));
+    report.fixed.push_back("deleted " + std::to_string(orphan_tags) + " orphan tags");
+  }
+  SIEVE_RETURN_IF_ERROR(Execute("REINDEX"));
+  report.fixed.push_back("rebuilt the table indexes");
+  SIEVE_RETURN_IF_ERROR(Execute("INSERT INTO chunks_fts(chunks_fts) VALUES('rebuild')"));
+  report.fixed.push_back("rebuilt the full-text index");
+  SIEVE_RETURN_IF_ERROR(txn.Commit());
+  // What is still wrong after the repair (damaged pages that lose rows cannot be fixed here).
+  SIEVE_ASSIGN_OR_RETURN(auto after, lines("PRAGMA integrity_check(100)"));
+  for (const auto& line : after) {
+    if (line != "ok") {
+      report.fixed.push_back("NOT fixed: sqlite: " + line +
+                             " (delete the index folder and ingest again)");
+    }
+  }
+  return report;
 }
 
 }  // namespace sieve::store

@@ -20,6 +20,8 @@
 #include <vector>
 
 #include "core/status.h"
+#include "store/filter.h"
+#include "store/index_identity.h"
 #include "text/chunker.h"
 
 struct sqlite3;
@@ -29,14 +31,8 @@ namespace sieve::store {
 inline constexpr int kSchemaVersion = 1;
 inline constexpr const char* kDatabaseFileName = "sieve.db";
 
-// Which documents a query may return; an empty field means "no constraint". Mirrors
-// retrieval::Filter (the store sits below retrieval).
-struct ChunkFilter {
-  std::string path_prefix;         // document source_path starts with this (byte prefix)
-  std::vector<std::string> types;  // document type is any of these ("pdf", "markdown", ...)
-  std::vector<std::string> tags;   // document carries all of these tags
-  bool empty() const { return path_prefix.empty() && types.empty() && tags.empty(); }
-};
+// The store's name for the metadata filter (store/filter.h).
+using ChunkFilter = Filter;
 
 // A document as stored (without its chunks).
 struct DocumentInfo {
@@ -120,6 +116,11 @@ struct StoreStats {
 
 struct OpenOptions {
   bool create = true;  // create the directory and database when missing
+  // Read-only: the file is opened with SQLITE_OPEN_READONLY and `PRAGMA query_only`, the schema
+  // is checked but never written, and the connection never takes the write lock (a reader is
+  // never blocked by a long write transaction, and a read-only folder can be searched). Writes
+  // fail with kIoError. Implies !create.
+  bool read_only = false;
   int busy_timeout_ms = 10000;
 };
 
@@ -173,6 +174,31 @@ class DocumentStore {
   Result<std::vector<DocumentInfo>> ListDocuments();
   Result<std::optional<std::string>> GetMeta(const std::string& key);
 
+  // The database's identity (store/index_identity.h).
+  Result<IndexIdentity> Identity();
+  // Raises vectors_generation by one in its own committed transaction (or inside the caller's)
+  // and returns the new identity. Write.
+  Result<IndexIdentity> AdvanceGeneration();
+  // A VectorBinding over this connection: current() = Identity(), advance (unless read_only) =
+  // AdvanceGeneration(). The store must outlive the binding; thread-safety is this connection's.
+  VectorBinding Binding(bool read_only = false);
+
+  // A read snapshot: every read on this connection until the snapshot ends sees the database as
+  // of its first read (one WAL read transaction), whatever writers commit meanwhile. Nested
+  // inside an open transaction it does nothing. RAII; use from the connection's thread.
+  class ReadSnapshot {
+   public:
+    ReadSnapshot(ReadSnapshot&& other) noexcept;
+    ReadSnapshot& operator=(ReadSnapshot&&) = delete;
+    ~ReadSnapshot();
+
+   private:
+    friend class DocumentStore;
+    explicit ReadSnapshot(DocumentStore* store) : store_(store) {}
+    DocumentStore* store_;  // null when nothing to end
+  };
+  Result<ReadSnapshot> BeginReadSnapshot();
+
   // Ids of all chunks whose document passes the filter, ascending.
   Result<std::vector<std::int64_t>> ListChunkIds(const ChunkFilter& filter = {});
   // Chunks by id, in the order of `chunk_ids`; ids that do not exist are left out.
@@ -185,6 +211,19 @@ class DocumentStore {
 
   // PRAGMA integrity_check, the FTS5 integrity check and the absence of orphan rows.
   Status CheckIntegrity();
+  // What CheckIntegrity looks at, as a list of problems ("" list = healthy), each one line.
+  // `repair` fixes what can be fixed from the database itself: duplicate document keys (the
+  // newest row of each key is kept, the others are deleted with their chunks), orphan chunks
+  // and tags, indexes (REINDEX) and the full-text index (FTS5 rebuild). Write when repairing.
+  struct CheckReport {
+    std::vector<std::string> found;
+    std::vector<std::string> fixed;
+  };
+  Result<CheckReport> Check(bool repair);
+  // The documents table and its unique key index only: `PRAGMA integrity_check(documents)`
+  // (milliseconds for thousands of documents). Writers run it before writing, so a damaged
+  // key index cannot let duplicate documents in. kInvalidInput when damaged.
+  Status CheckDocumentKeys();
 
  private:
   struct SqliteCloser {
@@ -192,11 +231,12 @@ class DocumentStore {
   };
   using DatabaseHandle = std::unique_ptr<sqlite3, SqliteCloser>;
 
-  DocumentStore(std::filesystem::path database_path, DatabaseHandle db);
+  DocumentStore(std::filesystem::path database_path, DatabaseHandle db, bool read_only);
   Status Execute(const char* sql);
 
   std::filesystem::path database_path_;
   DatabaseHandle db_;
+  bool read_only_ = false;
 };
 
 }  // namespace sieve::store

@@ -34,6 +34,58 @@ std::string RecordHash(const text::ExtractedDocument& doc) {
   return Sha256Hex(record);
 }
 
+// Collects the regular files under `root` (hidden entries skipped). Every folder or entry that
+// cannot be read is reported in `errors` with why, and the walk goes on with the rest: an
+// unreadable subfolder never ends it silently. Symbolic links to folders are not followed (no
+// loops); links to files are (a broken one is reported); sockets, pipes and devices are
+// reported as not regular files.
+void WalkFolder(const fs::path& root, std::vector<fs::path>& found, std::vector<Status>& errors) {
+  std::vector<fs::path> pending{root};
+  while (!pending.empty()) {
+    const fs::path folder = std::move(pending.back());
+    pending.pop_back();
+    std::error_code ec;
+    fs::directory_iterator it(folder, ec);
+    if (ec) {
+      errors.push_back(Status::IoError(folder.string() + ": cannot read folder: " + ec.message()));
+      continue;
+    }
+    for (; it != fs::directory_iterator(); it.increment(ec)) {
+      const fs::path entry = it->path();
+      if (IsHidden(entry)) continue;
+      std::error_code entry_ec;
+      const fs::file_status link = it->symlink_status(entry_ec);
+      if (entry_ec) {
+        errors.push_back(Status::IoError(entry.string() + ": cannot stat: " + entry_ec.message()));
+        continue;
+      }
+      if (fs::is_directory(link)) {
+        pending.push_back(entry);
+        continue;
+      }
+      const fs::file_status target = fs::is_symlink(link) ? it->status(entry_ec) : link;
+      if (fs::is_symlink(link) && (entry_ec || !fs::exists(target))) {
+        errors.push_back(Status::NotFound(entry.string() + ": broken symbolic link" +
+                                          (entry_ec ? " (" + entry_ec.message() + ")" : "")));
+        continue;
+      }
+      if (fs::is_directory(target)) continue;  // a link to a folder: not followed (no loops)
+      if (fs::is_regular_file(target)) {
+        found.push_back(entry);
+        continue;
+      }
+      if (text::DetectType(entry)) {
+        errors.push_back(
+            Status::InvalidInput(entry.string() + ": not a regular file (socket, pipe or device)"));
+      }
+    }
+    if (ec) {
+      errors.push_back(
+          Status::IoError(folder.string() + ": folder listing stopped: " + ec.message()));
+    }
+  }
+}
+
 }  // namespace
 
 std::string ChunkingSignature(const text::ChunkOptions& options) {
@@ -165,27 +217,7 @@ IngestPlan PlanIngest(const std::vector<fs::path>& paths) {
       continue;
     }
     std::vector<fs::path> found;
-    fs::recursive_directory_iterator it(path, fs::directory_options::none, ec);
-    if (ec) {
-      plan.errors.push_back(
-          Status::IoError(path.string() + ": cannot read directory: " + ec.message()));
-      continue;
-    }
-    for (; it != fs::recursive_directory_iterator(); it.increment(ec)) {
-      if (ec) {
-        plan.errors.push_back(
-            Status::IoError(path.string() + ": cannot read directory: " + ec.message()));
-        break;
-      }
-      const fs::path& entry = it->path();
-      // Hidden files and folders (.git, the .sieve index itself) are not documents.
-      if (IsHidden(entry)) {
-        if (it->is_directory(ec)) it.disable_recursion_pending();
-        continue;
-      }
-      if (!it->is_regular_file(ec)) continue;
-      found.push_back(entry);
-    }
+    WalkFolder(path, found, plan.errors);
     std::sort(found.begin(), found.end());
     for (const auto& file : found) {
       // In a folder only corpus*.jsonl is a BEIR corpus: queries.jsonl and other JSON lines

@@ -60,7 +60,9 @@ class IndexCliTest : public ::testing::Test {
   // Runs build/sieve in the temporary directory (stderr is not a terminal: no progress bar).
   Outcome Sieve(const std::vector<std::string>& args, bool with_index = true) {
     std::string command =
-        "cd " + ShellQuote(dir_.string()) + " && env -u SIEVE_INDEX " + ShellQuote(SIEVE_BINARY);
+        "cd " + ShellQuote(dir_.string()) +
+        " && env -u SIEVE_INDEX XDG_CONFIG_HOME=" + ShellQuote((dir_ / "no-config").string()) +
+        " " + ShellQuote(SIEVE_BINARY);
     if (with_index) command += " --index " + ShellQuote(index_.string());
     for (const auto& arg : args) command += " " + ShellQuote(arg);
     command += " >" + ShellQuote((dir_ / "stdout").string()) + " 2>" +

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -360,6 +361,66 @@ TEST(LlmClientTest, PresetsCoverTheKnownServers) {
   EXPECT_EQ(FindLlmPreset("openai")->base_url, "https://api.openai.com/v1");
   EXPECT_EQ(FindLlmPreset("nonsense"), nullptr);
   EXPECT_EQ(LlmPresets().size(), 5u);
+}
+
+}  // namespace
+}  // namespace sieve::generation
+
+namespace sieve::generation {
+namespace {
+
+std::map<std::string, AttributeValue> Attributes(const SpanData& span) {
+  return {span.attributes.begin(), span.attributes.end()};
+}
+
+TEST(LlmClientTest, ACompletionIsAnOpenInferenceLlmSpanAroundTheHttpSpan) {
+  FakeLlmServer server([](int, const httplib::Request&, httplib::Response& res) {
+    res.set_content(testing::CompletionBody("Paris [1]."), "application/json");
+  });
+  RecordingTracer tracer;
+  RequestContext ctx;
+  ctx.set_tracer(&tracer);
+  ASSERT_TRUE(LlmClient(OptionsFor(server)).Complete(kMessages, {}, &ctx).ok());
+  const auto spans = tracer.spans();
+  ASSERT_EQ(spans.size(), 2u);
+  EXPECT_EQ(spans[0].name, "http POST");
+  const SpanData& llm = spans[1];
+  EXPECT_EQ(llm.kind, SpanKind::kLlm);
+  EXPECT_EQ(spans[0].parent_span_id, llm.span_id);
+  auto a = Attributes(llm);
+  EXPECT_EQ(std::get<std::string>(a.at("llm.model_name")), "fake-model");
+  EXPECT_EQ(std::get<std::string>(a.at("llm.provider")), "openai");
+  EXPECT_EQ(std::get<std::string>(a.at("llm.input_messages.0.message.role")), "system");
+  EXPECT_EQ(std::get<std::string>(a.at("llm.input_messages.1.message.content")), "Question?");
+  EXPECT_EQ(std::get<std::string>(a.at("llm.output_messages.0.message.content")), "Paris [1].");
+  EXPECT_EQ(std::get<std::string>(a.at("output.value")), "Paris [1].");
+  EXPECT_EQ(std::get<std::int64_t>(a.at("llm.token_count.prompt")), 11);
+  EXPECT_EQ(std::get<std::int64_t>(a.at("llm.token_count.completion")), 7);
+  EXPECT_EQ(std::get<std::int64_t>(a.at("llm.token_count.total")), 18);
+  const auto params =
+      nlohmann::json::parse(std::get<std::string>(a.at("llm.invocation_parameters")));
+  EXPECT_EQ(params.at("max_tokens"), OptionsFor(server).max_tokens);
+}
+
+// A tracer that keeps names and timings only: no LLM span attributes are built.
+class TimingOnly : public RecordingTracer {
+ public:
+  bool records_attributes() const override { return false; }
+};
+
+TEST(LlmClientTest, ATimingOnlyTracerGetsNoLlmSpan) {
+  FakeLlmServer server([](int, const httplib::Request&, httplib::Response& res) {
+    res.set_content(testing::CompletionBody("Paris [1]."), "application/json");
+  });
+  TimingOnly tracer;
+  RequestContext ctx;
+  ctx.set_tracer(&tracer);
+  EXPECT_FALSE(ctx.recording());
+  ASSERT_TRUE(LlmClient(OptionsFor(server)).Complete(kMessages, {}, &ctx).ok());
+  const auto spans = tracer.spans();
+  ASSERT_EQ(spans.size(), 1u);
+  EXPECT_EQ(spans[0].name, "http POST");
+  EXPECT_TRUE(spans[0].attributes.empty());  // SetAttribute drops them
 }
 
 }  // namespace

@@ -781,7 +781,7 @@ TEST_F(ResolveTest, MissingModelSaysHowToPullIt) {
   auto folder = ResolveModel("./no/such/folder", options_);
   ASSERT_FALSE(folder.ok());
   EXPECT_EQ(folder.status().code(), StatusCode::kNotFound);
-  EXPECT_THAT(folder.status().message(), HasSubstr("no such model folder"));
+  EXPECT_THAT(folder.status().message(), HasSubstr("model folder ./no/such/folder does not exist"));
 }
 
 TEST_F(ResolveTest, BrokenRefIsReported) {

@@ -2,11 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <vector>
 
 #include "nn/arena.h"
+#include "nn/thread_pool.h"
 
 namespace sieve::nn {
 namespace {
@@ -209,6 +211,55 @@ TEST(ArenaTest, ReusesMemoryAfterFirstPass) {
   EXPECT_EQ(first, second);
   EXPECT_EQ(arena.capacity(), capacity);
   EXPECT_EQ(arena.block_count(), 1u);
+}
+
+// The pool only changes who computes what: results equal the single-threaded kernels.
+TEST(PooledKernelsTest, MatchTheCallingThreadResults) {
+  UseSingleThreadedGemm();
+  std::mt19937 rng(11);
+  ThreadPool pool(3);
+  // Column split (small m), row split (large m), and a strided output (ldy > n).
+  for (const std::size_t m : {std::size_t{3}, std::size_t{400}}) {
+    const std::size_t n = 70, k = 33, ldy = 2 * n;
+    auto x = RandomVector(m * k, rng), w = RandomVector(n * k, rng), bias = RandomVector(n, rng);
+    std::vector<float> serial(m * ldy, -7.0f), pooled(m * ldy, -7.0f);
+    Linear(x.data(), w.data(), bias.data(), serial.data(), m, n, k, nullptr, ldy);
+    Linear(x.data(), w.data(), bias.data(), pooled.data(), m, n, k, &pool, ldy);
+    for (std::size_t i = 0; i < serial.size(); ++i) {
+      // Blocks of another shape may round differently in the last bits.
+      ASSERT_NEAR(pooled[i], serial[i], 1e-5f * std::max(1.0f, std::fabs(serial[i])))
+          << "m " << m << " at " << i;
+    }
+    for (std::size_t r = 0; r < m; ++r) EXPECT_EQ(pooled[r * ldy + n], -7.0f);  // gap untouched
+  }
+  {
+    const std::size_t rows = 300, cols = 40;
+    auto a = RandomVector(rows * cols, rng), residual = RandomVector(rows * cols, rng);
+    auto gamma = RandomVector(cols, rng), beta = RandomVector(cols, rng);
+    auto b = a;
+    AddLayerNorm(a.data(), residual.data(), gamma.data(), beta.data(), rows, cols, 1e-12f);
+    AddLayerNorm(b.data(), residual.data(), gamma.data(), beta.data(), rows, cols, 1e-12f, &pool);
+    EXPECT_EQ(a, b);
+  }
+  {
+    auto a = RandomVector(50'000, rng);
+    auto b = a;
+    Activate(Activation::kGeluErf, a.data(), a.size());
+    Activate(Activation::kGeluErf, b.data(), b.size(), &pool);
+    EXPECT_EQ(a, b);
+  }
+  {
+    const std::size_t batch = 3, heads = 4, head_dim = 8, hidden = heads * head_dim, seq = 9;
+    auto qkv = RandomVector(batch * seq * 3 * hidden, rng);
+    std::vector<std::int32_t> mask(batch * seq, 1);
+    for (std::size_t t = 5; t < seq; ++t) mask[seq + t] = 0;
+    for (std::size_t t = 0; t < seq; ++t) mask[2 * seq + t] = 0;  // all padding
+    std::vector<float> a(batch * seq * hidden, 1.0f), b(batch * seq * hidden, 2.0f);
+    Arena arena_a, arena_b;
+    SelfAttention(qkv.data(), mask.data(), {batch, seq, heads, head_dim}, a.data(), arena_a);
+    SelfAttention(qkv.data(), mask.data(), {batch, seq, heads, head_dim}, b.data(), arena_b, &pool);
+    EXPECT_EQ(a, b);
+  }
 }
 
 }  // namespace

@@ -15,7 +15,7 @@
 #include "retrieval/reranker.h"
 #include "retrieval/vector_sync.h"
 #include "store/document_store.h"
-#include "store/vector_index.h"
+#include "store/faiss_vector_store.h"
 
 namespace sieve::retrieval {
 namespace {
@@ -60,13 +60,18 @@ class PipelineTest : public ::testing::Test {
     ASSERT_TRUE(store.ok()) << store.status().ToString();
     store_ = std::move(store).value();
     for (const Doc& doc : kDocs) Put(doc);
-    auto vectors = store::VectorIndex::Open(dir_);
+    auto vectors = OpenVectors();
     ASSERT_TRUE(vectors.ok()) << vectors.status().ToString();
     vectors_ = std::move(vectors).value();
     ASSERT_TRUE(vectors_->BindModel(embedder_.info()).ok());
     auto synced = SyncVectors(*store_, *vectors_, embedder_);
     ASSERT_TRUE(synced.ok()) << synced.status().ToString();
     for (const Doc& doc : kDocs) ids_[doc.path] = ChunkIdOf(doc.path);
+  }
+  Result<std::unique_ptr<store::VectorStore>> OpenVectors() {
+    store::VectorStoreOptions options;
+    options.resolve_filter = StoreFilterResolver(*store_);
+    return store::OpenVectorStore(store::FaissUri(dir_), options);
   }
   void TearDown() override {
     vectors_.reset();
@@ -121,7 +126,7 @@ class PipelineTest : public ::testing::Test {
 
   Result<std::vector<Hit>> DenseSearch(const std::string& query, const Filter& filter = {},
                                        std::size_t k = 10) {
-    DenseRetriever dense(*store_, *vectors_, embedder_);
+    DenseRetriever dense(*vectors_, embedder_);
     SearchRequest request;
     request.query = query;
     request.k = k;
@@ -139,7 +144,7 @@ class PipelineTest : public ::testing::Test {
 
   fs::path dir_;
   std::unique_ptr<store::DocumentStore> store_;
-  std::unique_ptr<store::VectorIndex> vectors_;
+  std::unique_ptr<store::VectorStore> vectors_;
   KeywordEmbedder embedder_;
   OverlapCrossEncoder cross_encoder_;
   std::map<std::string, std::int64_t> ids_;
@@ -191,7 +196,7 @@ TEST_F(PipelineTest, FiltersByPathPrefixTypeAndTagsInEveryMode) {
 
   // Hybrid under a filter: both lists filtered before fusion.
   LexicalRetriever lexical(*store_);
-  DenseRetriever dense(*store_, *vectors_, embedder_);
+  DenseRetriever dense(*vectors_, embedder_);
   HybridRetriever hybrid(lexical, dense);
   SearchRequest request;
   request.query = "wing flow";
@@ -207,7 +212,7 @@ TEST_F(PipelineTest, FiltersByPathPrefixTypeAndTagsInEveryMode) {
 
 TEST_F(PipelineTest, HybridFusesTheRealListsByRank) {
   LexicalRetriever lexical(*store_);
-  DenseRetriever dense(*store_, *vectors_, embedder_);
+  DenseRetriever dense(*vectors_, embedder_);
   HybridRetriever hybrid(lexical, dense);
   SearchRequest request;
   request.query = "heat shock";
@@ -343,24 +348,40 @@ TEST_F(PipelineTest, PipelineRefusesMissingModels) {
 }
 
 TEST_F(PipelineTest, SyncFollowsDeletesAndReingests) {
-  EXPECT_EQ(vectors_->size(), 4u);
+  EXPECT_EQ(*vectors_->size(), 4u);
   const std::int64_t old_b = ids_["/docs/b.txt"];
   auto tx = store_->BeginTransaction();
   ASSERT_TRUE(store_->DeleteDocument("/other/c.md").ok());
   ASSERT_TRUE(tx->Commit().ok());
   Put({"/docs/b.txt", "text", {"aero"}, "boundary layer flow", ""});  // changed: new chunk id
+  // Reading a stale index is safe: the deleted chunk's vector is found, the pipeline drops it.
+  auto staleness = CheckVectors(*store_, *vectors_);
+  ASSERT_TRUE(staleness.ok());
+  EXPECT_EQ(staleness->stale, 2u);
+  EXPECT_EQ(staleness->missing, 1u);
+  PipelineOptions lookup;
+  lookup.mode = Mode::kDense;
+  lookup.rerank = false;
+  lookup.top_n = 10;
+  auto stale_pipeline = Pipeline::Create(*store_, vectors_.get(), &embedder_, nullptr, lookup);
+  ASSERT_TRUE(stale_pipeline.ok());
+  auto stale_hits = (*stale_pipeline)->Run("boundary layer");
+  ASSERT_TRUE(stale_hits.ok());
+  for (const auto& r : *stale_hits) EXPECT_NE(r.hit.chunk_id, old_b);
+  EXPECT_EQ(stale_hits->size(), 2u);  // a.txt and d.pdf; b's new chunk has no vector yet
+
   auto report = SyncVectors(*store_, *vectors_, embedder_);
   ASSERT_TRUE(report.ok());
   EXPECT_EQ(report->stale_removed, 2u);     // C, and B's old chunk
   EXPECT_EQ(report->missing_embedded, 1u);  // B's new chunk
-  EXPECT_EQ(vectors_->Ids(), *store_->ListChunkIds());
-  EXPECT_FALSE(vectors_->Contains(old_b));
+  EXPECT_EQ(*vectors_->Ids(), *store_->ListChunkIds());
+  EXPECT_TRUE(CheckVectors(*store_, *vectors_)->in_sync());
   auto hits = DenseSearch("boundary layer");
   ASSERT_TRUE(hits.ok());
   EXPECT_EQ((*hits)[0].chunk_id, ChunkIdOf("/docs/b.txt"));
   // Reopened from disk, the saved vectors agree with the store.
-  auto reopened = store::VectorIndex::Open(dir_);
-  EXPECT_EQ((*reopened)->Ids(), *store_->ListChunkIds());
+  auto reopened = OpenVectors();
+  EXPECT_EQ(*(*reopened)->Ids(), *store_->ListChunkIds());
 }
 
 TEST_F(PipelineTest, PassageTextAddsTheTitleOnce) {

@@ -199,6 +199,9 @@ TEST(BuildFtsQueryTest, QuotesWordsJoinsWithOrAndDropsPunctuation) {
   EXPECT_EQ(BuildFtsQuery("say \"hi\""), "\"say\" OR \"\"\"hi\"\"\"");
   EXPECT_EQ(BuildFtsQuery("Wing wing WING"), "\"Wing\"");
   EXPECT_EQ(BuildFtsQuery(" . , ? "), "");
+  // A NUL or another control character inside a word splits it (FTS5 stops reading at a NUL).
+  EXPECT_EQ(BuildFtsQuery(std::string("lift\0drag\x01wing", 14)),
+            "\"lift\" OR \"drag\" OR \"wing\"");
   EXPECT_EQ(BuildFtsQuery(""), "");
 }
 

@@ -1,4 +1,4 @@
-#include "generation/config.h"
+#include "config/config.h"
 
 #include <toml++/toml.h>
 #include <algorithm>
@@ -9,21 +9,21 @@
 #include <cstdio>
 #include <cstdlib>
 #include <system_error>
+#include <thread>
 #include <variant>
 
 #include "core/file.h"
-#include "generation/llm_client.h"
 
-namespace sieve::generation {
+namespace sieve::config {
 namespace {
 
 namespace fs = std::filesystem;
 
-using StringRef = std::string& (*)(Config&);
-using SizeRef = std::size_t& (*)(Config&);
-using IntRef = int& (*)(Config&);
-using DoubleRef = double& (*)(Config&);
-using BoolRef = bool& (*)(Config&);
+using StringRef = std::optional<std::string>& (*)(Config&);
+using SizeRef = std::optional<std::size_t>& (*)(Config&);
+using IntRef = std::optional<int>& (*)(Config&);
+using DoubleRef = std::optional<double>& (*)(Config&);
+using BoolRef = std::optional<bool>& (*)(Config&);
 using ValueRef = std::variant<StringRef, SizeRef, IntRef, DoubleRef, BoolRef>;
 
 // One configuration key: where it lives in Config and what values it accepts.
@@ -33,6 +33,7 @@ struct KeySpec {
   double min = 0;  // numbers: inclusive range
   double max = 1e12;
   std::string_view allowed;  // strings: "a|b|c" (a leading "|" allows ""), "" = anything
+  std::string_view prefix;   // strings: must start with one of these ("a|b", "" = anything)
 };
 
 // Config files are small; anything bigger is not a config file.
@@ -41,98 +42,194 @@ constexpr std::uint64_t kMaxConfigBytes = 1u << 20;
 const std::vector<KeySpec>& Specs() {
   static const std::vector<KeySpec> specs = {
       {{"index.dir", "SIEVE_INDEX", "index directory (SQLite store + vector index)"},
-       StringRef{[](Config& c) -> std::string& { return c.index.dir; }}},
+       StringRef{[](Config& c) -> std::optional<std::string>& { return c.index.dir; }}},
+      {{"index.store", "SIEVE_VECTOR_STORE",
+        "vector store URI (faiss:DIR, qdrant://HOST:PORT/COLLECTION, qdrants://...)"},
+       StringRef{[](Config& c) -> std::optional<std::string>& { return c.index.store; }},
+       0,
+       0,
+       "",
+       "faiss:|qdrant://|qdrants://"},
       {{"index.hnsw_m", "SIEVE_HNSW_M", "HNSW graph degree M"},
-       SizeRef{[](Config& c) -> std::size_t& { return c.index.hnsw_m; }},
+       SizeRef{[](Config& c) -> std::optional<std::size_t>& { return c.index.hnsw_m; }},
        2,
        512},
       {{"index.hnsw_ef_construction", "SIEVE_HNSW_EF_CONSTRUCTION",
         "HNSW candidate list size while building"},
-       SizeRef{[](Config& c) -> std::size_t& { return c.index.hnsw_ef_construction; }},
+       SizeRef{
+           [](Config& c) -> std::optional<std::size_t>& { return c.index.hnsw_ef_construction; }},
        1,
        1e6},
       {{"index.hnsw_ef_search", "SIEVE_HNSW_EF_SEARCH", "HNSW candidate list size while searching"},
-       SizeRef{[](Config& c) -> std::size_t& { return c.index.hnsw_ef_search; }},
+       SizeRef{[](Config& c) -> std::optional<std::size_t>& { return c.index.hnsw_ef_search; }},
        1,
        1e6},
       {{"index.exact_search_below", "SIEVE_EXACT_SEARCH_BELOW",
         "vector count under which search is exact (flat) instead of HNSW"},
-       SizeRef{[](Config& c) -> std::size_t& { return c.index.exact_search_below; }}},
+       SizeRef{[](Config& c) -> std::optional<std::size_t>& { return c.index.exact_search_below; }},
+       0,
+       1e12},
+      {{"qdrant.api_key_env", "SIEVE_QDRANT_API_KEY_ENV",
+        "environment variable holding the Qdrant API key (SIEVE_QDRANT_API_KEY wins)"},
+       StringRef{[](Config& c) -> std::optional<std::string>& { return c.qdrant.api_key_env; }}},
+      {{"qdrant.timeout", "SIEVE_QDRANT_TIMEOUT", "seconds for one Qdrant request"},
+       DoubleRef{[](Config& c) -> std::optional<double>& { return c.qdrant.timeout_s; }},
+       0.001,
+       86400},
+      {{"qdrant.retries", "SIEVE_QDRANT_RETRIES", "extra attempts on 429, 5xx, connection failure"},
+       IntRef{[](Config& c) -> std::optional<int>& { return c.qdrant.retries; }},
+       0,
+       10},
+      {{"qdrant.batch_size", "SIEVE_QDRANT_BATCH_SIZE", "points per upsert or delete request"},
+       SizeRef{[](Config& c) -> std::optional<std::size_t>& { return c.qdrant.batch_size; }},
+       1,
+       100000},
+      {{"qdrant.shard_number", "SIEVE_QDRANT_SHARD_NUMBER", "shards of a collection Sieve creates"},
+       SizeRef{[](Config& c) -> std::optional<std::size_t>& { return c.qdrant.shard_number; }},
+       1,
+       1024},
+      {{"qdrant.replication_factor", "SIEVE_QDRANT_REPLICATION_FACTOR",
+        "copies of each shard of a collection Sieve creates"},
+       SizeRef{
+           [](Config& c) -> std::optional<std::size_t>& { return c.qdrant.replication_factor; }},
+       1,
+       1024},
+      {{"qdrant.write_consistency_factor", "SIEVE_QDRANT_WRITE_CONSISTENCY_FACTOR",
+        "replicas that must apply a write before it succeeds"},
+       SizeRef{[](Config& c) -> std::optional<std::size_t>& {
+         return c.qdrant.write_consistency_factor;
+       }},
+       1,
+       1024},
+      {{"qdrant.hnsw_config", "SIEVE_QDRANT_HNSW_CONFIG",
+        "JSON object passed as the collection's hnsw_config"},
+       StringRef{[](Config& c) -> std::optional<std::string>& { return c.qdrant.hnsw_config; }}},
+      {{"qdrant.quantization_config", "SIEVE_QDRANT_QUANTIZATION_CONFIG",
+        "JSON object passed as the collection's quantization_config"},
+       StringRef{
+           [](Config& c) -> std::optional<std::string>& { return c.qdrant.quantization_config; }}},
       {{"models.embed", "SIEVE_EMBED_MODEL", "bi-encoder: a model folder or a Hub id"},
-       StringRef{[](Config& c) -> std::string& { return c.models.embed; }}},
+       StringRef{[](Config& c) -> std::optional<std::string>& { return c.models.embed; }}},
       {{"models.rerank", "SIEVE_RERANK_MODEL", "cross-encoder: a model folder or a Hub id"},
-       StringRef{[](Config& c) -> std::string& { return c.models.rerank; }}},
+       StringRef{[](Config& c) -> std::optional<std::string>& { return c.models.rerank; }}},
       {{"retrieval.mode", "SIEVE_MODE", "hybrid, dense or lexical"},
-       StringRef{[](Config& c) -> std::string& { return c.retrieval.mode; }},
+       StringRef{[](Config& c) -> std::optional<std::string>& { return c.retrieval.mode; }},
        0,
        0,
        "hybrid|dense|lexical"},
       {{"retrieval.k", "SIEVE_K", "candidates taken from each retriever"},
-       SizeRef{[](Config& c) -> std::size_t& { return c.retrieval.k; }},
+       SizeRef{[](Config& c) -> std::optional<std::size_t>& { return c.retrieval.k; }},
        1,
        100000},
       {{"retrieval.top_n", "SIEVE_TOP_N", "passages kept after reranking"},
-       SizeRef{[](Config& c) -> std::size_t& { return c.retrieval.top_n; }},
+       SizeRef{[](Config& c) -> std::optional<std::size_t>& { return c.retrieval.top_n; }},
        1,
        10000},
       {{"retrieval.rrf_k", "SIEVE_RRF_K", "reciprocal rank fusion constant"},
-       SizeRef{[](Config& c) -> std::size_t& { return c.retrieval.rrf_k; }},
+       SizeRef{[](Config& c) -> std::optional<std::size_t>& { return c.retrieval.rrf_k; }},
        1,
        1e6},
       {{"retrieval.rerank", "SIEVE_RERANK", "cross-encoder reranking on/off"},
-       BoolRef{[](Config& c) -> bool& { return c.retrieval.rerank; }}},
+       BoolRef{[](Config& c) -> std::optional<bool>& { return c.retrieval.rerank; }}},
       {{"chunk.max_tokens", "SIEVE_CHUNK_MAX_TOKENS", "token budget per chunk"},
-       SizeRef{[](Config& c) -> std::size_t& { return c.chunk.max_tokens; }},
+       SizeRef{[](Config& c) -> std::optional<std::size_t>& { return c.chunk.max_tokens; }},
        8,
        8192},
       {{"chunk.overlap_tokens", "SIEVE_CHUNK_OVERLAP", "tokens repeated between chunks"},
-       SizeRef{[](Config& c) -> std::size_t& { return c.chunk.overlap_tokens; }},
+       SizeRef{[](Config& c) -> std::optional<std::size_t>& { return c.chunk.overlap_tokens; }},
        0,
        8192},
+      {{"ingest.max_file_mb", "SIEVE_MAX_FILE_MB", "files larger than this many MiB are skipped"},
+       DoubleRef{[](Config& c) -> std::optional<double>& { return c.ingest.max_file_mb; }},
+       0.000001,
+       1e6},
       {{"llm.preset", "SIEVE_LLM_PRESET", "ollama, tgi, vllm, llamacpp or openai"},
-       StringRef{[](Config& c) -> std::string& { return c.llm.preset; }},
+       StringRef{[](Config& c) -> std::optional<std::string>& { return c.llm.preset; }},
        0,
        0,
        "|ollama|tgi|vllm|llamacpp|openai"},
       {{"llm.url", "SIEVE_LLM_URL", "base URL of an OpenAI-compatible server"},
-       StringRef{[](Config& c) -> std::string& { return c.llm.url; }}},
+       StringRef{[](Config& c) -> std::optional<std::string>& { return c.llm.url; }}},
       {{"llm.model", "SIEVE_LLM_MODEL", "model name sent to the server"},
-       StringRef{[](Config& c) -> std::string& { return c.llm.model; }}},
+       StringRef{[](Config& c) -> std::optional<std::string>& { return c.llm.model; }}},
       {{"llm.api_key_env", "SIEVE_LLM_API_KEY_ENV",
         "environment variable holding the API key (SIEVE_LLM_API_KEY wins)"},
-       StringRef{[](Config& c) -> std::string& { return c.llm.api_key_env; }}},
+       StringRef{[](Config& c) -> std::optional<std::string>& { return c.llm.api_key_env; }}},
       {{"llm.timeout", "SIEVE_LLM_TIMEOUT", "seconds for one request, connect to last byte"},
-       DoubleRef{[](Config& c) -> double& { return c.llm.timeout_s; }},
+       DoubleRef{[](Config& c) -> std::optional<double>& { return c.llm.timeout_s; }},
        0.001,
        86400},
       {{"llm.connect_timeout", "SIEVE_LLM_CONNECT_TIMEOUT", "seconds to connect"},
-       DoubleRef{[](Config& c) -> double& { return c.llm.connect_timeout_s; }},
+       DoubleRef{[](Config& c) -> std::optional<double>& { return c.llm.connect_timeout_s; }},
        0.001,
        3600},
       {{"llm.retries", "SIEVE_LLM_RETRIES", "extra attempts on 429, 5xx, connection failure"},
-       IntRef{[](Config& c) -> int& { return c.llm.retries; }},
+       IntRef{[](Config& c) -> std::optional<int>& { return c.llm.retries; }},
        0,
        10},
       {{"llm.max_tokens", "SIEVE_LLM_MAX_TOKENS", "longest answer, in tokens"},
-       IntRef{[](Config& c) -> int& { return c.llm.max_tokens; }},
+       IntRef{[](Config& c) -> std::optional<int>& { return c.llm.max_tokens; }},
        1,
        1e6},
       {{"llm.temperature", "SIEVE_LLM_TEMPERATURE", "sampling temperature"},
-       DoubleRef{[](Config& c) -> double& { return c.llm.temperature; }},
+       DoubleRef{[](Config& c) -> std::optional<double>& { return c.llm.temperature; }},
        0,
        2},
       {{"llm.stream", "SIEVE_LLM_STREAM", "stream the answer as it is generated"},
-       BoolRef{[](Config& c) -> bool& { return c.llm.stream; }}},
+       BoolRef{[](Config& c) -> std::optional<bool>& { return c.llm.stream; }}},
       {{"generation.context_tokens", "SIEVE_CONTEXT_TOKENS",
         "token budget of the passages in the prompt"},
-       SizeRef{[](Config& c) -> std::size_t& { return c.generation.context_tokens; }},
+       SizeRef{
+           [](Config& c) -> std::optional<std::size_t>& { return c.generation.context_tokens; }},
        1,
        1e7},
       {{"generation.extractive_sentences", "SIEVE_EXTRACTIVE_SENTENCES",
         "sentences in an extractive answer"},
-       SizeRef{[](Config& c) -> std::size_t& { return c.generation.extractive_sentences; }},
+       SizeRef{[](Config& c) -> std::optional<std::size_t>& {
+         return c.generation.extractive_sentences;
+       }},
        1,
        100},
+      {{"engine.threads", "SIEVE_THREADS", "inference threads"},
+       SizeRef{[](Config& c) -> std::optional<std::size_t>& { return c.engine.threads; }},
+       1,
+       1024},
+      {{"engine.sessions", "SIEVE_SESSIONS", "model sessions per model (concurrent requests)"},
+       SizeRef{[](Config& c) -> std::optional<std::size_t>& { return c.engine.sessions; }},
+       1,
+       1024},
+      {{"server.host", "SIEVE_HOST", "address `sieve serve` listens on"},
+       StringRef{[](Config& c) -> std::optional<std::string>& { return c.server.host; }}},
+      {{"server.port", "SIEVE_PORT", "port `sieve serve` listens on (0 = any free port)"},
+       SizeRef{[](Config& c) -> std::optional<std::size_t>& { return c.server.port; }},
+       0,
+       65535},
+      {{"server.cors_origin", "SIEVE_CORS_ORIGIN", "origin allowed by CORS (\"\" = CORS off)"},
+       StringRef{[](Config& c) -> std::optional<std::string>& { return c.server.cors_origin; }}},
+      {{"server.max_body_mb", "SIEVE_MAX_BODY_MB", "largest request body, in MiB"},
+       SizeRef{[](Config& c) -> std::optional<std::size_t>& { return c.server.max_body_mb; }},
+       1,
+       4096},
+      {{"server.max_batch_tokens", "SIEVE_MAX_BATCH_TOKENS", "tokens per embedding batch"},
+       SizeRef{[](Config& c) -> std::optional<std::size_t>& { return c.server.max_batch_tokens; }},
+       16,
+       1e7},
+      {{"server.max_wait_ms", "SIEVE_MAX_WAIT_MS", "milliseconds a batch waits for company"},
+       SizeRef{[](Config& c) -> std::optional<std::size_t>& { return c.server.max_wait_ms; }},
+       0,
+       10000},
+      {{"server.max_queue", "SIEVE_MAX_QUEUE", "queued model requests before 429"},
+       SizeRef{[](Config& c) -> std::optional<std::size_t>& { return c.server.max_queue; }},
+       1,
+       1e6},
+      {{"server.timeout", "SIEVE_TIMEOUT", "seconds a request may take"},
+       DoubleRef{[](Config& c) -> std::optional<double>& { return c.server.timeout_s; }},
+       0.001,
+       86400},
+      {{"server.threads", "SIEVE_SERVER_THREADS", "HTTP worker threads (0 = automatic)"},
+       SizeRef{[](Config& c) -> std::optional<std::size_t>& { return c.server.threads; }},
+       0,
+       1024},
   };
   return specs;
 }
@@ -162,7 +259,9 @@ std::string KnownSections() {
     std::string_view section = spec.doc.key.substr(0, spec.doc.key.find('.'));
     if (section == last) continue;
     if (!out.empty()) out += ", ";
-    out += "[" + std::string(section) + "]";
+    out += '[';
+    out += section;
+    out += ']';
     last = section;
   }
   return out;
@@ -184,6 +283,29 @@ Status CheckRange(const KeySpec& spec, double value) {
 }
 
 Status CheckAllowed(const KeySpec& spec, const std::string& value) {
+  if (!spec.prefix.empty()) {
+    bool matched = false;
+    std::string expected;
+    std::string_view prefixes = spec.prefix;
+    while (!prefixes.empty()) {
+      const std::size_t bar = prefixes.find('|');
+      const std::string_view prefix = prefixes.substr(0, bar);
+      matched = matched || value.starts_with(prefix);
+      if (!expected.empty()) expected += ", ";
+      expected += prefix;
+      expected += "...";
+      prefixes = bar == std::string_view::npos ? std::string_view() : prefixes.substr(bar + 1);
+    }
+    if (!matched) {
+      std::string message(spec.doc.key);
+      message += ": \"";
+      message += value;
+      message += "\" is not supported (expected ";
+      message += expected;
+      message += ")";
+      return Status::InvalidArgument(message);
+    }
+  }
   if (spec.allowed.empty()) return Status::Ok();
   std::string_view rest = spec.allowed;
   std::string listed;
@@ -191,7 +313,10 @@ Status CheckAllowed(const KeySpec& spec, const std::string& value) {
     std::size_t bar = rest.find('|');
     std::string_view option = rest.substr(0, bar);
     if (option == value) return Status::Ok();
-    if (!option.empty()) listed += (listed.empty() ? "" : ", ") + std::string(option);
+    if (!option.empty()) {
+      if (!listed.empty()) listed += ", ";
+      listed += option;
+    }
     if (bar == std::string_view::npos) break;
     rest.remove_prefix(bar + 1);
   }
@@ -276,8 +401,10 @@ Result<bool> ParseBool(std::string_view text) {
   for (char c : text) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   if (lower == "true" || lower == "1" || lower == "yes" || lower == "on") return true;
   if (lower == "false" || lower == "0" || lower == "no" || lower == "off") return false;
-  return Status::InvalidArgument("\"" + std::string(text) +
-                                 "\" is not a boolean (true/false, 1/0, yes/no, on/off)");
+  std::string message = "\"";
+  message += text;
+  message += "\" is not a boolean (true/false, 1/0, yes/no, on/off)";
+  return Status::InvalidArgument(message);
 }
 
 std::string TrimSpaces(std::string_view text) {
@@ -316,17 +443,43 @@ Status SetFromText(Config& config, const KeySpec& spec, std::string_view text) {
 }
 
 // Checks that involve more than one key, after every layer is applied.
+// (A key set alone is checked against the stage's default where the stage's options are built.)
 Status CheckConsistency(const Config& config) {
-  if (config.chunk.overlap_tokens >= config.chunk.max_tokens) {
-    return Status::InvalidArgument("chunk.overlap_tokens (" +
-                                   std::to_string(config.chunk.overlap_tokens) +
-                                   ") must be smaller than chunk.max_tokens (" +
-                                   std::to_string(config.chunk.max_tokens) + ")");
+  const ChunkConfig& chunk = config.chunk;
+  if (chunk.overlap_tokens && chunk.max_tokens && *chunk.overlap_tokens >= *chunk.max_tokens) {
+    return Status::InvalidArgument(
+        "chunk.overlap_tokens (" + std::to_string(*chunk.overlap_tokens) +
+        ") must be smaller than chunk.max_tokens (" + std::to_string(*chunk.max_tokens) + ")");
   }
   return Status::Ok();
 }
 
 }  // namespace
+
+fs::path IndexDir(const Config& config) {
+  return config.index.dir ? fs::path(*config.index.dir) : fs::path(kDefaultIndexDir);
+}
+
+std::string VectorStoreUri(const Config& config) {
+  if (config.index.store) return *config.index.store;
+  std::string uri = "faiss:";
+  uri += IndexDir(config).string();
+  return uri;
+}
+
+std::size_t ExactSearchBelow(const Config& config) {
+  return config.index.exact_search_below.value_or(kDefaultExactSearchBelow);
+}
+
+std::size_t EngineThreads(const Config& config) {
+  if (config.engine.threads) return *config.engine.threads;
+  const std::size_t hardware = std::thread::hardware_concurrency();
+  return std::clamp<std::size_t>(hardware, 1, kMaxDefaultThreads);
+}
+
+std::size_t EngineSessions(const Config& config) {
+  return config.engine.sessions.value_or(EngineThreads(config));
+}
 
 std::optional<std::string> ProcessEnvironment(std::string_view name) {
   const char* value = std::getenv(std::string(name).c_str());
@@ -346,8 +499,12 @@ std::span<const ConfigKey> ConfigKeys() {
 Status SetConfigValue(Config& config, std::string_view key, std::string_view value) {
   const KeySpec* spec = FindSpec(key);
   if (spec == nullptr) {
-    return Status::InvalidArgument("unknown configuration key \"" + std::string(key) +
-                                   "\" (known keys: " + KnownKeys("") + ")");
+    std::string message = "unknown configuration key \"";
+    message += key;
+    message += "\" (known keys: ";
+    message += KnownKeys("");
+    message += ')';
+    return Status::InvalidArgument(message);
   }
   return SetFromText(config, *spec, value);
 }
@@ -378,7 +535,9 @@ Status ApplyConfigToml(Config& config, std::string_view toml_text, std::string_v
                                      "] (known: " + KnownSections() + ")");
     }
     for (const auto& [name_key, node] : *table) {
-      const std::string key = section + "." + std::string(name_key.str());
+      std::string key = section;
+      key += '.';
+      key += name_key.str();
       const KeySpec* spec = FindSpec(key);
       if (spec == nullptr) {
         return Status::InvalidArgument(where(node) + ": unknown key \"" + key + "\" (known in [" +
@@ -432,8 +591,11 @@ Result<Config> LoadConfig(const ConfigSources& sources) {
     if (!value || value->empty()) continue;  // unset or empty: the lower layers stand
     Status status = SetFromText(config, spec, *value);
     if (!status.ok()) {
-      return Status(status.code(),
-                    "environment variable " + std::string(spec.doc.env) + ": " + status.message());
+      std::string message = "environment variable ";
+      message += spec.doc.env;
+      message += ": ";
+      message += status.message();
+      return Status(status.code(), message);
     }
   }
   for (const auto& [key, value] : sources.overrides) {
@@ -444,41 +606,4 @@ Result<Config> LoadConfig(const ConfigSources& sources) {
   return config;
 }
 
-Result<GenerationOptions> MakeGenerationOptions(const Config& config, const EnvLookup& env_lookup) {
-  const EnvLookup& env = env_lookup ? env_lookup : EnvLookup(ProcessEnvironment);
-  GenerationOptions options;
-  options.context_token_budget = config.generation.context_tokens;
-  options.extractive_sentences = config.generation.extractive_sentences;
-  options.extractive_passages = std::max<std::size_t>(1, config.retrieval.top_n);
-  if (!config.llm.configured()) return options;
-
-  LlmOptions& llm = options.llm;
-  llm.base_url = config.llm.url;
-  llm.model = config.llm.model;
-  if (!config.llm.preset.empty()) {
-    const LlmPreset* preset = FindLlmPreset(config.llm.preset);
-    if (preset == nullptr)
-      return Status::InvalidArgument("llm.preset: unknown preset \"" + config.llm.preset + "\"");
-    if (llm.base_url.empty()) llm.base_url = preset->base_url;
-    if (llm.model.empty()) llm.model = preset->default_model;
-  }
-  if (llm.model.empty()) {
-    return Status::InvalidArgument(
-        "an LLM is configured at " + llm.base_url +
-        " but no model is named: set llm.model, SIEVE_LLM_MODEL or --llm-model (a server that "
-        "hosts one model accepts any name)");
-  }
-  std::optional<std::string> key = env(kApiKeyOverrideEnv);
-  if ((!key || key->empty()) && !config.llm.api_key_env.empty()) key = env(config.llm.api_key_env);
-  llm.api_key = key.value_or("");
-  llm.temperature = config.llm.temperature;
-  llm.max_tokens = config.llm.max_tokens;
-  llm.stream = config.llm.stream;
-  llm.timeout = std::chrono::milliseconds(static_cast<long long>(config.llm.timeout_s * 1000));
-  llm.connect_timeout =
-      std::chrono::milliseconds(static_cast<long long>(config.llm.connect_timeout_s * 1000));
-  llm.max_retries = config.llm.retries;
-  return options;
-}
-
-}  // namespace sieve::generation
+}  // namespace sieve::config

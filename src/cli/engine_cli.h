@@ -1,0 +1,51 @@
+// cli/engine_cli.h: how every command reaches the engine: configuration from flags > SIEVE_* >
+// sieve.toml > defaults, an Engine opened on it, a logger that prints notes, and the progress bar.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "cli/command.h"
+#include "cli/progress.h"
+#include "config/config.h"
+#include "sieve/sieve.h"
+
+namespace sieve::cli {
+
+// Flags of one command that override configuration keys, as ("section.key", value); handed to
+// LoadCommandConfig (cli/command.h).
+struct ConfigFlags {
+  config::Overrides overrides;
+  void Set(const char* key, std::string value) { overrides.emplace_back(key, std::move(value)); }
+};
+
+// An engine whose logger prints "sieve: note: ..." (and info lines with --verbose) on stderr.
+// `adjust` may change the engine options (batch size, input length) before the engine opens.
+Result<std::unique_ptr<Engine>> OpenEngine(const config::Config& config,
+                                           const GlobalOptions& global,
+                                           const std::function<void(EngineOptions&)>& adjust = {});
+
+// The metadata filter of --path-prefix (relative paths are taken from the working directory),
+// --type (checked against the known types) and --tag.
+Result<Filter> MakeFilter(const std::string& path_prefix, const std::vector<std::string>& types,
+                          const std::vector<std::string>& tags);
+
+// Prints each note as "sieve: note: <note>" on stderr.
+void PrintNotes(const std::vector<std::string>& notes);
+
+// Draws ingest/embedding progress on a terminal; the bars exist only while there is work.
+class IngestProgressBar {
+ public:
+  void operator()(const IngestProgress& progress);
+  void Clear();
+
+ private:
+  std::unique_ptr<ProgressBar> files_;
+  std::unique_ptr<ProgressBar> chunks_;
+};
+
+}  // namespace sieve::cli

@@ -1,0 +1,63 @@
+// nn/thread_pool.h: the threads that run the encoder's kernels.
+//
+// A ThreadPool is owned by whoever creates it (the engine owns one sized from its configuration);
+// there is no global pool. ParallelFor(n, fn) splits [0, n) into contiguous chunks, runs them on
+// the pool's workers and on the calling thread, and returns when every chunk is done.
+//
+// Thread-safety: ParallelFor may be called from several threads at once (many model sessions
+// share one pool); their chunks are interleaved on the workers, and each caller always works on
+// its own chunks too, so a busy pool slows a caller down but never blocks it. A ParallelFor called
+// from inside one of this pool's workers runs inline on that worker (no deadlock).
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace sieve::nn {
+
+class ThreadPool {
+ public:
+  using RangeFn = std::function<void(std::size_t begin, std::size_t end)>;
+
+  // `threads` is the parallelism of a ParallelFor, the calling thread included: the pool starts
+  // threads - 1 workers. 0 and 1 both mean "run everything on the calling thread".
+  explicit ThreadPool(std::size_t threads);
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+  // Joins the workers. No ParallelFor may be running.
+  ~ThreadPool();
+
+  // Parallelism of a ParallelFor (workers + the caller), at least 1.
+  std::size_t size() const { return workers_.size() + 1; }
+
+  // Calls fn(begin, end) over disjoint ranges covering [0, n): at most size() chunks of nearly
+  // equal length, in any order, on any of the threads. Returns after every call returned. fn must
+  // not throw. n == 0 calls nothing.
+  void ParallelFor(std::size_t n, const RangeFn& fn);
+
+ private:
+  struct Job;
+  void WorkerLoop();
+  static void RunChunks(Job& job);
+
+  std::vector<std::thread> workers_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<std::shared_ptr<Job>> queue_;  // jobs with chunks nobody has claimed yet
+  bool stop_ = false;
+};
+
+// pool->ParallelFor(n, fn), or fn(0, n) on the calling thread when pool is null or of size 1.
+void ParallelFor(ThreadPool* pool, std::size_t n, const ThreadPool::RangeFn& fn);
+
+// Number of chunks ParallelFor(pool, n, ...) would use at most: min(n, parallelism).
+std::size_t Parallelism(const ThreadPool* pool);
+
+}  // namespace sieve::nn

@@ -1,0 +1,665 @@
+// sieve::server::Server in-process on 127.0.0.1 (a free port) with the fixture models and an index
+// of samples/: every endpoint's shape and its errors, keys, CORS, limits, the writer queue.
+#include "server/server.h"
+
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <openssl/evp.h>
+#include <nlohmann/json.hpp>
+
+#include <unistd.h>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <future>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "server/metrics.h"
+#include "server/queues.h"
+
+namespace sieve::server {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+const fs::path kSamples = fs::path(SIEVE_SOURCE_DIR) / "samples";
+const fs::path kModels = fs::path(SIEVE_SOURCE_DIR) / "tests" / "data" / "models";
+
+class ServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("sieve-server-test-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    config::Config config;
+    config.index.dir = (dir_ / "idx").string();
+    config.models.embed = (kModels / "tiny-bge").string();
+    config.models.rerank = (kModels / "tiny-ms-marco").string();
+    auto engine = Engine::Open(config);
+    ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+    engine_ = std::move(engine).value();
+    RequestContext ctx;
+    auto ingested = engine_->Ingest({.paths = {kSamples}}, ctx);
+    ASSERT_TRUE(ingested.ok()) << ingested.status().ToString();
+  }
+  void TearDown() override {
+    StopServer();
+    engine_.reset();
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+
+  void StartServer(ServerOptions options = {}) {
+    options.host = "127.0.0.1";
+    options.port = 0;
+    auto server = Server::Create(*engine_, options);
+    ASSERT_TRUE(server.ok()) << server.status().ToString();
+    server_ = std::move(server).value();
+    Status bound = server_->Bind();
+    ASSERT_TRUE(bound.ok()) << bound.ToString();
+    serving_ = std::async(std::launch::async, [this] { return server_->Serve(); });
+    client_ = std::make_unique<httplib::Client>("127.0.0.1", server_->port());
+    client_->set_read_timeout(30, 0);
+    // Serve() starts listening on its own thread: wait until it answers.
+    for (int i = 0; i < 100; ++i) {
+      if (client_->Get("/healthz")) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    FAIL() << "the server did not start";
+  }
+
+  void StopServer() {
+    if (!server_) return;
+    server_->Stop();
+    ASSERT_EQ(serving_.wait_for(std::chrono::seconds(30)), std::future_status::ready);
+    EXPECT_TRUE(serving_.get().ok());
+    client_.reset();
+    server_.reset();
+  }
+
+  // POSTs a JSON text; returns status and parsed body (null when not JSON).
+  std::pair<int, json> Post(const std::string& path, const std::string& body,
+                            const httplib::Headers& headers = {}) {
+    auto res = client_->Post(path.c_str(), headers, body, "application/json");
+    if (!res) return {0, nullptr};
+    return {res->status, json::parse(res->body, nullptr, false)};
+  }
+  std::pair<int, json> Post(const std::string& path, const json& body,
+                            const httplib::Headers& headers = {}) {
+    return Post(path, body.dump(), headers);
+  }
+  std::pair<int, json> Get(const std::string& path, const httplib::Headers& headers = {}) {
+    auto res = client_->Get(path.c_str(), headers);
+    if (!res) return {0, nullptr};
+    return {res->status, json::parse(res->body, nullptr, false)};
+  }
+
+  // Every error has the same shape.
+  static void ExpectError(const std::pair<int, json>& reply, int status, const std::string& code) {
+    EXPECT_EQ(reply.first, status) << reply.second.dump();
+    ASSERT_TRUE(reply.second.is_object()) << reply.second.dump();
+    ASSERT_TRUE(reply.second.contains("error")) << reply.second.dump();
+    const json& e = reply.second["error"];
+    EXPECT_TRUE(e["message"].is_string());
+    EXPECT_FALSE(e["message"].get<std::string>().empty());
+    EXPECT_TRUE(e["type"].is_string());
+    if (!code.empty()) {
+      EXPECT_EQ(e["code"], code) << reply.second.dump();
+    }
+  }
+
+  fs::path dir_;
+  std::unique_ptr<Engine> engine_;
+  std::unique_ptr<Server> server_;
+  std::future<Status> serving_;
+  std::unique_ptr<httplib::Client> client_;
+};
+
+std::vector<float> DecodeBase64Floats(const std::string& text) {
+  std::string bytes(text.size(), '\0');
+  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(bytes.data()),
+                          reinterpret_cast<const unsigned char*>(text.data()),
+                          static_cast<int>(text.size()));
+  // EVP_DecodeBlock counts the padding as zero bytes.
+  if (!text.empty() && text.back() == '=') --n;
+  if (text.size() >= 2 && text[text.size() - 2] == '=') --n;
+  std::vector<float> out(static_cast<std::size_t>(n) / 4);
+  std::memcpy(out.data(), bytes.data(), out.size() * 4);
+  return out;
+}
+
+TEST_F(ServerTest, EmbeddingsInOpenAIShape) {
+  StartServer();
+  auto [status, body] =
+      Post("/v1/embeddings", json{{"input", {"first text", "second one"}}, {"model", "sieve"}});
+  ASSERT_EQ(status, 200) << body.dump();
+  EXPECT_EQ(body["object"], "list");
+  ASSERT_EQ(body["data"].size(), 2u);
+  EXPECT_EQ(body["data"][1]["index"], 1);
+  EXPECT_EQ(body["data"][0]["object"], "embedding");
+  const auto full = body["data"][0]["embedding"].get<std::vector<float>>();
+  EXPECT_EQ(full.size(), 32u);  // tiny-bge
+  EXPECT_GT(body["usage"]["prompt_tokens"].get<int>(), 2);
+  EXPECT_NE(body["model"].get<std::string>().find("tiny-bge"), std::string::npos);
+
+  // The same vectors as the engine gives, through the batcher.
+  RequestContext ctx;
+  auto direct = engine_->Embed({.texts = {"first text"}}, ctx);
+  ASSERT_TRUE(direct.ok());
+  for (std::size_t i = 0; i < full.size(); ++i) EXPECT_NEAR(full[i], direct->vectors[0][i], 1e-5);
+
+  // base64: the same floats, little-endian.
+  auto b64 = Post("/v1/embeddings", json{{"input", "first text"}, {"encoding_format", "base64"}});
+  ASSERT_EQ(b64.first, 200);
+  const auto decoded = DecodeBase64Floats(b64.second["data"][0]["embedding"].get<std::string>());
+  ASSERT_EQ(decoded.size(), full.size());
+  // Another request may be batched differently (padding): equal up to rounding.
+  for (std::size_t i = 0; i < full.size(); ++i) EXPECT_NEAR(decoded[i], full[i], 1e-5);
+
+  // dimensions: the first d components, renormalised.
+  auto cut = Post("/v1/embeddings", json{{"input", "first text"}, {"dimensions", 8}});
+  ASSERT_EQ(cut.first, 200);
+  const auto small = cut.second["data"][0]["embedding"].get<std::vector<float>>();
+  ASSERT_EQ(small.size(), 8u);
+  double norm = 0;
+  for (float x : small) norm += x * x;
+  EXPECT_NEAR(norm, 1.0, 1e-4);
+  double scale = 0;
+  for (std::size_t i = 0; i < 8; ++i) scale += full[i] * full[i];
+  EXPECT_NEAR(small[0], full[0] / std::sqrt(scale), 1e-4);
+}
+
+TEST_F(ServerTest, EmbeddingErrors) {
+  ServerOptions options;
+  options.max_inputs = 4;
+  options.max_body_bytes = 64 * 1024;
+  StartServer(options);
+  ExpectError(Post("/v1/embeddings", std::string("{\"input\": ")), 400, "invalid_json");
+  ExpectError(Post("/v1/embeddings", std::string("[1,2]")), 400, "invalid_request");
+  ExpectError(Post("/v1/embeddings", std::string("")), 400, "invalid_request");
+  ExpectError(Post("/v1/embeddings", json{{"input", 5}}), 400, "invalid_type");
+  ExpectError(Post("/v1/embeddings", json{{"input", {1, 2, 3}}}), 400, "invalid_type");
+  ExpectError(Post("/v1/embeddings", json{{"input", json::array()}}), 400, "empty_input");
+  ExpectError(Post("/v1/embeddings", json{{"input", {"a", "  "}}}), 400, "empty_input");
+  ExpectError(Post("/v1/embeddings", json{{"model", "sieve"}}), 400, "invalid_request");
+  ExpectError(Post("/v1/embeddings", json{{"input", {"a", "b", "c", "d", "e"}}}), 413,
+              "too_many_inputs");
+  ExpectError(Post("/v1/embeddings", json{{"input", "a"}, {"model", "text-embedding-3-small"}}),
+              404, "model_not_found");
+  ExpectError(Post("/v1/embeddings", json{{"input", "a"}, {"dimensions", 33}}), 400,
+              "invalid_value");
+  ExpectError(Post("/v1/embeddings", json{{"input", "a"}, {"dimensions", "8"}}), 400,
+              "invalid_type");
+  ExpectError(Post("/v1/embeddings", json{{"input", "a"}, {"encoding_format", "hex"}}), 400,
+              "invalid_value");
+  // Longer than the model reads: refused, never silently truncated; TEI's truncate allows it.
+  std::string long_text;
+  for (int i = 0; i < 2000; ++i) long_text += "lift ";
+  ExpectError(Post("/v1/embeddings", json{{"input", long_text}}), 400, "input_too_long");
+  ExpectError(Post("/embed", json{{"inputs", long_text}}), 413, "input_too_long");
+  EXPECT_EQ(Post("/embed", json{{"inputs", long_text}, {"truncate", true}}).first, 200);
+  // A body past --max-body-mb.
+  ExpectError(Post("/v1/embeddings", json{{"input", std::string(100 * 1024, 'a')}}), 413,
+              "body_too_large");
+  ExpectError(Get("/no/such/endpoint"), 404, "not_found");
+  // Still serving after all that.
+  EXPECT_EQ(Post("/v1/embeddings", json{{"input", "ok"}}).first, 200);
+}
+
+TEST_F(ServerTest, TeiEmbedTokenizeInfoHealth) {
+  StartServer();
+  auto embed = Post("/embed", json{{"inputs", {"alpha", "beta"}}});
+  ASSERT_EQ(embed.first, 200);
+  ASSERT_TRUE(embed.second.is_array());
+  ASSERT_EQ(embed.second.size(), 2u);
+  EXPECT_EQ(embed.second[0].size(), 32u);
+  auto single = Post("/embed", json{{"inputs", "alpha"}});
+  ASSERT_EQ(single.first, 200);
+  for (std::size_t i = 0; i < 32; ++i) {
+    EXPECT_NEAR(single.second[0][i].get<double>(), embed.second[0][i].get<double>(), 1e-5);
+  }
+
+  auto tok = Post("/tokenize", json{{"inputs", "lift"}});
+  ASSERT_EQ(tok.first, 200);
+  ASSERT_EQ(tok.second.size(), 1u);
+  EXPECT_EQ(tok.second[0].front()["text"], "[CLS]");
+  EXPECT_EQ(tok.second[0].front()["special"], true);
+  EXPECT_EQ(tok.second[0].back()["text"], "[SEP]");
+  ExpectError(Post("/tokenize", json{{"inputs", json::array()}}), 400, "empty_input");
+
+  auto info = Get("/info");
+  ASSERT_EQ(info.first, 200);
+  EXPECT_NE(info.second["model_id"].get<std::string>().find("tiny-bge"), std::string::npos);
+  EXPECT_EQ(info.second["max_batch_tokens"], 8192);
+  EXPECT_EQ(client_->Get("/health")->status, 200);
+  EXPECT_EQ(Get("/healthz").second["status"], "ok");
+  EXPECT_EQ(Get("/readyz").first, 200);
+}
+
+TEST_F(ServerTest, RerankInCohereAndTeiShapes) {
+  StartServer();
+  const json docs = {"Cats sleep most of the day.",
+                     "A cross-encoder reads the query and the passage together.",
+                     "Paris is in France."};
+  auto cohere = Post(
+      "/v1/rerank",
+      json{{"query", "what reads query and passage together?"}, {"documents", docs}, {"top_n", 2}});
+  ASSERT_EQ(cohere.first, 200) << cohere.second.dump();
+  const json& results = cohere.second["results"];
+  ASSERT_EQ(results.size(), 2u);
+  EXPECT_GE(results[0]["relevance_score"].get<double>(),
+            results[1]["relevance_score"].get<double>());
+  const auto top = results[0]["index"].get<std::size_t>();
+  EXPECT_EQ(results[0]["document"]["text"], docs[top]);
+  // The same scores as the engine.
+  RequestContext ctx;
+  auto direct = engine_->Rerank({.query = "what reads query and passage together?",
+                                 .documents = docs.get<std::vector<std::string>>()},
+                                ctx);
+  ASSERT_TRUE(direct.ok());
+  EXPECT_EQ(direct->results[0].index, top);
+  EXPECT_NEAR(direct->results[0].score, results[0]["relevance_score"].get<double>(), 1e-6);
+
+  // Documents as {"text": ...} objects (Jina), on /rerank too.
+  auto objects = Post("/rerank", json{{"query", "q"},
+                                      {"documents", {{{"text", "one"}}, {{"text", "two"}}}},
+                                      {"return_documents", false}});
+  ASSERT_EQ(objects.first, 200);
+  EXPECT_EQ(objects.second["results"].size(), 2u);
+  EXPECT_FALSE(objects.second["results"][0].contains("document"));
+
+  // TEI: "texts" gives a bare array of {index, score}.
+  auto tei = Post("/rerank", json{{"query", "what reads query and passage together?"},
+                                  {"texts", docs},
+                                  {"return_text", true}});
+  ASSERT_EQ(tei.first, 200);
+  ASSERT_TRUE(tei.second.is_array());
+  ASSERT_EQ(tei.second.size(), 3u);
+  EXPECT_EQ(tei.second[0]["index"], top);
+  EXPECT_EQ(tei.second[0]["text"], docs[top]);
+
+  ExpectError(Post("/v1/rerank", json{{"documents", docs}}), 400, "invalid_request");
+  ExpectError(Post("/v1/rerank", json{{"query", ""}, {"documents", docs}}), 400, "empty_input");
+  ExpectError(Post("/v1/rerank", json{{"query", "q"}, {"documents", json::array()}}), 400,
+              "empty_input");
+  ExpectError(Post("/v1/rerank", json{{"query", "q"}, {"documents", "nope"}}), 400, "invalid_type");
+  ExpectError(Post("/v1/rerank", json{{"query", "q"}, {"documents", docs}, {"top_n", 0}}), 400,
+              "invalid_value");
+  ExpectError(Post("/v1/rerank", json{{"query", "q"}, {"documents", docs}, {"model", "x"}}), 404,
+              "model_not_found");
+}
+
+// Splits a server-sent event stream into (event, data) pairs.
+std::vector<std::pair<std::string, std::string>> ParseSse(const std::string& text) {
+  std::vector<std::pair<std::string, std::string>> events;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    std::size_t end = text.find("\n\n", start);
+    if (end == std::string::npos) end = text.size();
+    std::string event;
+    std::string data;
+    std::size_t line_start = start;
+    while (line_start < end) {
+      std::size_t line_end = text.find('\n', line_start);
+      if (line_end == std::string::npos || line_end > end) line_end = end;
+      const std::string line = text.substr(line_start, line_end - line_start);
+      if (line.rfind("event: ", 0) == 0) event = line.substr(7);
+      if (line.rfind("data: ", 0) == 0) data += line.substr(6);
+      line_start = line_end + 1;
+    }
+    if (!data.empty()) events.emplace_back(event, data);
+    start = end + 2;
+  }
+  return events;
+}
+
+TEST_F(ServerTest, QueryAnswersWithCitationsAndStreams) {
+  StartServer();
+  auto [status, body] =
+      Post("/v1/query", json{{"query", "what does a cross-encoder read?"}, {"top_n", 3}});
+  ASSERT_EQ(status, 200) << body.dump();
+  EXPECT_FALSE(body["answer"].get<std::string>().empty());
+  EXPECT_EQ(body["passages"].size(), 3u);
+  ASSERT_FALSE(body["citations"].empty());
+  EXPECT_TRUE(body["citations"][0].contains("path"));
+  EXPECT_TRUE(body["passages"][0]["scores"].contains("rerank"));
+  EXPECT_FALSE(body["timings"].empty());
+
+  auto res = client_->Post(
+      "/v1/query",
+      json{{"query", "what does a cross-encoder read?"}, {"top_n", 3}, {"stream", true}}.dump(),
+      "application/json");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  EXPECT_NE(res->get_header_value("Content-Type").find("text/event-stream"), std::string::npos);
+  const auto events = ParseSse(res->body);
+  ASSERT_GE(events.size(), 3u);
+  EXPECT_EQ(events[0].first, "token");
+  EXPECT_EQ(events[events.size() - 2].first, "citations");
+  EXPECT_EQ(events.back().first, "done");
+  std::string streamed;
+  for (const auto& [event, data] : events) {
+    if (event == "token") streamed += json::parse(data)["text"].get<std::string>();
+  }
+  const json done = json::parse(events.back().second);
+  EXPECT_EQ(streamed, done["answer"].get<std::string>());
+  EXPECT_EQ(done["answer"], body["answer"]);
+
+  ExpectError(Post("/v1/query", json{{"query", "  "}}), 400, "empty_input");
+  ExpectError(Post("/v1/query", json{{"query", "x"}, {"mode", "magic"}}), 400, "invalid_value");
+  ExpectError(Post("/v1/query", json{{"query", "x"}, {"k", -1}}), 400, "invalid_value");
+  ExpectError(Post("/v1/query", json{{"query", 3}}), 400, "invalid_type");
+  // Control characters are just text (a NUL once ended the FTS5 query: a 500).
+  EXPECT_EQ(
+      Post("/v1/query", json{{"query", std::string("lift\0drag\x01", 10)}, {"mode", "lexical"}})
+          .first,
+      200);
+}
+
+TEST_F(ServerTest, ChatCompletionsLikeOpenAI) {
+  StartServer();
+  const json request = {{"model", "sieve"},
+                        {"messages",
+                         {{{"role", "system"}, {"content", "be brief"}},
+                          {{"role", "user"}, {"content", "what is reciprocal rank fusion?"}}}}};
+  auto [status, body] = Post("/v1/chat/completions", request);
+  ASSERT_EQ(status, 200) << body.dump();
+  EXPECT_EQ(body["object"], "chat.completion");
+  EXPECT_EQ(body["model"], "sieve");
+  EXPECT_EQ(body["choices"][0]["message"]["role"], "assistant");
+  EXPECT_EQ(body["choices"][0]["finish_reason"], "stop");
+  const std::string answer = body["choices"][0]["message"]["content"];
+  EXPECT_FALSE(answer.empty());
+  EXPECT_FALSE(body["citations"].empty());
+
+  json streaming = request;
+  streaming["stream"] = true;
+  auto res = client_->Post("/v1/chat/completions", streaming.dump(), "application/json");
+  ASSERT_TRUE(res);
+  const auto events = ParseSse(res->body);
+  ASSERT_GE(events.size(), 3u);
+  EXPECT_EQ(events.back().second, "[DONE]");
+  std::string streamed;
+  json last;
+  for (std::size_t i = 0; i + 1 < events.size(); ++i) {
+    last = json::parse(events[i].second);
+    EXPECT_EQ(last["object"], "chat.completion.chunk");
+    streamed += last["choices"][0]["delta"].value("content", "");
+  }
+  EXPECT_EQ(streamed, answer);
+  EXPECT_EQ(last["choices"][0]["finish_reason"], "stop");
+  EXPECT_FALSE(last["citations"].empty());
+
+  // Content as an array of parts.
+  auto parts = Post(
+      "/v1/chat/completions",
+      json{{"messages",
+            {{{"role", "user"}, {"content", {{{"type", "text"}, {"text", "what is BM25?"}}}}}}}});
+  EXPECT_EQ(parts.first, 200);
+  ExpectError(
+      Post("/v1/chat/completions", json{{"model", "gpt-4o"}, {"messages", request["messages"]}}),
+      404, "model_not_found");
+  ExpectError(Post("/v1/chat/completions", json{{"messages", json::array()}}), 400, "empty_input");
+  ExpectError(Post("/v1/chat/completions",
+                   json{{"messages", {{{"role", "assistant"}, {"content", "hi"}}}}}),
+              400, "empty_input");
+  ExpectError(Post("/v1/chat/completions", json{{"messages", "hi"}}), 400, "invalid_type");
+}
+
+TEST_F(ServerTest, DocumentsAddListGetDelete) {
+  StartServer();
+  auto listed = Get("/v1/documents?limit=2");
+  ASSERT_EQ(listed.first, 200);
+  const std::size_t before = listed.second["total"];
+  EXPECT_EQ(listed.second["data"].size(), 2u);
+  auto page2 = Get("/v1/documents?offset=2&limit=2");
+  ASSERT_EQ(page2.first, 200);
+  EXPECT_NE(page2.second["data"][0]["id"], listed.second["data"][0]["id"]);
+  ExpectError(Get("/v1/documents?limit=abc"), 400, "invalid_value");
+
+  // JSON text; a name that tries to leave the upload folder stays inside it.
+  auto added = Post("/v1/documents", json{{"name", "../../outside.md"},
+                                          {"text",
+                                           "# Zebras\n\nZebras have black and white "
+                                           "stripes that confuse flies."},
+                                          {"tags", {"animals"}}});
+  ASSERT_EQ(added.first, 201) << added.second.dump();
+  ASSERT_EQ(added.second["data"].size(), 1u);
+  const json doc = added.second["data"][0];
+  EXPECT_EQ(doc["title"], "Zebras");
+  EXPECT_EQ(doc["tags"], json({"animals"}));
+  const fs::path uploads = dir_ / "idx" / "uploads";
+  EXPECT_TRUE(fs::exists(uploads / "outside.md"));
+  EXPECT_FALSE(fs::exists(dir_ / "outside.md"));
+  EXPECT_FALSE(fs::exists(dir_ / "idx" / "outside.md"));
+  EXPECT_EQ(fs::path(doc["path"].get<std::string>()).parent_path(), fs::weakly_canonical(uploads));
+
+  // Queries see it at once.
+  auto found = Post("/v1/query", json{{"query", "zebra stripes flies"}, {"mode", "lexical"}});
+  ASSERT_EQ(found.first, 200);
+  EXPECT_EQ(found.second["passages"][0]["title"], "Zebras");
+
+  // Multipart upload with tags.
+  httplib::MultipartFormDataItems items = {
+      {"file", "Giraffes have long necks and eat leaves from tall trees.", "giraffe notes.txt",
+       "text/plain"},
+      {"tags", "animals, tall", "", ""}};
+  auto multipart = client_->Post("/v1/documents", items);
+  ASSERT_TRUE(multipart);
+  ASSERT_EQ(multipart->status, 201) << multipart->body;
+  const json mp = json::parse(multipart->body);
+  ASSERT_EQ(mp["data"].size(), 1u);
+  EXPECT_EQ(mp["data"][0]["tags"], json({"animals", "tall"}));
+  EXPECT_TRUE(fs::exists(uploads / "giraffe_notes.txt"));
+
+  // Unsupported type: refused, nothing kept.
+  httplib::MultipartFormDataItems bad = {{"file", "\x01\x02", "blob.exe", "application/x"}};
+  auto refused = client_->Post("/v1/documents", bad);
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 415) << refused->body;
+  EXPECT_FALSE(fs::exists(uploads / "blob.exe"));
+  ExpectError(Post("/v1/documents", json{{"text", ""}}), 400, "empty_input");
+  ExpectError(Post("/v1/documents", json{{"name", ".."}, {"text", "x"}}), 400, "invalid_name");
+
+  EXPECT_EQ(Get("/v1/documents").second["total"], before + 2);
+  const std::string id = std::to_string(doc["id"].get<std::int64_t>());
+  auto one = Get("/v1/documents/" + id);
+  ASSERT_EQ(one.first, 200);
+  EXPECT_EQ(one.second["key"], doc["key"]);
+
+  auto del = client_->Delete(("/v1/documents/" + id).c_str());
+  ASSERT_TRUE(del);
+  EXPECT_EQ(del->status, 200) << del->body;
+  EXPECT_FALSE(fs::exists(uploads / "outside.md"));
+  ExpectError(Get("/v1/documents/" + id), 404, "not_found");
+  auto again = client_->Delete(("/v1/documents/" + id).c_str());
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->status, 404);
+  EXPECT_EQ(Get("/v1/documents").second["total"], before + 1);
+  ExpectError(Get("/v1/documents/99999999999999999999999"), 404, "not_found");
+}
+
+TEST_F(ServerTest, KeysGuardReadsAndWrites) {
+  ServerOptions options;
+  options.api_key = "read-key";
+  options.admin_key = "admin-key";
+  StartServer(options);
+  const json embed = {{"input", "x"}};
+  ExpectError(Post("/v1/embeddings", embed), 401, "invalid_api_key");
+  ExpectError(Post("/v1/embeddings", embed, {{"Authorization", "Bearer wrong"}}), 401,
+              "invalid_api_key");
+  ExpectError(Post("/v1/embeddings", embed, {{"Authorization", "read-key"}}), 401,
+              "invalid_api_key");
+  EXPECT_EQ(Post("/v1/embeddings", embed, {{"Authorization", "Bearer read-key"}}).first, 200);
+  EXPECT_EQ(Post("/v1/embeddings", embed, {{"Authorization", "Bearer admin-key"}}).first, 200);
+  const json doc = {{"name", "k.txt"}, {"text", "keys"}};
+  ExpectError(Post("/v1/documents", doc, {{"Authorization", "Bearer read-key"}}), 401,
+              "invalid_api_key");
+  EXPECT_EQ(Post("/v1/documents", doc, {{"Authorization", "Bearer admin-key"}}).first, 201);
+  ExpectError(Get("/metrics"), 401, "invalid_api_key");
+  // Health, readiness, the page and the API description stay open.
+  EXPECT_EQ(Get("/healthz").first, 200);
+  EXPECT_EQ(Get("/readyz").first, 200);
+  EXPECT_EQ(client_->Get("/")->status, 200);
+  EXPECT_EQ(Get("/openapi.json").first, 200);
+}
+
+TEST_F(ServerTest, CorsOnlyWhenConfigured) {
+  StartServer();
+  auto plain = client_->Get("/healthz", {{"Origin", "http://example.test"}});
+  ASSERT_TRUE(plain);
+  EXPECT_FALSE(plain->has_header("Access-Control-Allow-Origin"));
+  StopServer();
+  ServerOptions options;
+  options.cors_origin = "http://example.test";
+  StartServer(options);
+  auto with = client_->Get("/healthz", {{"Origin", "http://example.test"}});
+  ASSERT_TRUE(with);
+  EXPECT_EQ(with->get_header_value("Access-Control-Allow-Origin"), "http://example.test");
+  auto preflight = client_->Options("/v1/embeddings");
+  ASSERT_TRUE(preflight);
+  EXPECT_EQ(preflight->status, 204);
+  EXPECT_EQ(preflight->get_header_value("Access-Control-Allow-Origin"), "http://example.test");
+}
+
+TEST_F(ServerTest, ConcurrentEmbeddingsAreBatchedAndExact) {
+  ServerOptions options;
+  options.max_wait = std::chrono::milliseconds(50);
+  StartServer(options);
+  std::vector<std::string> texts;
+  for (int i = 0; i < 16; ++i) texts.push_back("text number " + std::to_string(i) + " about lift");
+  std::vector<std::future<json>> replies;
+  for (const auto& text : texts) {
+    replies.push_back(std::async(std::launch::async, [&, text] {
+      httplib::Client client("127.0.0.1", server_->port());
+      auto res = client.Post("/v1/embeddings", json{{"input", text}}.dump(), "application/json");
+      if (!res) return json("no response: " + httplib::to_string(res.error()));
+      return res->status == 200 ? json::parse(res->body) : json(res->body);
+    }));
+  }
+  RequestContext ctx;
+  auto direct = engine_->Embed({.texts = texts}, ctx);
+  ASSERT_TRUE(direct.ok());
+  for (std::size_t i = 0; i < texts.size(); ++i) {
+    const json reply = replies[i].get();
+    ASSERT_TRUE(reply.is_object()) << reply.dump();
+    const auto v = reply["data"][0]["embedding"].get<std::vector<float>>();
+    ASSERT_EQ(v.size(), direct->vectors[i].size());
+    for (std::size_t j = 0; j < v.size(); ++j) EXPECT_NEAR(v[j], direct->vectors[i][j], 1e-5);
+  }
+  // Some batch held more than one request.
+  auto metrics = client_->Get("/metrics");
+  ASSERT_TRUE(metrics);
+  const std::string& text = metrics->body;
+  const auto pos = text.find("sieve_batch_texts_bucket{le=\"1\"} ");
+  const auto count_pos = text.find("sieve_batch_texts_count ");
+  ASSERT_NE(pos, std::string::npos);
+  ASSERT_NE(count_pos, std::string::npos);
+  const int single =
+      std::stoi(text.substr(pos + std::strlen("sieve_batch_texts_bucket{le=\"1\"} ")));
+  const int batches = std::stoi(text.substr(count_pos + std::strlen("sieve_batch_texts_count ")));
+  EXPECT_LT(batches, 1 + 16) << "16 concurrent requests (and the start-up probe) ran one by one";
+  EXPECT_LT(single, batches + 0) << text.substr(pos, 200);
+}
+
+TEST_F(ServerTest, MetricsAndOpenApi) {
+  StartServer();
+  ASSERT_EQ(Post("/v1/embeddings", json{{"input", "x"}}).first, 200);
+  ASSERT_EQ(Post("/v1/query", json{{"query", "what is bm25"}}).first, 200);
+  ASSERT_EQ(Post("/v1/embeddings", json{{"input", 1}}).first, 400);
+  auto res = client_->Get("/metrics");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  const std::string& m = res->body;
+  EXPECT_NE(m.find("sieve_http_requests_total{endpoint=\"/v1/embeddings\",status=\"200\"} 1"),
+            std::string::npos);
+  EXPECT_NE(m.find("sieve_http_requests_total{endpoint=\"/v1/embeddings\",status=\"400\"} 1"),
+            std::string::npos);
+  EXPECT_NE(m.find("sieve_http_request_duration_seconds_count{endpoint=\"/v1/query\"} 1"),
+            std::string::npos);
+  EXPECT_NE(m.find("sieve_stage_duration_seconds_count{stage=\"retrieve\"}"), std::string::npos);
+  EXPECT_NE(m.find("sieve_stage_duration_seconds_count{stage=\"generate\"}"), std::string::npos);
+  EXPECT_NE(m.find("sieve_index_documents 4"), std::string::npos);
+  EXPECT_NE(m.find("sieve_tokens_total{endpoint=\"embed\"}"), std::string::npos);
+
+  auto spec = Get("/openapi.json");
+  ASSERT_EQ(spec.first, 200);
+  EXPECT_EQ(spec.second["openapi"], "3.0.3");
+  for (const char* path :
+       {"/v1/embeddings", "/embed", "/v1/rerank", "/rerank", "/tokenize", "/info", "/v1/query",
+        "/v1/chat/completions", "/v1/documents", "/v1/documents/{id}", "/health", "/healthz",
+        "/readyz", "/metrics", "/openapi.json", "/"}) {
+    EXPECT_TRUE(spec.second["paths"].contains(path)) << path;
+  }
+  auto page = client_->Get("/");
+  ASSERT_TRUE(page);
+  EXPECT_NE(page->body.find("<title>Sieve</title>"), std::string::npos);
+  EXPECT_EQ(page->body.find("http://"), std::string::npos) << "the page loads nothing external";
+  EXPECT_EQ(page->body.find("https://"), std::string::npos);
+}
+
+TEST_F(ServerTest, StopLetsRequestsInFlightFinish) {
+  // A long wait for company holds an embedding request inside the server for 1.5 s.
+  ServerOptions options;
+  options.max_wait = std::chrono::milliseconds(1500);
+  StartServer(options);
+  const int port = server_->port();
+  const auto start = std::chrono::steady_clock::now();
+  auto in_flight = std::async(std::launch::async, [port] {
+    httplib::Client client("127.0.0.1", port);
+    client.set_read_timeout(30, 0);
+    auto res = client.Post("/v1/embeddings", json{{"input", "held"}}.dump(), "application/json");
+    return res ? res->status : 0;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  StopServer();  // returns once the request in flight is answered
+  EXPECT_EQ(in_flight.get(), 200);
+  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(1400));
+  httplib::Client after("127.0.0.1", port);
+  after.set_connection_timeout(1, 0);
+  EXPECT_FALSE(after.Get("/healthz"));
+}
+
+TEST(EmbedBatcherTest, FullQueueAnswersBusy) {
+  const fs::path dir = fs::temp_directory_path() / ("sieve-batcher-" + std::to_string(::getpid()));
+  config::Config config;
+  config.index.dir = (dir / "idx").string();
+  config.models.embed = (kModels / "tiny-bge").string();
+  auto engine = Engine::Open(config);
+  ASSERT_TRUE(engine.ok());
+  Metrics metrics;
+  // A long wait for company keeps the first request queued while the second arrives.
+  EmbedBatcher batcher(**engine,
+                       BatcherOptions{.max_batch_tokens = 100000,
+                                      .max_wait = std::chrono::milliseconds(1500),
+                                      .max_queue = 1,
+                                      .workers = 1},
+                       metrics);
+  auto first = std::async(std::launch::async, [&] {
+    RequestContext ctx;
+    return batcher.Embed({"one"}, {3}, false, ctx).ok();
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  RequestContext ctx;
+  auto second = batcher.Embed({"two"}, {3}, false, ctx);
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), StatusCode::kBusy);
+  EXPECT_TRUE(first.get());
+  // With the queue free again it is served; a passed deadline gives kTimeout.
+  EXPECT_TRUE(batcher.Embed({"three"}, {3}, false, ctx).ok());
+  RequestContext late;
+  late.set_timeout(std::chrono::milliseconds(100));
+  auto timed_out = batcher.Embed({"four"}, {3}, false, late);
+  ASSERT_FALSE(timed_out.ok());
+  EXPECT_EQ(timed_out.status().code(), StatusCode::kTimeout);
+  batcher.Stop();
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+}
+
+}  // namespace
+}  // namespace sieve::server
