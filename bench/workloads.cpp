@@ -22,7 +22,7 @@
 #include <vector>
 
 #include "models/encoder.h"
-#include "nn/kernels.h"
+#include "nn/thread_pool.h"
 
 namespace {
 
@@ -74,11 +74,14 @@ int main(int argc, char** argv) {
               << std::endl;
     return 2;
   }
-  sieve::nn::SetGemmThreads(threads);
+  // The engine's model: one ThreadPool (threads = parallelism, the caller included) that the
+  // sessions run their kernels on.
+  sieve::nn::ThreadPool pool(static_cast<std::size_t>(threads));
 
   const auto load_start = std::chrono::steady_clock::now();
   sieve::models::LoadModelOptions options;
   options.batch_size = 32;
+  options.pool = &pool;
   auto embedder =
       sieve::models::LoadEmbedder(doc["models"]["embedder"].get<std::string>(), options);
   auto reranker =
