@@ -1,6 +1,6 @@
 // workloads: Sieve's side of the peer benchmark (bench/run drives it; see bench/README.md).
 //
-//   build/bench/workloads --workloads DIR/workloads.json [--threads 2] [--precision fp32]
+//   build/bench/workloads --workloads DIR/workloads.json [--threads 2] [--precision fp32|int8]
 //
 // Loads the embedder and the cross-encoder named in workloads.json through the public model API
 // (models::LoadEmbedder / LoadCrossEncoder on a Hub folder), then answers one JSON request per
@@ -59,7 +59,7 @@ int main(int argc, char** argv) {
     if (flag == "--precision") precision = argv[i + 1];
   }
   if (workloads_path.empty()) {
-    std::cerr << "usage: workloads --workloads FILE [--threads N] [--precision fp32]\n";
+    std::cerr << "usage: workloads --workloads FILE [--threads N] [--precision fp32|int8]\n";
     return 1;
   }
   std::ifstream file(workloads_path);
@@ -68,10 +68,9 @@ int main(int argc, char** argv) {
     std::cout << Fail("cannot parse " + workloads_path).dump() << std::endl;
     return 2;
   }
-  // TODO(int8): pass the precision to LoadModelOptions once the model API has it.
-  if (precision != "fp32") {
-    std::cout << Fail("precision " + precision + " is not supported by this build").dump()
-              << std::endl;
+  auto parsed_precision = sieve::models::ParsePrecision(precision);
+  if (!parsed_precision.ok()) {
+    std::cout << Fail(parsed_precision.status().ToString()).dump() << std::endl;
     return 2;
   }
   // The engine's model: one ThreadPool (threads = parallelism, the caller included) that the
@@ -82,6 +81,7 @@ int main(int argc, char** argv) {
   sieve::models::LoadModelOptions options;
   options.batch_size = 32;
   options.pool = &pool;
+  options.precision = *parsed_precision;
   auto embedder =
       sieve::models::LoadEmbedder(doc["models"]["embedder"].get<std::string>(), options);
   auto reranker =
