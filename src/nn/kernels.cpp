@@ -7,6 +7,8 @@
 #include <limits>
 #include <mutex>
 
+#include "nn/vector_math.h"
+
 namespace sieve::nn {
 
 namespace {
@@ -97,11 +99,9 @@ namespace {
 
 void ActivateRange(Activation activation, float* x, std::size_t n) {
   switch (activation) {
-    case Activation::kGeluErf: {
-      const float inv_sqrt2 = static_cast<float>(1.0 / std::sqrt(2.0));
-      for (std::size_t i = 0; i < n; ++i) x[i] = 0.5f * x[i] * (1.0f + std::erf(x[i] * inv_sqrt2));
+    case Activation::kGeluErf:
+      GeluErfInPlace(x, n);
       break;
-    }
     case Activation::kGeluTanh: {
       const float c = static_cast<float>(std::sqrt(2.0 / 3.14159265358979323846));
       for (std::size_t i = 0; i < n; ++i) {
@@ -138,10 +138,13 @@ void Softmax(float* x, const std::int32_t* keep, std::size_t n) {
     std::fill(x, x + n, 0.0f);
     return;
   }
-  float sum = 0;
-  for (std::size_t i = 0; i < n; ++i) {
-    x[i] = (keep == nullptr || keep[i] != 0) ? std::exp(x[i] - max_value) : 0.0f;
-    sum += x[i];
+  float sum = ExpShiftedInPlace(x, n, max_value);
+  if (keep != nullptr) {
+    sum = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      if (keep[i] == 0) x[i] = 0.0f;
+      sum += x[i];
+    }
   }
   const float inv_sum = 1.0f / sum;
   for (std::size_t i = 0; i < n; ++i) x[i] *= inv_sum;

@@ -161,7 +161,10 @@ TEST(EncoderModelTest, TwoSessionsMatchOneAloneAlsoConcurrently) {
       const auto expected = ScoreAll(**alone);
       const auto got = ScoreAll(**a);
       ASSERT_EQ(got.size(), expected.size());
-      for (std::size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], expected[i], 1e-6) << name;
+      // Batches of 2 against batches of 32: other padded lengths, so other sgemm blockings and
+      // summation orders; logits agree to float rounding amplified by the layers (measured up to
+      // 1.5e-6 on tiny-xlmr-reranker with the AVX2 GELU/exp of nn/vector_math.h).
+      for (std::size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], expected[i], 5e-6) << name;
       std::vector<float> from_a[20], from_b[20];
       std::thread ta([&] {
         for (auto& r : from_a) r = ScoreAll(**a);
