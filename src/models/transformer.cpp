@@ -255,6 +255,11 @@ Result<const float*> TransformerModel::Encode(const TokenBatch& batch, nn::Arena
   float* attention_out = arena.Allocate(tokens * h);
   float* intermediate = arena.Allocate(tokens * c.intermediate_size);
   const nn::AttentionShape shape{batch.batch, batch.seq_len, c.num_heads, h / c.num_heads};
+  // Quantised activations of the int8 layers: one buffer for every layer (sized for the widest).
+  float* int8_scratch =
+      int8_layers_.empty()
+          ? nullptr
+          : arena.Allocate(nn::LinearInt8ScratchFloats(tokens, std::max(h, c.intermediate_size)));
   for (std::size_t i = 0; i < layers_.size(); ++i) {
     const Layer& layer = layers_[i];
     const Int8Layer* q = int8_layers_.empty() ? nullptr : &int8_layers_[i];
@@ -263,7 +268,7 @@ Result<const float*> TransformerModel::Encode(const TokenBatch& batch, nn::Arena
                             const nn::Int8Matrix* quantised, const float* bias, float* y,
                             std::size_t n, std::size_t k, std::size_t ldy) {
       if (quantised != nullptr) {
-        nn::LinearInt8(input, *quantised, bias, y, tokens, arena, pool, ldy);
+        nn::LinearInt8(input, *quantised, bias, y, tokens, int8_scratch, pool, ldy);
       } else {
         nn::Linear(input, weight, bias, y, tokens, n, k, pool, ldy);
       }

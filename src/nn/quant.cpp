@@ -166,13 +166,6 @@ void TileScalar(const std::int8_t* a, std::size_t lda, std::size_t rows, const s
   }
 }
 
-// Aligned scratch from the arena (which hands out 64-byte aligned floats).
-template <typename T>
-T* ScratchOf(Arena& arena, std::size_t count) {
-  return reinterpret_cast<T*>(
-      arena.Allocate((count * sizeof(T) + sizeof(float) - 1) / sizeof(float)));
-}
-
 }  // namespace
 
 std::string_view Int8KernelName(Int8Kernel kernel) {
@@ -279,29 +272,26 @@ float Int8Matrix::Dequantized(std::size_t j, std::size_t i) const {
   return static_cast<float>(q) * scales_[j];
 }
 
+std::size_t LinearInt8ScratchFloats(std::size_t m, std::size_t k) {
+  // Row scales (m rounded up to 4: the activations start 16-byte aligned), then m rows of k
+  // rounded up to 4 values of at most 2 bytes.
+  return RoundUp(m, 4) +
+         (m * RoundUp(k, 4) * sizeof(std::int16_t) + sizeof(float) - 1) / sizeof(float);
+}
+
 void LinearInt8(const float* x, const Int8Matrix& w, const float* bias, float* y, std::size_t m,
-                Arena& arena, ThreadPool* pool, std::size_t ldy) {
+                float* scratch, ThreadPool* pool, std::size_t ldy) {
   const std::size_t n = w.n_, k = w.k_, kp = w.k_padded_;
   if (m == 0 || n == 0) return;
   if (ldy == 0) ldy = n;
   const Int8Kernel kernel = w.kernel_;
 
   // 1. Quantise the activations, row by row.
-  float* row_scales = arena.Allocate(m);
-  std::int8_t* a8 = nullptr;
-  std::int16_t* a16 = nullptr;
-  std::uint8_t* au8 = nullptr;
-  switch (kernel) {
-    case Int8Kernel::kScalar:
-      a8 = ScratchOf<std::int8_t>(arena, m * kp);
-      break;
-    case Int8Kernel::kAvx2:
-      a16 = ScratchOf<std::int16_t>(arena, m * kp);
-      break;
-    case Int8Kernel::kAvx512Vnni:
-      au8 = ScratchOf<std::uint8_t>(arena, m * kp);
-      break;
-  }
+  float* row_scales = scratch;
+  void* activations = scratch + RoundUp(m, 4);  // 16-byte aligned
+  auto* a8 = static_cast<std::int8_t*>(activations);
+  auto* a16 = static_cast<std::int16_t*>(activations);
+  auto* au8 = static_cast<std::uint8_t*>(activations);
   ParallelFor(pool, m, [&](std::size_t begin, std::size_t end) {
     for (std::size_t r = begin; r < end; ++r) {
       const float* row = x + r * k;

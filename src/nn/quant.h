@@ -22,7 +22,6 @@
 #include <string_view>
 #include <vector>
 
-#include "nn/arena.h"
 #include "nn/thread_pool.h"
 
 namespace sieve::nn {
@@ -54,7 +53,7 @@ class Int8Matrix {
 
  private:
   friend void LinearInt8(const float* x, const Int8Matrix& w, const float* bias, float* y,
-                         std::size_t m, Arena& arena, ThreadPool* pool, std::size_t ldy);
+                         std::size_t m, float* scratch, ThreadPool* pool, std::size_t ldy);
   std::size_t n_ = 0, k_ = 0;
   std::size_t k_padded_ = 0;  // k rounded up to the kernel's group (1, 2 or 4)
   Int8Kernel kernel_ = Int8Kernel::kScalar;
@@ -64,10 +63,15 @@ class Int8Matrix {
   std::vector<std::int16_t> s16_;   // AVX2: [n/16][k/2][16][2]
 };
 
+// Floats of scratch LinearInt8 needs for m rows of k inputs (any kernel). One buffer sized for
+// the largest k can serve every layer of a forward pass.
+std::size_t LinearInt8ScratchFloats(std::size_t m, std::size_t k);
+
 // y[m, n] = x[m, k] · wᵀ (+ bias[n]) as described at the top, with w's kernel. Row r of y starts
-// at y + r·ldy (0 = n). Scratch (quantised activations) comes from `arena`; the work is split over
-// `pool` (null = calling thread); results do not depend on the pool's size.
+// at y + r·ldy (0 = n). `scratch` (64-byte aligned, LinearInt8ScratchFloats(m, w.cols()) floats,
+// e.g. from an nn::Arena) holds the quantised activations; the work is split over `pool` (null =
+// calling thread); results do not depend on the pool's size.
 void LinearInt8(const float* x, const Int8Matrix& w, const float* bias, float* y, std::size_t m,
-                Arena& arena, ThreadPool* pool = nullptr, std::size_t ldy = 0);
+                float* scratch, ThreadPool* pool = nullptr, std::size_t ldy = 0);
 
 }  // namespace sieve::nn

@@ -21,6 +21,10 @@ std::vector<float> RandomVector(std::size_t n, std::mt19937& rng, float scale = 
   return v;
 }
 
+float* Scratch(Arena& arena, std::size_t m, std::size_t k) {
+  return arena.Allocate(LinearInt8ScratchFloats(m, k));
+}
+
 struct Shape {
   std::size_t m, n, k;
 };
@@ -49,7 +53,7 @@ TEST_P(Int8KernelTest, MatchesTheFloatProductWithinTheQuantisationBound) {
     ASSERT_EQ(q.kernel(), kernel);
     Arena arena;
     std::vector<float> y(m * n);
-    LinearInt8(x.data(), q, bias.data(), y.data(), m, arena);
+    LinearInt8(x.data(), q, bias.data(), y.data(), m, Scratch(arena, m, k));
     for (std::size_t r = 0; r < m; ++r) {
       float max_x = 0;
       for (std::size_t i = 0; i < k; ++i) max_x = std::max(max_x, std::fabs(x[r * k + i]));
@@ -84,7 +88,7 @@ TEST_P(Int8KernelTest, RelativeErrorOfARealisticLayerIsSmall) {
   const Int8Matrix q = Int8Matrix::Quantize(w.data(), n, k, GetParam());
   Arena arena;
   std::vector<float> y(m * n);
-  LinearInt8(x.data(), q, nullptr, y.data(), m, arena);
+  LinearInt8(x.data(), q, nullptr, y.data(), m, Scratch(arena, m, k));
   double error = 0, energy = 0;
   for (std::size_t r = 0; r < m; ++r) {
     for (std::size_t j = 0; j < n; ++j) {
@@ -111,15 +115,17 @@ TEST_P(Int8KernelTest, AgreesWithTheScalarKernelForAnyPoolStrideAndBias) {
     const Int8Matrix tested = Int8Matrix::Quantize(w.data(), n, k, kernel);
     Arena arena;
     std::vector<float> expected(m * n);
-    LinearInt8(x.data(), reference, bias.data(), expected.data(), m, arena);
+    LinearInt8(x.data(), reference, bias.data(), expected.data(), m, Scratch(arena, m, k));
     for (std::size_t j = 0; j < n; ++j) ASSERT_EQ(expected[j], bias[j]);
     for (std::size_t threads : {1, 2, 3}) {
       ThreadPool pool(threads);
       const std::size_t ldy = n + 5;
       std::vector<float> y(m * ldy, -99.0f), no_bias(m * n);
       arena.Reset();
-      LinearInt8(x.data(), tested, bias.data(), y.data(), m, arena, &pool, ldy);
-      LinearInt8(x.data(), tested, nullptr, no_bias.data(), m, arena, &pool);
+      // One scratch buffer reused by consecutive calls, as a forward pass does.
+      float* scratch = Scratch(arena, m, k);
+      LinearInt8(x.data(), tested, bias.data(), y.data(), m, scratch, &pool, ldy);
+      LinearInt8(x.data(), tested, nullptr, no_bias.data(), m, scratch, &pool);
       for (std::size_t r = 0; r < m; ++r) {
         for (std::size_t j = 0; j < n; ++j) {
           const float want = expected[r * n + j];
