@@ -28,6 +28,7 @@ struct AskCommand {
   bool stream = false;
   std::optional<std::string> embed_model;
   std::optional<std::string> rerank_model;
+  std::optional<std::string> precision;
   std::string path_prefix;
   std::vector<std::string> types;
   std::vector<std::string> tags;
@@ -79,6 +80,7 @@ ConfigFlags AskFlags(const AskCommand& cmd) {
   if (cmd.stream) flags.Set("llm.stream", "true");
   if (cmd.embed_model) flags.Set("models.embed", *cmd.embed_model);
   if (cmd.rerank_model) flags.Set("models.rerank", *cmd.rerank_model);
+  if (cmd.precision) flags.Set("models.precision", *cmd.precision);
   return flags;
 }
 
@@ -151,11 +153,13 @@ int RunAsk(const AskCommand& cmd, const GlobalOptions& global) {
 
 struct ReembedCommand {
   std::string embed_model;
+  std::optional<std::string> precision;
 };
 
 // Deletes the index's vectors and embeds every chunk again with the named model.
 int RunReembed(const ReembedCommand& cmd, const GlobalOptions& global) {
   ConfigFlags flags;
+  if (cmd.precision) flags.Set("models.precision", *cmd.precision);
   auto config = LoadCommandConfig(global, flags.overrides);
   if (!config.ok()) return ReportError(config.status());
   auto engine = OpenEngine(*config, global);
@@ -207,6 +211,7 @@ void RegisterAskCommand(CLI::App& app, const GlobalOptions& global, Action& acti
   sub->add_option("--rerank-model", cmd->rerank_model,
                   "Cross-encoder: folder or Hub id (default "
                   "cross-encoder/ms-marco-MiniLM-L-6-v2)");
+  AddPrecisionOption(sub, cmd->precision);
   sub->add_option("--path-prefix", cmd->path_prefix, "Only documents whose path starts with this");
   sub->add_option("--type", cmd->types,
                   "Only documents of this type (text, markdown, html, pdf, beir; repeatable)");
@@ -221,6 +226,7 @@ void RegisterAskCommand(CLI::App& app, const GlobalOptions& global, Action& acti
       "change the embedding model of an index)");
   reembed_cmd->add_option("--embed-model", reembed->embed_model, "Bi-encoder: folder or Hub id")
       ->required();
+  AddPrecisionOption(reembed_cmd, reembed->precision);
   reembed_cmd->callback([reembed, &global, &action] {
     action = [reembed, &global] { return RunReembed(*reembed, global); };
   });

@@ -43,6 +43,7 @@ struct EvalCommand {
   bool modes_given = false;                 // --modes was on the command line
   std::optional<std::string> embed_model;   // unset: the index's, else the default
   std::optional<std::string> rerank_model;  // unset: the default (rows skipped when offline)
+  std::optional<std::string> precision;     // models.precision
   std::size_t rerank_depth = 100;
   std::optional<std::size_t> max_tokens;
   std::optional<std::size_t> overlap;
@@ -241,6 +242,7 @@ int RunEval(const EvalCommand& cmd, const GlobalOptions& global) {
   if (cmd.overlap) flags.Set("chunk.overlap_tokens", std::to_string(*cmd.overlap));
   if (cmd.embed_model) flags.Set("models.embed", *cmd.embed_model);
   if (cmd.rerank_model) flags.Set("models.rerank", *cmd.rerank_model);
+  if (cmd.precision) flags.Set("models.precision", *cmd.precision);
   auto config = LoadCommandConfig(global, flags.overrides);
   if (!config.ok()) return ReportError(config.status());
   // Without a named index (--index, SIEVE_INDEX, index.dir) the corpus goes into a temporary
@@ -568,6 +570,7 @@ void RegisterEvalCommand(CLI::App& app, const GlobalOptions& global, Action& act
   sub->add_option("--rerank-model", cmd->rerank_model,
                   "Cross-encoder: folder or Hub id (default "
                   "cross-encoder/ms-marco-MiniLM-L-6-v2)");
+  AddPrecisionOption(sub, cmd->precision);
   sub->add_option("--rerank-depth", cmd->rerank_depth,
                   "Candidates per query the cross-encoder reorders (the rest follow)")
       ->capture_default_str()

@@ -33,6 +33,7 @@ struct IngestCommand {
   std::optional<std::size_t> overlap;
   std::optional<double> max_file_mb;
   std::optional<std::string> embed_model;
+  std::optional<std::string> precision;
 };
 
 int RunIngest(const IngestCommand& cmd, const GlobalOptions& global) {
@@ -41,6 +42,7 @@ int RunIngest(const IngestCommand& cmd, const GlobalOptions& global) {
   if (cmd.overlap) flags.Set("chunk.overlap_tokens", std::to_string(*cmd.overlap));
   if (cmd.max_file_mb) flags.Set("ingest.max_file_mb", std::to_string(*cmd.max_file_mb));
   if (cmd.embed_model) flags.Set("models.embed", *cmd.embed_model);
+  if (cmd.precision) flags.Set("models.precision", *cmd.precision);
   auto config = LoadCommandConfig(global, flags.overrides);
   if (!config.ok()) return ReportError(config.status());
   auto engine = OpenEngine(*config, global);
@@ -302,6 +304,7 @@ void RegisterIndexCommands(CLI::App& app, const GlobalOptions& global, Action& a
   ingest_cmd->add_option("--embed-model", ingest->embed_model,
                          "Bi-encoder for the new chunks: folder or Hub id (default: the index's, "
                          "else models.embed, BAAI/bge-small-en-v1.5, when cached)");
+  AddPrecisionOption(ingest_cmd, ingest->precision);
   ingest_cmd->callback([ingest, &global, &action] {
     action = [ingest, &global] { return RunIngest(*ingest, global); };
   });

@@ -6,6 +6,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <numeric>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,7 @@ struct EmbedOptions {
   std::size_t batch_size = 32;
   std::string input;
   std::string output;
+  std::optional<std::string> precision;
 };
 
 struct RerankOptions {
@@ -36,6 +38,7 @@ struct RerankOptions {
   std::vector<std::string> documents;
   std::size_t max_length = 0;
   std::size_t batch_size = 32;
+  std::optional<std::string> precision;
 };
 
 // Shortest text that reads back as the same float (JSON-compatible; NaN/inf cannot occur after
@@ -66,9 +69,11 @@ std::string Dump(const Json& json) {
 // An engine with just the named model: `key` is "models.embed" or "models.rerank".
 Result<std::unique_ptr<Engine>> ModelEngine(const char* key, const std::string& model,
                                             std::size_t max_length, std::size_t batch_size,
+                                            const std::optional<std::string>& precision,
                                             const GlobalOptions& global) {
   ConfigFlags flags;
   flags.Set(key, model);
+  if (precision) flags.Set("models.precision", *precision);
   SIEVE_ASSIGN_OR_RETURN(auto config, LoadCommandConfig(global, flags.overrides));
   return OpenEngine(config, global, [&](EngineOptions& o) {
     o.max_length = max_length;
@@ -161,8 +166,8 @@ int RunEmbed(const EmbedOptions& options, const GlobalOptions& global) {
   if (!options.output.empty() && options.input.empty()) {
     return ReportError(Status::InvalidArgument("embed: --output goes with --input"));
   }
-  auto engine =
-      ModelEngine("models.embed", options.model, options.max_length, options.batch_size, global);
+  auto engine = ModelEngine("models.embed", options.model, options.max_length, options.batch_size,
+                            options.precision, global);
   if (!engine.ok()) return ReportError(engine.status());
   if (!options.input.empty()) return EmbedInputFile(**engine, options, global.tracer);
 
@@ -196,8 +201,8 @@ int RunEmbed(const EmbedOptions& options, const GlobalOptions& global) {
 }
 
 int RunRerank(const RerankOptions& options, const GlobalOptions& global) {
-  auto engine =
-      ModelEngine("models.rerank", options.model, options.max_length, options.batch_size, global);
+  auto engine = ModelEngine("models.rerank", options.model, options.max_length, options.batch_size,
+                            options.precision, global);
   if (!engine.ok()) return ReportError(engine.status());
   RequestContext ctx;
   ctx.set_tracer(global.tracer);
@@ -252,6 +257,7 @@ void RegisterModelCommands(CLI::App& app, const GlobalOptions& global, Action& a
                     "File with one text per line, or JSONL with a \"text\" field (and optional "
                     "\"id\"); writes JSONL {index, id, embedding}");
     sub->add_option("--output", options->output, "Write the JSONL here instead of stdout");
+    AddPrecisionOption(sub, options->precision);
     sub->callback([options, &global, &action] {
       action = [options, &global] { return RunEmbed(*options, global); };
     });
@@ -270,6 +276,7 @@ void RegisterModelCommands(CLI::App& app, const GlobalOptions& global, Action& a
     sub->add_option("--batch-size", options->batch_size, "Pairs per forward pass")
         ->capture_default_str()
         ->check(PositiveCount());
+    AddPrecisionOption(sub, options->precision);
     sub->callback([options, &global, &action] {
       action = [options, &global] { return RunRerank(*options, global); };
     });

@@ -43,6 +43,7 @@ struct ServeCommand {
   std::optional<std::size_t> batch_workers;
   std::optional<std::string> embed_model;
   std::optional<std::string> rerank_model;
+  std::optional<std::string> precision;
 };
 
 int RunServe(const ServeCommand& cmd, const GlobalOptions& global) {
@@ -63,6 +64,7 @@ int RunServe(const ServeCommand& cmd, const GlobalOptions& global) {
   }
   if (cmd.embed_model) flags.Set("models.embed", *cmd.embed_model);
   if (cmd.rerank_model) flags.Set("models.rerank", *cmd.rerank_model);
+  if (cmd.precision) flags.Set("models.precision", *cmd.precision);
   auto config = LoadCommandConfig(global, flags.overrides);
   if (!config.ok()) return ReportError(config.status());
 
@@ -145,6 +147,7 @@ void RegisterServeCommand(CLI::App& app, const GlobalOptions& global, Action& ac
                   "Embedding batches computed at once (default 1)");
   sub->add_option("--embed-model", cmd->embed_model, "Bi-encoder: folder or Hub id");
   sub->add_option("--rerank-model", cmd->rerank_model, "Cross-encoder: folder or Hub id");
+  AddPrecisionOption(sub, cmd->precision);
   sub->callback(
       [cmd, &global, &action] { action = [cmd, &global] { return RunServe(*cmd, global); }; });
 }

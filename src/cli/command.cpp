@@ -81,4 +81,11 @@ CLI::Validator PositiveAmount() {
       "NUMBER>0");
 }
 
+void AddPrecisionOption(CLI::App* sub, std::optional<std::string>& target) {
+  sub->add_option("--precision", target,
+                  "Arithmetic of the encoders' linear layers: fp32 (default) or int8 (dynamic "
+                  "quantisation; faster, approximate). An index keeps one precision")
+      ->check(CLI::IsMember({"fp32", "int8"}));
+}
+
 }  // namespace sieve::cli

@@ -52,6 +52,10 @@ CLI::Validator NonNegativeCount();
 // A number (fractions allowed) greater than 0.
 CLI::Validator PositiveAmount();
 
+// --precision fp32|int8 on `sub` into `target`; the commands that take it set models.precision
+// from it (ConfigFlags::Set("models.precision", ...)).
+void AddPrecisionOption(CLI::App* sub, std::optional<std::string>& target);
+
 // The action a parsed subcommand runs; it returns the process exit code.
 using Action = std::function<int()>;
 

@@ -51,6 +51,9 @@ struct IndexConfig {
 struct ModelsConfig {
   std::optional<std::string> embed;   // SIEVE_EMBED_MODEL: a folder or a Hub id
   std::optional<std::string> rerank;  // SIEVE_RERANK_MODEL
+  // SIEVE_PRECISION: "fp32" or "int8" (dynamic quantisation of the linear layers); recorded
+  // with the vectors, so an index is never mixed.
+  std::optional<std::string> precision;
 };
 
 struct RetrievalConfig {

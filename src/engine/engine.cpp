@@ -183,7 +183,9 @@ struct Settings {
   store::FaissIndexOptions vectors;
   store::QdrantOptions qdrant;  // used when vector_store_uri is qdrant:// or qdrants://
   std::size_t threads = 1;      // inference threads (the engine's pool)
-  std::size_t sessions = 1;     // sessions per model: requests that run a model at once
+  // models.precision; nullopt = the index's vectors' precision for the bi-encoder, else fp32.
+  std::optional<models::Precision> precision;
+  std::size_t sessions = 1;  // sessions per model: requests that run a model at once
   generation::GenerationOptions generation;
 };
 
@@ -251,6 +253,9 @@ Result<Settings> SettingsFromConfig(const config::Config& config) {
   if (index.hnsw_ef_search) s.vectors.hnsw_ef_search = static_cast<int>(*index.hnsw_ef_search);
   s.qdrant = QdrantOptionsFromConfig(config.qdrant, config::ProcessEnvironment);
   s.threads = config::EngineThreads(config);
+  if (config.models.precision) {
+    SIEVE_ASSIGN_OR_RETURN(s.precision, models::ParsePrecision(*config.models.precision));
+  }
   s.sessions = config::EngineSessions(config);
   SIEVE_ASSIGN_OR_RETURN(s.generation, generation::MakeGenerationOptions(config));
   // One connection pool for every request's LLM calls.
@@ -389,8 +394,11 @@ struct Engine::Impl {
             },
             std::max<std::size_t>(settings.sessions, 2)) {}
 
-  models::LoadModelOptions LoadOptions() const {
+  // `precision`: the models' arithmetic (models.precision when named, see Embedder()).
+  models::LoadModelOptions LoadOptions(
+      std::optional<models::Precision> precision = std::nullopt) const {
     models::LoadModelOptions load;
+    load.precision = precision.value_or(settings.precision.value_or(models::Precision::kFp32));
     load.batch_size = options.batch_size == 0 ? 32 : options.batch_size;
     load.max_length = options.max_length;
     load.pool = pool.get();
@@ -482,7 +490,17 @@ struct Engine::Impl {
     } else {
       request = {std::string(retrieval::kDefaultEmbedModel), false};
     }
-    SIEVE_ASSIGN_OR_RETURN(auto loaded, retrieval::LoadEmbedderModel(request, LoadOptions()));
+    // Unless named, the precision is the one the index's vectors were made at.
+    std::optional<models::Precision> precision = settings.precision;
+    if (!precision && index_vectors != nullptr) {
+      if (const auto recorded = index_vectors->model()) {
+        if (auto parsed = models::ParsePrecision(recorded->precision); parsed.ok()) {
+          precision = *parsed;
+        }
+      }
+    }
+    SIEVE_ASSIGN_OR_RETURN(auto loaded,
+                           retrieval::LoadEmbedderModel(request, LoadOptions(precision)));
     SIEVE_ASSIGN_OR_RETURN(auto state, MakeEmbedState(request.spec, std::move(loaded)));
     embed = state;
     return embed;

@@ -242,6 +242,16 @@ std::size_t EncoderModel::CountTokens(std::string_view text) const {
   return tokenizer_->CountTokens(text);
 }
 
+std::string_view PrecisionName(Precision precision) {
+  return precision == Precision::kInt8 ? "int8" : "fp32";
+}
+
+Result<Precision> ParsePrecision(std::string_view text) {
+  if (text == "fp32") return Precision::kFp32;
+  if (text == "int8") return Precision::kInt8;
+  return Status::InvalidArgument("precision '" + std::string(text) + "' is not one of fp32, int8");
+}
+
 Result<std::shared_ptr<const EncoderModel>> LoadEncoderModel(const std::filesystem::path& model_dir,
                                                              const LoadModelOptions& options) {
   std::error_code ec;
@@ -253,7 +263,8 @@ Result<std::shared_ptr<const EncoderModel>> LoadEncoderModel(const std::filesyst
   if (!config.is_classifier()) {
     SIEVE_ASSIGN_OR_RETURN(st, LoadSentenceTransformersConfig(model_dir));
   }
-  SIEVE_ASSIGN_OR_RETURN(TransformerModel transformer, TransformerModel::Load(model_dir));
+  SIEVE_ASSIGN_OR_RETURN(TransformerModel transformer,
+                         TransformerModel::Load(model_dir, options.precision));
   auto tok = tokenizer::LoadTokenizer(model_dir);
   if (!tok.ok()) return tok.status();
 
@@ -277,6 +288,7 @@ Result<std::shared_ptr<const EncoderModel>> LoadEncoderModel(const std::filesyst
   IdentifyFolder(model_dir, info);
   info.architecture = loaded.architecture_name;
   info.max_seq_length = max_length;
+  info.precision = std::string(PrecisionName(options.precision));
   if (model->kind_ == EncoderKind::kEmbedder) {
     info.dimension = loaded.hidden_size;
     info.pooling = st.pooling == Pooling::kCls ? "cls" : "mean";

@@ -34,6 +34,14 @@ namespace sieve::models {
 class EncoderModel;
 class TransformerModel;
 
+// Arithmetic of the encoder's linear layers: float32, or int8 dynamic quantisation (weights
+// per output channel at load, activations per row at run time; nn/quant.h).
+enum class Precision { kFp32, kInt8 };
+// "fp32" / "int8".
+std::string_view PrecisionName(Precision precision);
+// Parses "fp32" or "int8"; kInvalidArgument naming both otherwise.
+Result<Precision> ParsePrecision(std::string_view text);
+
 // What made a set of vectors; stored with an index so a mismatch can be refused.
 struct ModelInfo {
   std::string id;        // Hub id or folder path
@@ -45,6 +53,7 @@ struct ModelInfo {
   std::string
       query_prompt;  // e.g. BGE's "Represent this sentence for searching relevant passages: "
   std::size_t max_seq_length = 512;
+  std::string precision = "fp32";  // PrecisionName() of the model's Precision
 };
 
 // A session: one thread at a time (it reuses one activation arena); open one session per worker
@@ -89,6 +98,7 @@ struct LoadModelOptions {
   bool verbose = false;            // report truncated inputs to `logger` (as notes)
   Logger logger;                   // the sessions LoadEmbedder/LoadCrossEncoder open log here
   nn::ThreadPool* pool = nullptr;  // of those sessions; must outlive them (null = caller thread)
+  Precision precision = Precision::kFp32;  // of the model's linear layers (fixed at load)
 };
 
 enum class EncoderKind { kEmbedder, kCrossEncoder };
@@ -131,7 +141,8 @@ class EncoderModel {
 };
 
 // Loads a model folder (config.json, model.safetensors, tokenizer, sentence-transformers
-// metadata). Uses options.max_length (validated against the model's positions); the session
+// metadata). Uses options.max_length (validated against the model's positions) and
+// options.precision (recorded in info().precision); the session
 // fields of `options` (batch_size, verbose, logger, pool) are not used here.
 Result<std::shared_ptr<const EncoderModel>> LoadEncoderModel(const std::filesystem::path& model_dir,
                                                              const LoadModelOptions& options = {});

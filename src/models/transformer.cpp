@@ -39,7 +39,8 @@ Result<std::filesystem::path> FindWeights(const std::filesystem::path& model_dir
 
 }  // namespace
 
-Result<TransformerModel> TransformerModel::Load(const std::filesystem::path& model_dir) {
+Result<TransformerModel> TransformerModel::Load(const std::filesystem::path& model_dir,
+                                                Precision precision) {
   SIEVE_ASSIGN_OR_RETURN(TransformerConfig config, LoadTransformerConfig(model_dir));
   SIEVE_ASSIGN_OR_RETURN(auto weights_path, FindWeights(model_dir));
   SIEVE_ASSIGN_OR_RETURN(SafetensorsFile file, SafetensorsFile::Open(weights_path));
@@ -76,11 +77,12 @@ Result<TransformerModel> TransformerModel::Load(const std::filesystem::path& mod
     }
     return tensor;
   };
-  return Build(config, source, std::move(shared_file));
+  return Build(config, source, std::move(shared_file), precision);
 }
 
 Result<TransformerModel> TransformerModel::FromTensors(const TransformerConfig& config,
-                                                       const TensorSource& tensors) {
+                                                       const TensorSource& tensors,
+                                                       Precision precision) {
   const TensorViewSource source = [&tensors](
                                       const std::string& name,
                                       const std::vector<std::size_t>& shape) -> Result<TensorData> {
@@ -95,20 +97,28 @@ Result<TransformerModel> TransformerModel::FromTensors(const TransformerConfig& 
     }
     return tensor;
   };
-  return Build(config, source, nullptr);
+  return Build(config, source, nullptr, precision);
 }
 
 std::size_t TransformerModel::owned_bytes() const {
   std::size_t total = 0;
   for (const auto& tensor : owned_) total += tensor.size() * sizeof(float);
+  for (const Int8Layer& layer : int8_layers_) {
+    for (const nn::Int8Matrix* m : {&layer.query, &layer.key, &layer.value, &layer.attention_out,
+                                    &layer.intermediate, &layer.output}) {
+      total += m->bytes();
+    }
+  }
   return total;
 }
 
 Result<TransformerModel> TransformerModel::Build(const TransformerConfig& config,
                                                  const TensorViewSource& tensors,
-                                                 std::shared_ptr<const void> mapping) {
+                                                 std::shared_ptr<const void> mapping,
+                                                 Precision precision) {
   TransformerModel model;
   model.config_ = config;
+  model.precision_ = precision;
   model.mapping_ = std::move(mapping);
   const TransformerConfig& c = model.config_;
   auto read = [&tensors, &model](const std::string& name, std::vector<std::size_t> shape,
@@ -176,6 +186,19 @@ Result<TransformerModel> TransformerModel::Build(const TransformerConfig& config
         read("classifier.out_proj.weight", {c.num_labels, h}, model.classifier_weight_));
     SIEVE_RETURN_IF_ERROR(read("classifier.out_proj.bias", {c.num_labels}, model.classifier_bias_));
   }
+  if (precision == Precision::kInt8) {
+    const nn::Int8Kernel kernel = nn::BestInt8Kernel();
+    model.int8_layers_.reserve(c.num_layers);
+    for (const Layer& layer : model.layers_) {
+      model.int8_layers_.push_back(
+          Int8Layer{nn::Int8Matrix::Quantize(layer.query_weight, h, h, kernel),
+                    nn::Int8Matrix::Quantize(layer.key_weight, h, h, kernel),
+                    nn::Int8Matrix::Quantize(layer.value_weight, h, h, kernel),
+                    nn::Int8Matrix::Quantize(layer.attention_out_weight, h, h, kernel),
+                    nn::Int8Matrix::Quantize(layer.intermediate_weight, inter, h, kernel),
+                    nn::Int8Matrix::Quantize(layer.output_weight, h, inter, kernel)});
+    }
+  }
   nn::UseSingleThreadedGemm();
   return model;
 }
@@ -232,20 +255,38 @@ Result<const float*> TransformerModel::Encode(const TokenBatch& batch, nn::Arena
   float* attention_out = arena.Allocate(tokens * h);
   float* intermediate = arena.Allocate(tokens * c.intermediate_size);
   const nn::AttentionShape shape{batch.batch, batch.seq_len, c.num_heads, h / c.num_heads};
-  for (const Layer& layer : layers_) {
-    nn::Linear(x, layer.query_weight, layer.query_bias, qkv, tokens, h, h, pool, 3 * h);
-    nn::Linear(x, layer.key_weight, layer.key_bias, qkv + h, tokens, h, h, pool, 3 * h);
-    nn::Linear(x, layer.value_weight, layer.value_bias, qkv + 2 * h, tokens, h, h, pool, 3 * h);
+  // Quantised activations of the int8 layers: one buffer for every layer (sized for the widest).
+  float* int8_scratch =
+      int8_layers_.empty()
+          ? nullptr
+          : arena.Allocate(nn::LinearInt8ScratchFloats(tokens, std::max(h, c.intermediate_size)));
+  for (std::size_t i = 0; i < layers_.size(); ++i) {
+    const Layer& layer = layers_[i];
+    const Int8Layer* q = int8_layers_.empty() ? nullptr : &int8_layers_[i];
+    // y = input · weightᵀ + bias, in float32 or with the layer's int8 weights.
+    const auto linear = [&](const float* input, const float* weight,
+                            const nn::Int8Matrix* quantised, const float* bias, float* y,
+                            std::size_t n, std::size_t k, std::size_t ldy) {
+      if (quantised != nullptr) {
+        nn::LinearInt8(input, *quantised, bias, y, tokens, int8_scratch, pool, ldy);
+      } else {
+        nn::Linear(input, weight, bias, y, tokens, n, k, pool, ldy);
+      }
+    };
+    linear(x, layer.query_weight, q ? &q->query : nullptr, layer.query_bias, qkv, h, h, 3 * h);
+    linear(x, layer.key_weight, q ? &q->key : nullptr, layer.key_bias, qkv + h, h, h, 3 * h);
+    linear(x, layer.value_weight, q ? &q->value : nullptr, layer.value_bias, qkv + 2 * h, h, h,
+           3 * h);
     nn::SelfAttention(qkv, batch.attention_mask.data(), shape, context, arena, pool);
-    nn::Linear(context, layer.attention_out_weight, layer.attention_out_bias, attention_out, tokens,
-               h, h, pool);
+    linear(context, layer.attention_out_weight, q ? &q->attention_out : nullptr,
+           layer.attention_out_bias, attention_out, h, h, 0);
     nn::AddLayerNorm(attention_out, x, layer.attention_norm_weight, layer.attention_norm_bias,
                      tokens, h, c.layer_norm_eps, pool);
-    nn::Linear(attention_out, layer.intermediate_weight, layer.intermediate_bias, intermediate,
-               tokens, c.intermediate_size, h, pool);
+    linear(attention_out, layer.intermediate_weight, q ? &q->intermediate : nullptr,
+           layer.intermediate_bias, intermediate, c.intermediate_size, h, 0);
     nn::Activate(c.hidden_act, intermediate, tokens * c.intermediate_size, pool);
-    nn::Linear(intermediate, layer.output_weight, layer.output_bias, x, tokens, h,
-               c.intermediate_size, pool);
+    linear(intermediate, layer.output_weight, q ? &q->output : nullptr, layer.output_bias, x, h,
+           c.intermediate_size, 0);
     nn::AddLayerNorm(x, attention_out, layer.output_norm_weight, layer.output_norm_bias, tokens, h,
                      c.layer_norm_eps, pool);
   }

@@ -14,6 +14,7 @@
 #include "models/encoder.h"
 #include "models/model_config.h"
 #include "nn/arena.h"
+#include "nn/quant.h"
 #include "nn/thread_pool.h"
 
 namespace sieve::models {
@@ -34,8 +35,12 @@ class TransformerModel {
  public:
   // Reads config.json and model.safetensors from a Hub-layout folder, checking every tensor's
   // shape against the config. F32 tensors are used in place from the memory-mapped file (the
-  // model keeps the mapping); F16/BF16 weights are converted to F32 once.
-  static Result<TransformerModel> Load(const std::filesystem::path& model_dir);
+  // model keeps the mapping); F16/BF16 weights are converted to F32 once. With Precision::kInt8
+  // the six linear layers of every encoder layer are quantised at load (nn/quant.h: per output
+  // channel weights, activations per row at run time, the CPU's best int8 kernel); embeddings,
+  // LayerNorms, attention scores and the classification head stay float32.
+  static Result<TransformerModel> Load(const std::filesystem::path& model_dir,
+                                       Precision precision = Precision::kFp32);
 
   // Gives the float32 values of a tensor by its HF name (without any "bert."/"roberta." prefix
   // for encoder tensors; "classifier.*" for heads), checked against `shape`.
@@ -44,7 +49,8 @@ class TransformerModel {
   // Builds a model from any source of weights (benchmarks and tests use random ones); the model
   // owns the vectors.
   static Result<TransformerModel> FromTensors(const TransformerConfig& config,
-                                              const TensorSource& tensors);
+                                              const TensorSource& tensors,
+                                              Precision precision = Precision::kFp32);
 
   TransformerModel(TransformerModel&&) noexcept = default;
   TransformerModel& operator=(TransformerModel&&) noexcept = default;
@@ -52,9 +58,10 @@ class TransformerModel {
   TransformerModel& operator=(const TransformerModel&) = delete;
 
   const TransformerConfig& config() const { return config_; }
+  Precision precision() const { return precision_; }
   // Bytes of float32 weights the forward pass reads (mapped or owned).
   std::size_t weight_bytes() const { return weight_bytes_; }
-  // Bytes of those held in memory the model allocated (converted or built tensors), not mapped.
+  // Bytes the model allocated (converted or built tensors, int8 weights), not mapped.
   std::size_t owned_bytes() const;
 
   // Last hidden states [batch · seq_len, hidden_size], in memory from `arena` (valid until its
@@ -81,7 +88,7 @@ class TransformerModel {
                                                             const std::vector<std::size_t>& shape)>;
   static Result<TransformerModel> Build(const TransformerConfig& config,
                                         const TensorViewSource& tensors,
-                                        std::shared_ptr<const void> mapping);
+                                        std::shared_ptr<const void> mapping, Precision precision);
 
   // Query, key and value are separate [hidden, hidden] matrices: three GEMMs write interleaved
   // column blocks of one [tokens, 3·hidden] buffer, so nothing is stacked (copied) at load.
@@ -96,7 +103,14 @@ class TransformerModel {
     const float *output_norm_weight = nullptr, *output_norm_bias = nullptr;
   };
 
+  // The int8 weights of a layer (Precision::kInt8 only), same roles as in Layer.
+  struct Int8Layer {
+    nn::Int8Matrix query, key, value, attention_out, intermediate, output;
+  };
+
   TransformerConfig config_;
+  Precision precision_ = Precision::kFp32;
+  std::vector<Int8Layer> int8_layers_;     // empty for kFp32
   std::shared_ptr<const void> mapping_;    // the safetensors mapping views point into
   std::vector<std::vector<float>> owned_;  // tensors converted or built at load
   std::size_t weight_bytes_ = 0;

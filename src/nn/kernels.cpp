@@ -3,13 +3,14 @@
 #include <cblas.h>
 
 #if defined(__SSE2__)
-#include <emmintrin.h>
 #endif
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <mutex>
+
+#include "nn/vector_math.h"
 
 namespace sieve::nn {
 
@@ -99,55 +100,10 @@ void AddLayerNorm(float* x, const float* residual, const float* gamma, const flo
 
 namespace {
 
-// erf(x) in float as a rational function of x (numerator odd of degree 13, denominator even of
-// degree 8) on [-4, 4], where float erf reaches +-1 (the approximation Eigen uses for float erf;
-// largest absolute error 4.3e-7 against double erf, GELU relative error 1.3e-6). Unlike libm's
-// erff it has no branches, so four lanes go at once.
-constexpr float kErfP[7] = {-2.72614225801306e-10f, 2.77068142495902e-08f,  -2.10102402082508e-06f,
-                            -5.69250639462346e-05f, -7.34990630326855e-04f, -2.95459980854025e-03f,
-                            -1.60960333262415e-02f};
-constexpr float kErfQ[5] = {-1.45660718464996e-05f, -2.13374055278905e-04f, -1.68282697438203e-03f,
-                            -7.37332916720468e-03f, -1.42647390514189e-02f};
-
-float RationalErf(float x) {
-  x = std::min(4.0f, std::max(-4.0f, x));
-  const float x2 = x * x;
-  float p = kErfP[0];
-  for (int i = 1; i < 7; ++i) p = p * x2 + kErfP[i];
-  float q = kErfQ[0];
-  for (int i = 1; i < 5; ++i) q = q * x2 + kErfQ[i];
-  return x * p / q;
-}
-
-// GELU, erf form: 0.5 x (1 + erf(x / sqrt 2)).
-void GeluErf(float* x, std::size_t n) {
-  const float inv_sqrt2 = static_cast<float>(1.0 / std::sqrt(2.0));
-  std::size_t i = 0;
-#if defined(__SSE2__)
-  const __m128 scale = _mm_set1_ps(inv_sqrt2);
-  const __m128 low = _mm_set1_ps(-4.0f);
-  const __m128 high = _mm_set1_ps(4.0f);
-  const __m128 half = _mm_set1_ps(0.5f);
-  const __m128 one = _mm_set1_ps(1.0f);
-  for (; i + 4 <= n; i += 4) {
-    const __m128 v = _mm_loadu_ps(x + i);
-    const __m128 z = _mm_min_ps(high, _mm_max_ps(low, _mm_mul_ps(v, scale)));
-    const __m128 z2 = _mm_mul_ps(z, z);
-    __m128 p = _mm_set1_ps(kErfP[0]);
-    for (int j = 1; j < 7; ++j) p = _mm_add_ps(_mm_mul_ps(p, z2), _mm_set1_ps(kErfP[j]));
-    __m128 q = _mm_set1_ps(kErfQ[0]);
-    for (int j = 1; j < 5; ++j) q = _mm_add_ps(_mm_mul_ps(q, z2), _mm_set1_ps(kErfQ[j]));
-    const __m128 erf = _mm_div_ps(_mm_mul_ps(z, p), q);
-    _mm_storeu_ps(x + i, _mm_mul_ps(_mm_mul_ps(half, v), _mm_add_ps(one, erf)));
-  }
-#endif
-  for (; i < n; ++i) x[i] = 0.5f * x[i] * (1.0f + RationalErf(x[i] * inv_sqrt2));
-}
-
 void ActivateRange(Activation activation, float* x, std::size_t n) {
   switch (activation) {
     case Activation::kGeluErf:
-      GeluErf(x, n);
+      GeluErfInPlace(x, n);
       break;
     case Activation::kGeluTanh: {
       const float c = static_cast<float>(std::sqrt(2.0 / 3.14159265358979323846));
@@ -185,10 +141,13 @@ void Softmax(float* x, const std::int32_t* keep, std::size_t n) {
     std::fill(x, x + n, 0.0f);
     return;
   }
-  float sum = 0;
-  for (std::size_t i = 0; i < n; ++i) {
-    x[i] = (keep == nullptr || keep[i] != 0) ? std::exp(x[i] - max_value) : 0.0f;
-    sum += x[i];
+  float sum = ExpShiftedInPlace(x, n, max_value);
+  if (keep != nullptr) {
+    sum = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      if (keep[i] == 0) x[i] = 0.0f;
+      sum += x[i];
+    }
   }
   const float inv_sum = 1.0f / sum;
   for (std::size_t i = 0; i < n; ++i) x[i] *= inv_sum;

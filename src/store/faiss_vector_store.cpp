@@ -287,7 +287,20 @@ bool SameEmbeddingModel(const models::ModelInfo& a, const models::ModelInfo& b) 
   const bool same_source =
       (!a.revision.empty() && !b.revision.empty()) ? a.revision == b.revision : a.id == b.id;
   return same_source && a.dimension == b.dimension && a.pooling == b.pooling &&
-         a.normalize == b.normalize && a.query_prompt == b.query_prompt;
+         a.normalize == b.normalize && a.query_prompt == b.query_prompt &&
+         a.precision == b.precision;
+}
+
+Status PrecisionMismatch(const models::ModelInfo& stored, const models::ModelInfo& model,
+                         const std::string& where, const std::string& location_flag) {
+  if (stored.precision == model.precision) return Status::Ok();
+  return Status::InvalidArgument(
+      "the vectors in " + where + " were made at precision " + stored.precision + " by " +
+      DescribeModel(stored) + ", not at " + model.precision +
+      "; vectors of different precisions are not mixed in one index. Use --precision " +
+      stored.precision + " (models.precision), or re-embed every chunk at " + model.precision +
+      " with `sieve " + location_flag + " reembed --embed-model " + model.id + " --precision " +
+      model.precision + "`");
 }
 
 std::string DescribeModel(const models::ModelInfo& model) {
@@ -296,6 +309,7 @@ std::string DescribeModel(const models::ModelInfo& model) {
   out += " (" + std::to_string(model.dimension) + "-d";
   if (!model.pooling.empty()) out += ", " + model.pooling + " pooling";
   if (!model.query_prompt.empty()) out += ", query prompt \"" + model.query_prompt + "\"";
+  if (model.precision != "fp32") out += ", " + model.precision;
   out += ")";
   return out;
 }
@@ -507,6 +521,10 @@ Status FaissVectorStore::BindModel(const models::ModelInfo& model) {
   }
   if (model_) {
     if (SameEmbeddingModel(*model_, model)) return Status::Ok();
+    if (model_->precision != model.precision) {
+      SIEVE_RETURN_IF_ERROR(
+          PrecisionMismatch(*model_, model, dir_.string(), "--index " + dir_.string()));
+    }
     return Status::InvalidArgument(
         "the vectors in " + dir_.string() + " were made by " + DescribeModel(*model_) +
         ", not by " + DescribeModel(model) +

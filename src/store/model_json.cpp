@@ -10,7 +10,8 @@ nlohmann::json ModelToJson(const models::ModelInfo& m) {
           {"pooling", m.pooling},
           {"normalize", m.normalize},
           {"query_prompt", m.query_prompt},
-          {"max_seq_length", m.max_seq_length}};
+          {"max_seq_length", m.max_seq_length},
+          {"precision", m.precision}};
 }
 
 models::ModelInfo ModelFromJson(const nlohmann::json& j) {
@@ -23,6 +24,8 @@ models::ModelInfo ModelFromJson(const nlohmann::json& j) {
   m.normalize = j.value("normalize", false);
   m.query_prompt = j.at("query_prompt").get<std::string>();
   m.max_seq_length = j.value("max_seq_length", std::size_t{512});
+  // Manifests written before int8 existed hold float32 vectors.
+  m.precision = j.value("precision", std::string("fp32"));
   return m;
 }
 

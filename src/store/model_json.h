@@ -10,7 +10,7 @@
 namespace sieve::store {
 
 // {"id", "revision", "architecture", "dimension", "pooling", "normalize", "query_prompt",
-// "max_seq_length"}.
+// "max_seq_length", "precision"} ("precision" absent = "fp32").
 nlohmann::json ModelToJson(const models::ModelInfo& m);
 // The inverse; throws nlohmann::json::exception when a required field is missing or mistyped.
 models::ModelInfo ModelFromJson(const nlohmann::json& j);

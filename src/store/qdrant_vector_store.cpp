@@ -283,6 +283,7 @@ Status QdrantVectorStore::BindModel(const models::ModelInfo& model) {
   }
   if (model_) {
     if (SameEmbeddingModel(*model_, model)) return Status::Ok();
+    SIEVE_RETURN_IF_ERROR(PrecisionMismatch(*model_, model, uri_, "--store " + uri_));
     return Status::InvalidArgument(
         "the vectors in Qdrant collection " + location_.collection + " at " +
         http::HostOf(location_.base_url) + " were made by " + DescribeModel(*model_) + ", not by " +

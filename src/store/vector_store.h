@@ -104,10 +104,16 @@ struct VectorMatch {
 };
 
 // True when vectors made by `a` and `b` are interchangeable (same model, revision, dimension,
-// pooling, normalisation and query prompt).
+// pooling, normalisation, query prompt and precision).
 bool SameEmbeddingModel(const models::ModelInfo& a, const models::ModelInfo& b);
-// One line naming a model: "BAAI/bge-small-en-v1.5 @abc123 (384-d, cls pooling)".
+// One line naming a model: "BAAI/bge-small-en-v1.5 @abc123 (384-d, cls pooling)" (", int8"
+// appended for int8 models).
 std::string DescribeModel(const models::ModelInfo& model);
+// Ok when `stored` and `model` have the same precision; else kInvalidArgument telling how to
+// fix it (the matching --precision, or `sieve LOCATION_FLAG reembed --precision`). `where` names
+// the index in the message; `location_flag` is how the CLI names it ("--index DIR").
+Status PrecisionMismatch(const models::ModelInfo& stored, const models::ModelInfo& model,
+                         const std::string& where, const std::string& location_flag);
 
 class VectorStore {
  public:

@@ -163,6 +163,8 @@ TEST(ConfigTest, WrongTypesAndBadValuesAreErrorsNamingTheKey) {
               HasSubstr("\"fast\" is not one of hybrid, dense, lexical"));
   EXPECT_THAT(ApplyConfigToml(config, "[llm]\npreset = \"gpt\"\n", "f").message(),
               HasSubstr("is not one of ollama, tgi, vllm, llamacpp, openai"));
+  EXPECT_THAT(ApplyConfigToml(config, "[models]\nprecision = \"fp16\"\n", "f").message(),
+              HasSubstr("\"fp16\" is not one of fp32, int8"));
   EXPECT_THAT(ApplyConfigToml(config, "[retrieval]\nrerank = 1\n", "f").message(),
               HasSubstr("retrieval.rerank: expected true or false, got an integer"));
   // Whole numbers are fine where fractions are allowed.
@@ -310,6 +312,8 @@ std::map<std::string, KeyCase> EveryKeyCase() {
        {"\"f/m\"", "e/m", "c/m", [](const Config& c) { return Text(c.models.embed); }}},
       {"models.rerank",
        {"\"f/m\"", "e/m", "c/m", [](const Config& c) { return Text(c.models.rerank); }}},
+      {"models.precision",
+       {"\"int8\"", "fp32", "int8", [](const Config& c) { return Text(c.models.precision); }}},
       {"retrieval.mode",
        {"\"dense\"", "lexical", "hybrid", [](const Config& c) { return Text(c.retrieval.mode); }}},
       {"retrieval.k", {"10", "11", "12", [](const Config& c) { return Text(c.retrieval.k); }}},

@@ -161,8 +161,9 @@ TEST(EncoderModelTest, TwoSessionsMatchOneAloneAlsoConcurrently) {
       const auto expected = ScoreAll(**alone);
       const auto got = ScoreAll(**a);
       ASSERT_EQ(got.size(), expected.size());
-      // Batches of 2 and of 32 pad differently, so the sums round differently: logits of
-      // magnitude ~0.3-3 agree to ~10 ulps (1.8e-6 seen on tiny-xlmr-reranker), not 1e-6.
+      // Batches of 2 against batches of 32: other padded lengths, so other sgemm blockings and
+      // summation orders; logits of magnitude ~0.3-3 agree to float rounding amplified by the
+      // layers (up to 1.8e-6 seen on tiny-xlmr-reranker with the vectorised GELU), not 1e-6.
       for (std::size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], expected[i], 1e-5) << name;
       std::vector<float> from_a[20], from_b[20];
       std::thread ta([&] {

@@ -175,6 +175,30 @@ TEST_P(VectorStoreConformance, ModelIsBoundOnceAndAMismatchIsRefused) {
   EXPECT_EQ(*s.size(), 0u);
 }
 
+// The precision the vectors were made at is part of the model: stored, reread, and an index of
+// one precision refuses the other with the flag that fixes it.
+TEST_P(VectorStoreConformance, PrecisionIsStoredAndAMismatchIsRefused) {
+  auto int8 = Model();
+  int8.precision = "int8";
+  {
+    VectorStore& s = Open();
+    ASSERT_TRUE(s.BindModel(int8).ok());
+    ASSERT_TRUE(Put(s, {Record(1, Axis(0))}).ok());
+    ASSERT_TRUE(s.Flush().ok());
+  }
+  VectorStore& s = Open();
+  ASSERT_TRUE(s.model().has_value());
+  EXPECT_EQ(s.model()->precision, "int8");
+  EXPECT_TRUE(s.BindModel(int8).ok());
+  Status refused = s.BindModel(Model());  // fp32
+  EXPECT_EQ(refused.code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(refused.message(), HasSubstr("precision int8"));
+  EXPECT_THAT(refused.message(), HasSubstr("--precision int8"));
+  EXPECT_THAT(refused.message(),
+              HasSubstr("reembed --embed-model conformance/model --precision fp32"));
+  EXPECT_EQ(*s.size(), 1u);
+}
+
 TEST_P(VectorStoreConformance, ReopenAfterFlushKeepsEverything) {
   {
     VectorStore& s = OpenBound();

@@ -1,0 +1,429 @@
+#include "nn/quant.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define SIEVE_NN_X86 1
+#endif
+
+namespace sieve::nn {
+namespace {
+
+// Columns of y per packed block (one 512-bit or two 256-bit registers of int32 sums).
+constexpr std::size_t kBlock = 16;
+// Rows of x per cache chunk: their quantised activations stay in L2 while every column block
+// passes over them.
+constexpr std::size_t kRowChunk = 48;
+// Rows of x per pool thread from which the work is split by rows instead of column blocks.
+constexpr std::size_t kRowsPerThread = 64;
+// Largest micro-tile height of any kernel.
+constexpr std::size_t kMaxTileRows = 8;
+
+std::size_t RoundUp(std::size_t value, std::size_t multiple) {
+  return (value + multiple - 1) / multiple * multiple;
+}
+
+std::size_t Group(Int8Kernel kernel) {
+  switch (kernel) {
+    case Int8Kernel::kScalar:
+      return 1;
+    case Int8Kernel::kAvx2:
+      return 2;
+    case Int8Kernel::kAvx512Vnni:
+      return 4;
+  }
+  return 1;
+}
+
+// Round half to even for |v| < 2^22, as cvtps2dq under the default rounding mode.
+inline float RoundEven(float v) {
+  constexpr float kMagic = 12582912.0f;  // 1.5 · 2^23
+  return (v + kMagic) - kMagic;          // not reassociated without -ffast-math
+}
+
+// Portable per-row quantisation; returns s_x. out gets `padded` values (zeros after k), each
+// q + offset.
+template <typename Out>
+float QuantizeRowScalar(const float* x, std::size_t k, Out* out, std::size_t padded, int offset) {
+  float max_abs = 0.0f;
+  for (std::size_t i = 0; i < k; ++i) max_abs = std::max(max_abs, std::fabs(x[i]));
+  const float inv = max_abs > 0.0f ? 127.0f / max_abs : 0.0f;
+  for (std::size_t i = 0; i < k; ++i) {
+    out[i] = static_cast<Out>(static_cast<int>(RoundEven(x[i] * inv)) + offset);
+  }
+  for (std::size_t i = k; i < padded; ++i) out[i] = static_cast<Out>(offset);
+  return max_abs / 127.0f;
+}
+
+#ifdef SIEVE_NN_X86
+__attribute__((target("avx2,fma"))) float MaxAbsAvx2(const float* x, std::size_t k) {
+  const __m256 sign = _mm256_set1_ps(-0.0f);
+  __m256 max_vec = _mm256_setzero_ps();
+  std::size_t i = 0;
+  for (; i + 8 <= k; i += 8)
+    max_vec = _mm256_max_ps(max_vec, _mm256_andnot_ps(sign, _mm256_loadu_ps(x + i)));
+  alignas(32) float lanes[8];
+  _mm256_store_ps(lanes, max_vec);
+  float max_abs = 0.0f;
+  for (float lane : lanes) max_abs = std::max(max_abs, lane);
+  for (; i < k; ++i) max_abs = std::max(max_abs, std::fabs(x[i]));
+  return max_abs;
+}
+
+// The same integers as QuantizeRowScalar (x · inv, rounded half to even).
+template <typename Out>
+__attribute__((target("avx2,fma"))) float QuantizeRowAvx2(const float* x, std::size_t k, Out* out,
+                                                          std::size_t padded, int offset) {
+  const float max_abs = MaxAbsAvx2(x, k);
+  const float inv = max_abs > 0.0f ? 127.0f / max_abs : 0.0f;
+  const __m256 inv_vec = _mm256_set1_ps(inv);
+  const __m256i offset_vec = _mm256_set1_epi32(offset);
+  std::size_t i = 0;
+  for (; i + 8 <= k; i += 8) {
+    const __m256i q = _mm256_add_epi32(
+        _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + i), inv_vec)), offset_vec);
+    if constexpr (sizeof(Out) == 2) {
+      const __m256i packed = _mm256_permute4x64_epi64(_mm256_packs_epi32(q, q), 0x08);
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i), _mm256_castsi256_si128(packed));
+    } else {
+      alignas(32) std::int32_t lanes[8];
+      _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), q);
+      for (int j = 0; j < 8; ++j) out[i + j] = static_cast<Out>(lanes[j]);
+    }
+  }
+  for (; i < k; ++i) {
+    out[i] = static_cast<Out>(static_cast<int>(RoundEven(x[i] * inv)) + offset);
+  }
+  for (; i < padded; ++i) out[i] = static_cast<Out>(offset);
+  return max_abs / 127.0f;
+}
+
+// tile[r][c] = Σ_p a[r][2p..2p+1] · b[p][c][0..1], rows × 16 columns, s16 pairs.
+template <int Rows>
+__attribute__((target("avx2,fma"))) void TileAvx2(const std::int16_t* a, std::size_t lda,
+                                                  const std::int16_t* b, std::size_t pairs,
+                                                  std::int32_t* tile) {
+  __m256i acc[Rows][2];
+#pragma GCC unroll 8
+  for (int r = 0; r < Rows; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_si256();
+  for (std::size_t p = 0; p < pairs; ++p) {
+    const __m256i w0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + p * 32));
+    const __m256i w1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + p * 32 + 16));
+#pragma GCC unroll 8
+    for (int r = 0; r < Rows; ++r) {
+      std::int32_t pair;
+      std::memcpy(&pair, a + r * lda + 2 * p, sizeof(pair));
+      const __m256i av = _mm256_set1_epi32(pair);
+      acc[r][0] = _mm256_add_epi32(acc[r][0], _mm256_madd_epi16(av, w0));
+      acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(av, w1));
+    }
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < Rows; ++r) {
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(tile + r * 16), acc[r][0]);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(tile + r * 16 + 8), acc[r][1]);
+  }
+}
+
+// tile[r][c] = Σ_q a[r][4q..4q+3] (u8) · b[q][c][0..3] (s8), rows × 16 columns.
+template <int Rows>
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) void TileVnni(const std::uint8_t* a,
+                                                                     std::size_t lda,
+                                                                     const std::int8_t* b,
+                                                                     std::size_t quads,
+                                                                     std::int32_t* tile) {
+  __m512i acc[Rows];
+#pragma GCC unroll 8
+  for (int r = 0; r < Rows; ++r) acc[r] = _mm512_setzero_si512();
+  for (std::size_t q = 0; q < quads; ++q) {
+    const __m512i w = _mm512_loadu_si512(b + q * 64);
+#pragma GCC unroll 8
+    for (int r = 0; r < Rows; ++r) {
+      std::int32_t quad;
+      std::memcpy(&quad, a + r * lda + 4 * q, sizeof(quad));
+      acc[r] = _mm512_dpbusd_epi32(acc[r], _mm512_set1_epi32(quad), w);
+    }
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < Rows; ++r) _mm512_storeu_si512(tile + r * 16, acc[r]);
+}
+#endif  // SIEVE_NN_X86
+
+// tile[r][c] = Σ_i a[r][i] · b[c][i] for `cols` columns of row-major int8 weights.
+void TileScalar(const std::int8_t* a, std::size_t lda, std::size_t rows, const std::int8_t* b,
+                std::size_t k, std::size_t cols, std::int32_t* tile) {
+  for (std::size_t r = 0; r < rows; ++r) {
+    const std::int8_t* row = a + r * lda;
+    for (std::size_t c = 0; c < cols; ++c) {
+      const std::int8_t* col = b + c * k;
+      std::int32_t sum = 0;
+      for (std::size_t i = 0; i < k; ++i) sum += std::int32_t{row[i]} * std::int32_t{col[i]};
+      tile[r * 16 + c] = sum;
+    }
+  }
+}
+
+}  // namespace
+
+std::string_view Int8KernelName(Int8Kernel kernel) {
+  switch (kernel) {
+    case Int8Kernel::kScalar:
+      return "scalar";
+    case Int8Kernel::kAvx2:
+      return "avx2";
+    case Int8Kernel::kAvx512Vnni:
+      return "avx512-vnni";
+  }
+  return "?";
+}
+
+std::vector<Int8Kernel> SupportedInt8Kernels() {
+  std::vector<Int8Kernel> kernels{Int8Kernel::kScalar};
+#ifdef SIEVE_NN_X86
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+    kernels.push_back(Int8Kernel::kAvx2);
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512vnni")) {
+      kernels.push_back(Int8Kernel::kAvx512Vnni);
+    }
+  }
+#endif
+  return kernels;
+}
+
+Int8Kernel BestInt8Kernel() {
+  static const Int8Kernel best = SupportedInt8Kernels().back();
+  return best;
+}
+
+Int8Matrix Int8Matrix::Quantize(const float* w, std::size_t n, std::size_t k, Int8Kernel kernel) {
+  Int8Matrix m;
+  m.n_ = n;
+  m.k_ = k;
+  m.kernel_ = kernel;
+  m.k_padded_ = RoundUp(k, Group(kernel));
+  m.scales_.resize(n);
+  m.sums_.assign(n, 0);
+  std::vector<std::int8_t> q(n * k);
+  for (std::size_t j = 0; j < n; ++j) {
+    const float* row = w + j * k;
+    float max_abs = 0.0f;
+    for (std::size_t i = 0; i < k; ++i) max_abs = std::max(max_abs, std::fabs(row[i]));
+    m.scales_[j] = max_abs / 127.0f;
+    const float inv = max_abs > 0.0f ? 127.0f / max_abs : 0.0f;
+    for (std::size_t i = 0; i < k; ++i) {
+      const auto v = static_cast<std::int8_t>(
+          std::clamp(static_cast<int>(std::nearbyint(row[i] * inv)), -127, 127));
+      q[j * k + i] = v;
+      m.sums_[j] += v;
+    }
+  }
+  const std::size_t blocks = (n + kBlock - 1) / kBlock;
+  switch (kernel) {
+    case Int8Kernel::kScalar:
+      m.s8_ = std::move(q);
+      break;
+    case Int8Kernel::kAvx2: {
+      const std::size_t pairs = m.k_padded_ / 2;
+      m.s16_.assign(blocks * pairs * kBlock * 2, 0);
+      for (std::size_t j = 0; j < n; ++j) {
+        for (std::size_t i = 0; i < k; ++i) {
+          m.s16_[((j / kBlock * pairs + i / 2) * kBlock + j % kBlock) * 2 + i % 2] = q[j * k + i];
+        }
+      }
+      break;
+    }
+    case Int8Kernel::kAvx512Vnni: {
+      const std::size_t quads = m.k_padded_ / 4;
+      m.s8_.assign(blocks * quads * kBlock * 4, 0);
+      for (std::size_t j = 0; j < n; ++j) {
+        for (std::size_t i = 0; i < k; ++i) {
+          m.s8_[((j / kBlock * quads + i / 4) * kBlock + j % kBlock) * 4 + i % 4] = q[j * k + i];
+        }
+      }
+      break;
+    }
+  }
+  return m;
+}
+
+std::size_t Int8Matrix::bytes() const {
+  return s8_.size() + s16_.size() * sizeof(std::int16_t) + scales_.size() * sizeof(float) +
+         sums_.size() * sizeof(std::int32_t);
+}
+
+float Int8Matrix::Dequantized(std::size_t j, std::size_t i) const {
+  int q = 0;
+  switch (kernel_) {
+    case Int8Kernel::kScalar:
+      q = s8_[j * k_ + i];
+      break;
+    case Int8Kernel::kAvx2:
+      q = s16_[((j / kBlock * (k_padded_ / 2) + i / 2) * kBlock + j % kBlock) * 2 + i % 2];
+      break;
+    case Int8Kernel::kAvx512Vnni:
+      q = s8_[((j / kBlock * (k_padded_ / 4) + i / 4) * kBlock + j % kBlock) * 4 + i % 4];
+      break;
+  }
+  return static_cast<float>(q) * scales_[j];
+}
+
+std::size_t LinearInt8ScratchFloats(std::size_t m, std::size_t k) {
+  // Row scales (m rounded up to 4: the activations start 16-byte aligned), then m rows of k
+  // rounded up to 4 values of at most 2 bytes.
+  return RoundUp(m, 4) +
+         (m * RoundUp(k, 4) * sizeof(std::int16_t) + sizeof(float) - 1) / sizeof(float);
+}
+
+void LinearInt8(const float* x, const Int8Matrix& w, const float* bias, float* y, std::size_t m,
+                float* scratch, ThreadPool* pool, std::size_t ldy) {
+  const std::size_t n = w.n_, k = w.k_, kp = w.k_padded_;
+  if (m == 0 || n == 0) return;
+  if (ldy == 0) ldy = n;
+  const Int8Kernel kernel = w.kernel_;
+
+  // 1. Quantise the activations, row by row.
+  float* row_scales = scratch;
+  void* activations = scratch + RoundUp(m, 4);  // 16-byte aligned
+  auto* a8 = static_cast<std::int8_t*>(activations);
+  auto* a16 = static_cast<std::int16_t*>(activations);
+  auto* au8 = static_cast<std::uint8_t*>(activations);
+  ParallelFor(pool, m, [&](std::size_t begin, std::size_t end) {
+    for (std::size_t r = begin; r < end; ++r) {
+      const float* row = x + r * k;
+      switch (kernel) {
+        case Int8Kernel::kScalar:
+          row_scales[r] = QuantizeRowScalar(row, k, a8 + r * kp, kp, 0);
+          break;
+#ifdef SIEVE_NN_X86
+        case Int8Kernel::kAvx2:
+          row_scales[r] = QuantizeRowAvx2(row, k, a16 + r * kp, kp, 0);
+          break;
+        case Int8Kernel::kAvx512Vnni:
+          row_scales[r] = QuantizeRowAvx2(row, k, au8 + r * kp, kp, 128);
+          break;
+#else
+        default:
+          break;
+#endif
+      }
+    }
+  });
+
+  // 2. Integer tiles of up to kMaxTileRows × 16, then the float epilogue.
+  const std::size_t blocks = (n + kBlock - 1) / kBlock;
+  const auto run_tile = [&](std::size_t r0, std::size_t rows, std::size_t block,
+                            std::int32_t* tile) {
+    const std::size_t c0 = block * kBlock;
+    const std::size_t cols = std::min(kBlock, n - c0);
+    switch (kernel) {
+      case Int8Kernel::kScalar:
+        TileScalar(a8 + r0 * kp, kp, rows, w.s8_.data() + c0 * k, k, cols, tile);
+        break;
+#ifdef SIEVE_NN_X86
+      case Int8Kernel::kAvx2: {
+        const std::int16_t* a = a16 + r0 * kp;
+        const std::int16_t* b = w.s16_.data() + block * (kp / 2) * kBlock * 2;
+        const std::size_t pairs = kp / 2;
+        switch (rows) {
+          case 6:
+            TileAvx2<6>(a, kp, b, pairs, tile);
+            break;
+          case 5:
+            TileAvx2<5>(a, kp, b, pairs, tile);
+            break;
+          case 4:
+            TileAvx2<4>(a, kp, b, pairs, tile);
+            break;
+          case 3:
+            TileAvx2<3>(a, kp, b, pairs, tile);
+            break;
+          case 2:
+            TileAvx2<2>(a, kp, b, pairs, tile);
+            break;
+          default:
+            TileAvx2<1>(a, kp, b, pairs, tile);
+            break;
+        }
+        break;
+      }
+      case Int8Kernel::kAvx512Vnni: {
+        const std::uint8_t* a = au8 + r0 * kp;
+        const std::int8_t* b = w.s8_.data() + block * (kp / 4) * kBlock * 4;
+        const std::size_t quads = kp / 4;
+        switch (rows) {
+          case 8:
+            TileVnni<8>(a, kp, b, quads, tile);
+            break;
+          case 7:
+            TileVnni<7>(a, kp, b, quads, tile);
+            break;
+          case 6:
+            TileVnni<6>(a, kp, b, quads, tile);
+            break;
+          case 5:
+            TileVnni<5>(a, kp, b, quads, tile);
+            break;
+          case 4:
+            TileVnni<4>(a, kp, b, quads, tile);
+            break;
+          case 3:
+            TileVnni<3>(a, kp, b, quads, tile);
+            break;
+          case 2:
+            TileVnni<2>(a, kp, b, quads, tile);
+            break;
+          default:
+            TileVnni<1>(a, kp, b, quads, tile);
+            break;
+        }
+        break;
+      }
+#else
+      default:
+        break;
+#endif
+    }
+    const bool offset = kernel == Int8Kernel::kAvx512Vnni;
+    for (std::size_t r = 0; r < rows; ++r) {
+      const float sx = row_scales[r0 + r];
+      float* out = y + (r0 + r) * ldy + c0;
+      const std::int32_t* sums = tile + r * 16;
+      for (std::size_t c = 0; c < cols; ++c) {
+        const std::int32_t sum = offset ? sums[c] - 128 * w.sums_[c0 + c] : sums[c];
+        const float value = static_cast<float>(sum) * (sx * w.scales_[c0 + c]);
+        out[c] = bias != nullptr ? value + bias[c0 + c] : value;
+      }
+    }
+  };
+  const std::size_t tile_rows =
+      kernel == Int8Kernel::kAvx512Vnni ? 8 : (kernel == Int8Kernel::kAvx2 ? 6 : 4);
+  const auto run_range = [&](std::size_t r_begin, std::size_t r_end, std::size_t b_begin,
+                             std::size_t b_end) {
+    alignas(64) std::int32_t tile[kMaxTileRows * 16];
+    for (std::size_t chunk = r_begin; chunk < r_end; chunk += kRowChunk) {
+      const std::size_t chunk_end = std::min(r_end, chunk + kRowChunk);
+      for (std::size_t block = b_begin; block < b_end; ++block) {
+        for (std::size_t r = chunk; r < chunk_end; r += tile_rows) {
+          run_tile(r, std::min(tile_rows, chunk_end - r), block, tile);
+        }
+      }
+    }
+  };
+  const std::size_t threads = Parallelism(pool);
+  if (threads == 1) {
+    run_range(0, m, 0, blocks);
+  } else if (m >= kRowsPerThread * threads) {
+    ParallelFor(pool, m,
+                [&](std::size_t begin, std::size_t end) { run_range(begin, end, 0, blocks); });
+  } else {
+    ParallelFor(pool, blocks,
+                [&](std::size_t begin, std::size_t end) { run_range(0, m, begin, end); });
+  }
+}
+
+}  // namespace sieve::nn
