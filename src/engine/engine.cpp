@@ -1192,6 +1192,7 @@ Result<IngestResponse> Engine::Ingest(const IngestRequest& request, RequestConte
                                  std::to_string(report->invalid_utf8_replaced) +
                                  " invalid UTF-8 bytes replaced");
     }
+    for (const auto& note : report->notes) impl_->options.logger.Note(file.string() + ": " + note);
   }
   progress.current.clear();
   if (request.progress) request.progress(progress);

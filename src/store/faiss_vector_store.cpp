@@ -934,14 +934,15 @@ Result<ReconcileReport> Reconcile(VectorStore& vectors, const std::vector<std::i
         missing.begin() + static_cast<std::ptrdiff_t>(std::min(missing.size(), start + batch)));
     auto records = embed(ids);
     Status status = records.ok() ? Status::Ok() : records.status();
-    if (status.ok() && records->size() != ids.size()) {
+    if (status.ok() && records->size() > ids.size()) {
       status = Status::Internal("embedding returned " + std::to_string(records->size()) +
                                 " vectors for " + std::to_string(ids.size()) + " chunks");
     }
-    for (std::size_t i = 0; status.ok() && i < ids.size(); ++i) {
-      if ((*records)[i].chunk_id != ids[i]) {
-        status = Status::Internal("embedding returned records out of order");
-      }
+    // Records come in the order of `ids`; ids without one were deleted meanwhile.
+    for (std::size_t i = 0, r = 0; status.ok() && r < records->size(); ++r) {
+      while (i < ids.size() && ids[i] != (*records)[r].chunk_id) ++i;
+      if (i == ids.size()) status = Status::Internal("embedding returned records out of order");
+      ++i;
     }
     if (status.ok()) status = vectors.Upsert(*records);
     if (!status.ok()) {
@@ -949,10 +950,12 @@ Result<ReconcileReport> Reconcile(VectorStore& vectors, const std::vector<std::i
       if (report.missing_embedded > 0 || report.stale_removed > 0) (void)vectors.Flush();
       return status;
     }
-    report.missing_embedded += ids.size();
-    since_save += ids.size();
-    if (options.progress) options.progress(report.missing_embedded, missing.size());
-    if (since_save >= options.save_every && report.missing_embedded < missing.size()) {
+    report.missing_embedded += records->size();
+    report.vanished += ids.size() - records->size();
+    since_save += records->size();
+    const std::size_t handled = report.missing_embedded + report.vanished;
+    if (options.progress) options.progress(handled, missing.size());
+    if (since_save >= options.save_every && handled < missing.size()) {
       SIEVE_RETURN_IF_ERROR(vectors.Flush());
       since_save = 0;
     }

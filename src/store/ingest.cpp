@@ -1,6 +1,7 @@
 #include "store/ingest.h"
 
 #include <algorithm>
+#include <optional>
 #include <set>
 #include <system_error>
 #include <unordered_set>
@@ -146,14 +147,32 @@ Result<FileIngestReport> IngestFile(DocumentStore& store, const fs::path& path,
   load_options.max_file_bytes = options.max_file_bytes;
   SIEVE_ASSIGN_OR_RETURN(auto documents, text::LoadFile(fs::path(source), load_options));
 
-  // The whole file is one transaction: a crash leaves either the old or the new version.
-  SIEVE_ASSIGN_OR_RETURN(auto txn, store.BeginTransaction());
+  // A file is one transaction (a crash leaves either the old or the new version), a corpus one
+  // per documents_per_transaction records.
+  const std::size_t per_transaction = std::max<std::size_t>(1, options.documents_per_transaction);
+  std::optional<DocumentStore::Transaction> txn;
+  std::size_t in_transaction = 0;
+  std::size_t done = 0;
   std::unordered_set<std::string> keys_in_file;
   for (auto& doc : documents) {
+    if (in_transaction == per_transaction) {
+      Status committed = txn->Commit();
+      if (!committed.ok()) return committed.WithContext(name);
+      txn.reset();
+      in_transaction = 0;
+      if (options.committed) options.committed(done, documents.size());
+    }
+    if (!txn) {
+      SIEVE_ASSIGN_OR_RETURN(auto begun, store.BeginTransaction());
+      txn.emplace(std::move(begun));
+    }
+    ++in_transaction;
+    ++done;
     if (*type != text::DocumentType::kBeir) doc.key = source;
     doc.source_path = source;
     keys_in_file.insert(doc.key);
     report.invalid_utf8_replaced += doc.invalid_utf8_replaced;
+    for (auto& note : doc.notes) report.notes.push_back(std::move(note));
     const bool is_record = *type == text::DocumentType::kBeir;
     std::string hash = is_record ? RecordHash(doc) : file_hash;
     SIEVE_ASSIGN_OR_RETURN(auto existing, store.FindDocument(doc.key));
@@ -187,8 +206,13 @@ Result<FileIngestReport> IngestFile(DocumentStore& store, const fs::path& path,
     SIEVE_ASSIGN_OR_RETURN(bool deleted, store.DeleteDocument(key));
     if (deleted) ++report.documents_removed;
   }
-  Status committed = txn.Commit();
+  if (!txn) {
+    SIEVE_ASSIGN_OR_RETURN(auto begun, store.BeginTransaction());
+    txn.emplace(std::move(begun));
+  }
+  Status committed = txn->Commit();
   if (!committed.ok()) return committed.WithContext(name);
+  if (options.committed) options.committed(done, documents.size());
   return report;
 }
 

@@ -1,11 +1,16 @@
 // Ingestion: file -> text::LoadFile -> text::ChunkDocument -> DocumentStore, one transaction per
-// file. Re-ingesting an unchanged file is a no-op (content hash + chunker settings); a changed
-// file replaces its documents' chunks; BEIR records no longer in the file are deleted.
+// file, except that a corpus of many records commits every `documents_per_transaction` records
+// (bounded transactions: the write-ahead log and the time a writer holds the database stay
+// bounded however large the corpus). A crash in between leaves some records new and some old;
+// ingesting the file again completes it. Re-ingesting an unchanged file is a no-op (content hash +
+// chunker settings); a changed file replaces its documents' chunks; BEIR records no longer in the
+// file are deleted.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -21,6 +26,11 @@ struct IngestOptions {
   // Tags for every document of the file, replacing the ones they had. Empty: documents already
   // in the index keep their tags (so a plain re-ingest does not untag anything).
   std::vector<std::string> tags;
+  // Records of a corpus file written per transaction (at least 1).
+  std::size_t documents_per_transaction = 1000;
+  // Called after each transaction of a file is committed, with the documents of the file
+  // handled so far and in all. Optional.
+  std::function<void(std::size_t done, std::size_t total)> committed;
 };
 
 struct FileIngestReport {
@@ -31,6 +41,8 @@ struct FileIngestReport {
   std::size_t chunks_written = 0;
   std::size_t invalid_utf8_replaced = 0;
   std::uint64_t bytes = 0;  // size of the file
+  // What the extractor cut to stay within its bounds (text::ExtractedDocument::notes).
+  std::vector<std::string> notes;
   std::size_t documents() const {
     return documents_added + documents_replaced + documents_unchanged;
   }

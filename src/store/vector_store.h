@@ -205,11 +205,13 @@ struct ReconcileOptions {
 struct ReconcileReport {
   std::size_t stale_removed = 0;     // vectors whose chunk no longer exists
   std::size_t missing_embedded = 0;  // chunks that had no vector
+  std::size_t vanished = 0;          // chunks deleted while they were being embedded (skipped)
   bool saved = false;                // Flush ran
 };
 
 // Records (vector and payload) for chunk ids, in order: the caller fetches the texts and runs
-// the embedder.
+// the embedder. A chunk deleted since its id was listed has no record (the others keep their
+// order).
 using EmbedChunks =
     std::function<Result<std::vector<VectorRecord>>(const std::vector<std::int64_t>& ids)>;
 

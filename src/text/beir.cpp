@@ -31,16 +31,84 @@ Status LineError(std::size_t line_number, const std::string& reason) {
   return Status::InvalidInput("line " + std::to_string(line_number) + ": " + reason);
 }
 
+// A field of a record as the SAX parse saw it at the top level of the object.
+struct Field {
+  enum Kind { kAbsent, kNull, kString, kInteger, kOther } kind = kAbsent;
+  std::string value;  // the string, or the integer's decimal form
+};
+
+// Reads one JSON line keeping only the top-level "_id", "title" and "text" and skipping
+// everything else without building it: memory stays proportional to the fields kept, however
+// deeply nested or large the rest of the record is. As with a DOM parse, a key given twice
+// takes its last value.
+class RecordReader final : public nlohmann::json_sax<nlohmann::json> {
+ public:
+  Field id, title, text;
+  bool is_object = false;
+  std::string error;  // a parse error's reason
+
+  bool null() override { return Scalar(Field::kNull, {}); }
+  bool boolean(bool) override { return Scalar(Field::kOther, {}); }
+  bool number_integer(number_integer_t v) override {
+    return Scalar(Field::kInteger, std::to_string(v));
+  }
+  bool number_unsigned(number_unsigned_t v) override {
+    return Scalar(Field::kInteger, std::to_string(v));
+  }
+  bool number_float(number_float_t, const string_t&) override { return Scalar(Field::kOther, {}); }
+  bool string(string_t& v) override { return Scalar(Field::kString, std::move(v)); }
+  bool binary(binary_t&) override { return Scalar(Field::kOther, {}); }
+  bool start_object(std::size_t) override { return Open(/*object=*/true); }
+  bool start_array(std::size_t) override { return Open(/*object=*/false); }
+  bool end_object() override { return Close(); }
+  bool end_array() override { return Close(); }
+  bool key(string_t& k) override {
+    if (depth_ == 1)
+      current_ = k == "_id" ? &id : k == "title" ? &title : k == "text" ? &text : nullptr;
+    return true;
+  }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& e) override {
+    error = ParseErrorReason(e.what());
+    return false;
+  }
+
+ private:
+  bool Scalar(Field::Kind kind, std::string value) {
+    if (depth_ == 1 && current_ != nullptr) {
+      current_->kind = kind;
+      current_->value = std::move(value);
+      current_ = nullptr;
+    }
+    return true;
+  }
+  bool Open(bool object) {
+    if (depth_ == 0) {
+      is_object = object;
+    } else if (depth_ == 1 && current_ != nullptr) {
+      current_->kind = Field::kOther;  // a container where a scalar belongs
+      current_->value.clear();
+      current_ = nullptr;
+    }
+    ++depth_;
+    return true;
+  }
+  bool Close() {
+    --depth_;
+    return true;
+  }
+
+  std::size_t depth_ = 0;
+  Field* current_ = nullptr;  // the wanted field whose value comes next
+};
+
 // A string field that may be absent or null (-> ""); anything else is an error.
-Result<std::string> OptionalString(const nlohmann::json& record, const char* field,
-                                   std::size_t line_number) {
-  const auto it = record.find(field);
-  if (it == record.end() || it->is_null()) return std::string();
-  if (!it->is_string()) {
-    return LineError(line_number, std::string("\"") + field + "\" is not a string");
+Result<std::string> OptionalString(const Field& field, const char* name, std::size_t line_number) {
+  if (field.kind == Field::kAbsent || field.kind == Field::kNull) return std::string();
+  if (field.kind != Field::kString) {
+    return LineError(line_number, std::string("\"") + name + "\" is not a string");
   }
   std::string clean;
-  AppendNormalized(it->get_ref<const std::string&>(), clean);  // escapes like \u0000
+  AppendNormalized(field.value, clean);  // escapes like \u0000
   return std::string(TrimWhitespace(clean));
 }
 
@@ -67,21 +135,16 @@ Result<std::vector<ExtractedDocument>> ExtractBeirCorpus(std::string_view bytes)
       invalid = AppendNormalized(line, repaired);
       line = repaired;
     }
-    nlohmann::json record;
-    try {
-      record = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::exception& e) {
-      return LineError(line_number, "malformed JSON: " + ParseErrorReason(e.what()));
+    RecordReader record;
+    if (!nlohmann::json::sax_parse(line, &record)) {
+      return LineError(line_number, "malformed JSON: " + record.error);
     }
-    if (!record.is_object()) return LineError(line_number, "not a JSON object");
+    if (!record.is_object) return LineError(line_number, "not a JSON object");
 
     ExtractedDocument doc;
-    const auto id = record.find("_id");
-    if (id == record.end()) return LineError(line_number, "missing \"_id\"");
-    if (id->is_string()) {
-      doc.key = id->get<std::string>();
-    } else if (id->is_number_integer()) {
-      doc.key = id->dump();
+    if (record.id.kind == Field::kAbsent) return LineError(line_number, "missing \"_id\"");
+    if (record.id.kind == Field::kString || record.id.kind == Field::kInteger) {
+      doc.key = std::move(record.id.value);
     } else {
       return LineError(line_number, "\"_id\" is not a string or integer");
     }
@@ -91,9 +154,9 @@ Result<std::vector<ExtractedDocument>> ExtractBeirCorpus(std::string_view bytes)
       return LineError(line_number, "duplicate _id \"" + doc.key + "\" (first on line " +
                                         std::to_string(seen->second) + ")");
     }
-    if (record.find("text") == record.end()) return LineError(line_number, "missing \"text\"");
-    SIEVE_ASSIGN_OR_RETURN(doc.title, OptionalString(record, "title", line_number));
-    SIEVE_ASSIGN_OR_RETURN(std::string body, OptionalString(record, "text", line_number));
+    if (record.text.kind == Field::kAbsent) return LineError(line_number, "missing \"text\"");
+    SIEVE_ASSIGN_OR_RETURN(doc.title, OptionalString(record.title, "title", line_number));
+    SIEVE_ASSIGN_OR_RETURN(std::string body, OptionalString(record.text, "text", line_number));
     if (doc.title.empty()) {
       doc.text = std::move(body);
     } else if (body.empty()) {

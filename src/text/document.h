@@ -44,6 +44,9 @@ struct ExtractedDocument {
   std::vector<Section> sections;          // sorted by begin
   std::vector<PageStart> pages;           // sorted by begin; empty when the format has no pages
   std::size_t invalid_utf8_replaced = 0;  // bytes replaced by U+FFFD during normalisation
+  // What the extractor had to cut or skip to stay within its bounds on hostile input (one line
+  // each, without the file name), e.g. markup nested too deep. Empty for ordinary files.
+  std::vector<std::string> notes;
 };
 
 struct LoadOptions {

@@ -20,7 +20,9 @@ ExtractedDocument ExtractPlainText(std::string_view bytes);
 // becomes its own paragraph; code blocks keep their text and line breaks; link and image
 // targets are dropped (their text is kept); raw HTML blocks are reduced to their text. Headings
 // stay in the text and each starts a Section. YAML front matter at the start is dropped; the
-// title is its `title:` if it has one, else the first level-1 heading.
+// title is its `title:` if it has one, else the first level-1 heading. Bounded work: a document
+// whose tables would hold more than 200,000 cells or 256 columns is read without the table
+// extension (its rows stay as text), with a note in `notes`.
 ExtractedDocument ExtractMarkdown(std::string_view bytes);
 
 // HTML: visible text. script, style, nav, noscript, template, iframe, svg, canvas, object and
@@ -29,6 +31,9 @@ ExtractedDocument ExtractMarkdown(std::string_view bytes);
 // (no-break spaces included) is collapsed to one space except inside <pre> and <textarea>;
 // entities are decoded; h1-h6 start Sections. Input is UTF-8, except that a page which is not
 // valid UTF-8 and declares charset iso-8859-1/windows-1252 is decoded as windows-1252.
+// Bounded work on hostile markup: elements nested deeper than 256 levels lose their tags (their
+// text is kept) and attributes past 256 on one tag are dropped, with a note in `notes`; pages
+// within those bounds are parsed unchanged.
 ExtractedDocument ExtractHtml(std::string_view bytes);
 
 // PDF: each page's text in reading order, pages separated by a blank line, one PageStart per

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "text/extract.h"
+#include "text/html_guard.h"
 #include "text/normalize.h"
 #include "text/text_builder.h"
 
@@ -220,7 +221,23 @@ ExtractedDocument ExtractHtml(std::string_view bytes) {
     transcoded = Windows1252ToUtf8(bytes);
     bytes = transcoded;
   }
-  const std::string clean = NormalizeText(bytes, &invalid_in_input);
+  std::string clean = NormalizeText(bytes, &invalid_in_input);
+  // Hostile nesting or attribute counts are cut down before the parser sees them (html_guard.h).
+  GuardedHtml guarded = GuardHtml(clean);
+  if (guarded.changed) {
+    clean = std::move(guarded.rewritten);
+    std::string note = "markup too deep or too large: ";
+    if (guarded.tags_removed > 0) {
+      note += std::to_string(guarded.tags_removed) + " tags nested deeper than " +
+              std::to_string(HtmlLimits{}.max_depth) + " levels removed (their text kept)";
+    }
+    if (guarded.attributes_removed > 0) {
+      if (guarded.tags_removed > 0) note += ", ";
+      note += std::to_string(guarded.attributes_removed) + " attributes past " +
+              std::to_string(HtmlLimits{}.max_attributes) + " on one tag removed";
+    }
+    doc.notes.push_back(std::move(note));
+  }
   GumboOptions options = kGumboDefaultOptions;
   options.max_errors = 0;  // parse errors are not reported; do not collect them
   std::unique_ptr<GumboOutput, OutputDeleter> parsed(
