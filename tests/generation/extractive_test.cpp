@@ -109,16 +109,19 @@ TEST(ExtractiveAnswerTest, PicksTheBestSentencesAndListsThemInDocumentOrder) {
   EXPECT_TRUE(answer->extractive);
   EXPECT_EQ(answer->model, "extractive (keyword)");
   EXPECT_EQ(scorer.calls, 1);
-  // b.md's best passage is ranked first, so b.md comes first; inside it, byte order.
+  // b.md's best passage is ranked first, so b.md comes first; inside it, byte order. Citations
+  // are numbered in the order the answer uses them.
   EXPECT_EQ(answer->text,
             std::string(kExtractivePrefix) +
-                "First KEY KEY KEY fact. [3] Second KEY KEY fact. [1] A KEY sentence from a. [2]");
+                "First KEY KEY KEY fact. [1] Second KEY KEY fact. [2] A KEY sentence from a. [3]");
   ASSERT_EQ(answer->citations.size(), 3u);
   EXPECT_EQ(answer->citations[0].number, 1u);
   EXPECT_EQ(answer->citations[0].passage.source_path, "b.md");
+  EXPECT_EQ(answer->citations[0].passage.begin, 100u);
   EXPECT_EQ(answer->citations[1].number, 2u);
+  EXPECT_EQ(answer->citations[1].passage.begin, 500u);
   EXPECT_EQ(answer->citations[2].number, 3u);
-  EXPECT_EQ(answer->citations[2].passage.begin, 100u);
+  EXPECT_EQ(answer->citations[2].passage.source_path, "a.md");
   EXPECT_EQ(answer->passages_in_context, 3u);
 }
 
@@ -145,6 +148,64 @@ TEST(ExtractiveAnswerTest, IrrelevantSentencesAreLeftOutAndRunsFromOnePassageCit
   ASSERT_TRUE(answer.ok());
   EXPECT_EQ(answer->text, std::string(kExtractivePrefix) + "KEY one. KEY two. [1]");
   ASSERT_EQ(answer->citations.size(), 1u);
+}
+
+TEST(ExtractiveAnswerTest, CitationNumbersHaveNoGaps) {
+  std::vector<Passage> passages = {
+      MakePassage("a.md", 0, "Nothing here."), MakePassage("b.md", 0, "Nothing either."),
+      MakePassage("c.md", 0, "KEY KEY fact from c."), MakePassage("d.md", 0, "KEY fact from d.")};
+  KeywordScorer scorer;
+  Result<Answer> answer = ExtractiveAnswer("q", passages, {3, 5}, scorer);
+  ASSERT_TRUE(answer.ok());
+  EXPECT_EQ(answer->text,
+            std::string(kExtractivePrefix) + "KEY KEY fact from c. [1] KEY fact from d. [2]");
+  ASSERT_EQ(answer->citations.size(), 2u);
+  EXPECT_EQ(answer->citations[0].passage.source_path, "c.md");
+  EXPECT_EQ(answer->citations[1].passage.source_path, "d.md");
+}
+
+TEST(ExtractiveAnswerTest, QuestionsHeadingsTablesAndBoilerplateAreNotAnswers) {
+  EXPECT_TRUE(IsNonAnswerSentence("How do I ignore case with grep?", "ignore case"));
+  EXPECT_TRUE(IsNonAnswerSentence("Matching Control Options", "matching"));
+  EXPECT_TRUE(IsNonAnswerSentence("-i\t--ignore-case\tyes", "ignore case"));
+  EXPECT_TRUE(IsNonAnswerSentence("| 1.2 | 3.4 | 5.6 |", "numbers"));
+  EXPECT_TRUE(IsNonAnswerSentence("12 34 56 78 -- 90", "numbers"));
+  EXPECT_TRUE(IsNonAnswerSentence("Copyright 2020 Foo Inc. All rights reserved.", "foo"));
+  EXPECT_FALSE(IsNonAnswerSentence("Copyright 2020 Foo Inc. All rights reserved.",
+                                   "who reserved the rights?"));
+  EXPECT_FALSE(
+      IsNonAnswerSentence("Ignore case distinctions in patterns and input data.", "ignore case"));
+  EXPECT_FALSE(IsNonAnswerSentence("sort by time, newest first", "sort by time"));
+
+  // In an answer: the question and the heading that repeat the question's words lose to the
+  // sentence that answers.
+  std::vector<Passage> passages = {MakePassage(
+      "faq.md", 0,
+      "How does grep ignore case?\n\nIgnore Case Options\n\nUse -i to ignore case when grep "
+      "matches.\n\nThanks for reading.")};
+  auto lexical = MakeLexicalScorer();
+  Result<Answer> answer = ExtractiveAnswer("how does grep ignore case", passages, {1, 5}, *lexical);
+  ASSERT_TRUE(answer.ok());
+  EXPECT_EQ(answer->text,
+            std::string(kExtractivePrefix) + "Use -i to ignore case when grep matches. [1]");
+}
+
+TEST(LexicalScorerTest, TheIndexIdfPrefersTheQuestionsRareTerms) {
+  // Among the candidates "manual" looks as rare as "frobnicate"; in the index it is common.
+  const std::vector<std::string> sentences = {"The manual covers the manual pages.",
+                                              "To frobnicate a widget, run frob."};
+  auto local = MakeLexicalScorer();
+  auto local_scores = local->Score("manual frobnicate", sentences);
+  ASSERT_TRUE(local_scores.ok());
+  EXPECT_GT((*local_scores)[0], (*local_scores)[1]);  // tf wins without the index's view
+  auto indexed = MakeLexicalScorer([](std::string_view word) -> std::optional<double> {
+    if (word == "manual") return 0.1;
+    if (word == "frobnicate") return 6.0;
+    return std::nullopt;
+  });
+  auto indexed_scores = indexed->Score("manual frobnicate", sentences);
+  ASSERT_TRUE(indexed_scores.ok());
+  EXPECT_GT((*indexed_scores)[1], (*indexed_scores)[0]);
 }
 
 TEST(ExtractiveAnswerTest, RepeatedSentencesFromOverlappingChunksAppearOnce) {
