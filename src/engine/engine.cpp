@@ -856,25 +856,6 @@ Result<AskResponse> Engine::Ask(const AskRequest& request, RequestContext& ctx) 
   response.usage = {answer->usage.prompt_tokens, answer->usage.completion_tokens,
                     answer->usage.total_tokens};
   for (const auto& note : answer->notes) response.notes.push_back(note);
-  if (answer->extractive && !answer->citations.empty()) {
-    // An extractive answer numbers the passages it cites 1..m in citing order: the passages
-    // list puts them first, in that order, so a number still indexes it.
-    std::vector<Passage> reordered;
-    std::vector<bool> taken(response.passages.size(), false);
-    for (const auto& c : answer->citations) {
-      for (std::size_t i = 0; i < response.passages.size(); ++i) {
-        if (!taken[i] && response.passages[i].chunk_id == c.passage.chunk_id) {
-          taken[i] = true;
-          reordered.push_back(response.passages[i]);
-          break;
-        }
-      }
-    }
-    for (std::size_t i = 0; i < response.passages.size(); ++i) {
-      if (!taken[i]) reordered.push_back(std::move(response.passages[i]));
-    }
-    response.passages = std::move(reordered);
-  }
   for (const auto& c : answer->citations) {
     // Citation numbers index the passages the answer was made from.
     if (c.number >= 1 && c.number <= response.passages.size()) {
