@@ -85,6 +85,9 @@ struct Passage {
   std::size_t begin = 0;  // byte offsets in the document's extracted text: [begin, end)
   std::size_t end = 0;
   std::string text;
+  // Other files holding this very text (identical chunks are collapsed at retrieval: the best
+  // copy is kept, the others are listed here).
+  std::vector<std::string> also_in;
 };
 
 // Wall time of one stage of a request, in the order the stages ended (from the request's spans).
@@ -106,6 +109,13 @@ struct IngestProgress {
 struct IngestRequest {
   std::vector<std::filesystem::path> paths;  // files and folders (folders recurse)
   std::vector<std::string> tags;  // replace the documents' tags; empty = keep existing tags
+  // Read every file as this type ("text", "markdown", "html", "pdf", "man", "beir"); "" = the
+  // type the name, else the content, gives.
+  std::string type;
+  // Bring the index to the state of each folder in `paths`: documents under it whose files are
+  // gone are deleted, and a file that was renamed or moved (same content) moves its document
+  // (no second copy, no re-embedding). Files named one by one are never deleted.
+  bool sync = true;
   // Embed the chunks that have no vector (when an embedding model is available). False leaves
   // them for a later write. With empty `paths`, Ingest only brings the vectors in line with the
   // store.
@@ -124,24 +134,29 @@ struct IngestResponse {
   std::size_t documents_added = 0;
   std::size_t documents_replaced = 0;
   std::size_t documents_unchanged = 0;
-  std::size_t documents_removed = 0;
+  std::size_t documents_removed = 0;  // BEIR records no longer in their file
+  std::size_t documents_moved = 0;    // files renamed or moved (sync): their documents followed
+  std::size_t documents_deleted = 0;  // files gone from the folders (sync): documents deleted
   std::size_t chunks = 0;
   std::uint64_t bytes = 0;
   std::size_t invalid_utf8_replaced = 0;
-  std::vector<SkippedFile> skipped;  // files that could not be ingested (the rest were)
-  std::vector<std::string> ignored;  // files of unknown type found in folders
-  std::size_t embedded = 0;          // chunks given vectors
-  std::size_t vectors_removed = 0;   // vectors of chunks that no longer exist
-  std::string embed_model;           // "" when nothing could be embedded
+  std::vector<SkippedFile> skipped;  // documents that could not be ingested (the rest were)
+  // Files found in folders that are not documents (binary, empty, unsupported, a link loop),
+  // with why; not an error.
+  std::vector<SkippedFile> not_documents;
+  std::size_t embedded = 0;         // chunks given vectors
+  std::size_t vectors_removed = 0;  // vectors of chunks that no longer exist
+  std::string embed_model;          // "" when nothing could be embedded
   std::vector<std::string> notes;
   double seconds = 0;
   std::size_t documents() const {
-    return documents_added + documents_replaced + documents_unchanged;
+    return documents_added + documents_replaced + documents_unchanged + documents_moved;
   }
 };
 
 struct DeleteRequest {
-  // Each target is a document key, a file path (its document), or a BEIR file (all its records).
+  // Each target is a document key, a file path (its document), a BEIR file (all its records), or
+  // a folder (every document whose source path is under it).
   std::vector<std::string> targets;
 };
 
@@ -277,7 +292,8 @@ struct StatsResponse {
   std::vector<std::pair<std::string, std::size_t>> documents_by_type;
   std::vector<std::pair<std::string, std::size_t>> documents_by_tag;
   std::size_t vectors = 0;
-  std::string vector_model;  // "" when the index has no vectors
+  std::string vector_model;        // "" when the index has no vectors
+  std::uint64_t vector_bytes = 0;  // the vector index's files in the index folder (0: remote)
 };
 
 struct ReembedRequest {
@@ -326,13 +342,31 @@ struct DocumentSummary {
 };
 
 struct ListDocumentsRequest {
-  std::size_t offset = 0;   // documents to skip, in key order
-  std::size_t limit = 100;  // at most this many (0 = all)
+  std::size_t offset = 0;         // documents to skip, in key order
+  std::size_t limit = 100;        // at most this many (0 = all)
+  std::string path_prefix;        // only documents whose source path starts with this
+  std::vector<std::string> tags;  // only documents carrying all of these
 };
 
 struct ListDocumentsResponse {
   std::vector<DocumentSummary> documents;  // sorted by key
-  std::size_t total = 0;                   // documents in the index
+  std::size_t total = 0;                   // documents that pass the filter
+};
+
+// A chunk of a document, as stored.
+struct DocumentChunk {
+  std::int64_t chunk_id = 0;
+  std::size_t ordinal = 0;
+  std::size_t begin = 0;  // byte offsets in the document's extracted text
+  std::size_t end = 0;
+  std::string section;
+  int page = 0;
+  std::string text;
+};
+
+struct DocumentDetail {
+  DocumentSummary document;
+  std::vector<DocumentChunk> chunks;  // in document order
 };
 
 struct TokenizeRequest {
@@ -407,6 +441,9 @@ class Engine {
                                               RequestContext& ctx);
   // One document by id; kNotFound when there is none. Read.
   Result<DocumentSummary> GetDocument(std::int64_t id, RequestContext& ctx);
+  // One document with its chunks, named by id ("42"), key, or file path; kNotFound when there is
+  // none. Read.
+  Result<DocumentDetail> ShowDocument(const std::string& document, RequestContext& ctx);
   // The bi-encoder's tokenizer applied to each text (no truncation), and the model's input limit,
   // so a caller can refuse over-long inputs before embedding. No index needed.
   Result<TokenizeResponse> Tokenize(const TokenizeRequest& request, RequestContext& ctx);

@@ -2,6 +2,7 @@
 // parses its flags, calls the engine and prints; the work is sieve::Engine's.
 #include <cstdio>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -34,6 +35,8 @@ struct IngestCommand {
   std::optional<double> max_file_mb;
   std::optional<std::string> embed_model;
   std::optional<std::string> precision;
+  std::string type;
+  bool no_sync = false;
 };
 
 int RunIngest(const IngestCommand& cmd, const GlobalOptions& global) {
@@ -51,6 +54,8 @@ int RunIngest(const IngestCommand& cmd, const GlobalOptions& global) {
   IngestRequest request;
   request.paths.assign(cmd.paths.begin(), cmd.paths.end());
   request.tags = cmd.tags;
+  request.type = cmd.type;
+  request.sync = !cmd.no_sync;
   IngestProgressBar bar;
   request.progress = std::ref(bar);
   RequestContext ctx;
@@ -62,8 +67,18 @@ int RunIngest(const IngestCommand& cmd, const GlobalOptions& global) {
     std::cerr << "sieve: skipped " << (skipped.path.empty() ? "" : skipped.path + ": ")
               << skipped.reason << "\n";
   }
-  for (const auto& file : response->ignored) {
-    std::cerr << "sieve: note: ignored " << file << ": unknown file type\n";
+  // Files that are not documents: one line per reason with a count (each file with -v).
+  std::map<std::string, std::size_t> reasons;
+  for (const auto& file : response->not_documents) {
+    ++reasons[file.reason];
+    if (global.verbose)
+      std::cerr << "sieve: not a document: " << file.path << ": " << file.reason << "\n";
+  }
+  if (!global.verbose) {
+    for (const auto& [reason, count] : reasons) {
+      std::cerr << "sieve: note: " << count << (count == 1 ? " file" : " files")
+                << " not indexed: " << reason << " (-v lists them)\n";
+    }
   }
   PrintNotes(response->notes);
   const int exit_code = response->skipped.empty() ? kExitOk : kExitInput;
@@ -77,7 +92,9 @@ int RunIngest(const IngestCommand& cmd, const GlobalOptions& global) {
   std::cout << "ingested " << r.files << " files: " << r.documents() << " documents ("
             << r.documents_added << " new, " << r.documents_replaced << " changed, "
             << r.documents_unchanged << " unchanged";
-  if (r.documents_removed) std::cout << ", " << r.documents_removed << " removed";
+  if (r.documents_moved) std::cout << ", " << r.documents_moved << " moved";
+  if (r.documents_deleted) std::cout << ", " << r.documents_deleted << " deleted";
+  if (r.documents_removed) std::cout << ", " << r.documents_removed << " records removed";
   std::cout << "), " << r.chunks << " chunks, " << r.bytes << " bytes, " << FormatSeconds(r.seconds)
             << " s";
   if (!r.skipped.empty()) std::cout << "; " << r.skipped.size() << " skipped";
@@ -169,7 +186,10 @@ int RunStats(const GlobalOptions& global) {
             << " on disk\n";
   std::cout << "vectors:   " << stats->vectors;
   if (!stats->vector_model.empty()) std::cout << " (" << stats->vector_model << ")";
+  if (stats->vector_bytes > 0) std::cout << ", " << stats->vector_bytes << " bytes on disk";
   std::cout << "\n";
+  std::cout << "model:     "
+            << (stats->vector_model.empty() ? "none (lexical only)" : stats->vector_model) << "\n";
   if (!stats->documents_by_type.empty()) {
     std::cout << "types:    ";
     for (const auto& [type, n] : stats->documents_by_type) std::cout << " " << type << "=" << n;
@@ -209,6 +229,93 @@ int RunDelete(const DeleteCommand& cmd, const GlobalOptions& global) {
     std::cout << "deleted " << response->deleted << " documents\n";
   }
   return response->not_found.empty() ? kExitOk : kExitInput;
+}
+
+// ---- list, show ----
+
+struct ListCommand {
+  std::size_t limit = 50;
+  std::size_t page = 1;
+  std::string prefix;
+  std::vector<std::string> tags;
+};
+
+int RunList(const ListCommand& cmd, const GlobalOptions& global) {
+  auto config = LoadCommandConfig(global);
+  if (!config.ok()) return ReportError(config.status());
+  auto filter = MakeFilter(cmd.prefix, {}, cmd.tags);
+  if (!filter.ok()) return ReportError(filter.status());
+  auto engine = OpenEngine(*config, global);
+  if (!engine.ok()) return ReportError(engine.status());
+  ListDocumentsRequest request;
+  request.limit = cmd.limit;
+  request.offset = (cmd.page - 1) * cmd.limit;
+  request.path_prefix = filter->path_prefix;
+  request.tags = cmd.tags;
+  RequestContext ctx;
+  ctx.set_tracer(global.tracer);
+  auto response = (*engine)->ListDocuments(request, ctx);
+  if (!response.ok()) return ReportError(response.status());
+  if (global.json) {
+    json docs = json::array();
+    for (const auto& d : response->documents) docs.push_back(engine::ToJson(d));
+    std::cout << engine::Dump({{"documents", docs},
+                               {"total", response->total},
+                               {"offset", request.offset},
+                               {"limit", request.limit}})
+              << "\n";
+    return kExitOk;
+  }
+  for (const auto& d : response->documents) {
+    std::cout << d.id << "\t" << d.type << "\t" << d.chunks << " chunks\t" << d.key;
+    if (!d.title.empty()) std::cout << "  \"" << d.title << "\"";
+    if (!d.tags.empty()) {
+      std::cout << "  [";
+      for (std::size_t i = 0; i < d.tags.size(); ++i) std::cout << (i ? "," : "") << d.tags[i];
+      std::cout << "]";
+    }
+    std::cout << "\n";
+  }
+  const std::size_t shown_end = request.offset + response->documents.size();
+  std::cout << "documents " << (response->documents.empty() ? 0 : request.offset + 1) << "-"
+            << shown_end << " of " << response->total;
+  if (shown_end < response->total) std::cout << " (next: --page " << cmd.page + 1 << ")";
+  std::cout << "\n";
+  return kExitOk;
+}
+
+int RunShow(const std::string& document, const GlobalOptions& global) {
+  auto config = LoadCommandConfig(global);
+  if (!config.ok()) return ReportError(config.status());
+  auto engine = OpenEngine(*config, global);
+  if (!engine.ok()) return ReportError(engine.status());
+  RequestContext ctx;
+  ctx.set_tracer(global.tracer);
+  auto detail = (*engine)->ShowDocument(document, ctx);
+  if (!detail.ok()) return ReportError(detail.status());
+  if (global.json) {
+    std::cout << engine::Dump(engine::ToJson(*detail)) << "\n";
+    return kExitOk;
+  }
+  const DocumentSummary& d = detail->document;
+  std::cout << "id:       " << d.id << "\n"
+            << "key:      " << d.key << "\n"
+            << "path:     " << d.source_path << "\n"
+            << "type:     " << d.type << "\n"
+            << "title:    " << d.title << "\n"
+            << "bytes:    " << d.bytes << "\n"
+            << "ingested: " << d.ingested_at << " (unix seconds)\n"
+            << "tags:    ";
+  for (const auto& tag : d.tags) std::cout << " " << tag;
+  std::cout << "\nchunks:   " << detail->chunks.size() << "\n";
+  for (const auto& c : detail->chunks) {
+    std::cout << "\n[" << c.ordinal << "] chunk " << c.chunk_id << ", bytes " << c.begin << "-"
+              << c.end;
+    if (!c.section.empty()) std::cout << ", section: " << c.section;
+    if (c.page > 0) std::cout << ", page " << c.page;
+    std::cout << "\n" << c.text << "\n";
+  }
+  return kExitOk;
 }
 
 // ---- check ----
@@ -256,14 +363,10 @@ Result<Filter> MakeFilter(const std::string& path_prefix, const std::vector<std:
                           const std::vector<std::string>& tags) {
   for (const auto& type : types) {
     bool known = false;
-    for (auto t :
-         {text::DocumentType::kText, text::DocumentType::kMarkdown, text::DocumentType::kHtml,
-          text::DocumentType::kPdf, text::DocumentType::kBeir}) {
-      known = known || type == text::DocumentTypeName(t);
-    }
+    known = text::ParseDocumentType(type).has_value();
     if (!known) {
       return Status::InvalidArgument("--type " + type +
-                                     ": unknown type (text, markdown, html, pdf, beir)");
+                                     ": unknown type (text, markdown, html, pdf, man, beir)");
     }
   }
   Filter filter;
@@ -282,9 +385,11 @@ void RegisterIndexCommands(CLI::App& app, const GlobalOptions& global, Action& a
   auto ingest = std::make_shared<IngestCommand>();
   auto* ingest_cmd = app.add_subcommand(
       "ingest",
-      "Add files or folders to the index (txt, md, html, pdf, BEIR corpus.jsonl). Folders "
-      "recurse in sorted order, skipping hidden entries; unchanged files are not re-read. Exit "
-      "code 2 when anything was skipped.");
+      "Add files or folders to the index (text, Markdown, HTML, PDF, man pages, BEIR "
+      "corpus.jsonl; gzip/bzip2/xz read transparently; the type from the name, else the content). "
+      "Folders recurse in sorted order, skipping hidden entries, following links once; unchanged "
+      "files are not re-read; documents of files gone from a folder are deleted, renamed files "
+      "moved. Files that are not documents are summarised; exit code 2 when a document failed.");
   ingest_cmd->add_option("paths", ingest->paths, "Files and folders")->required();
   ingest_cmd->add_option(
       "--tag", ingest->tags,
@@ -305,6 +410,12 @@ void RegisterIndexCommands(CLI::App& app, const GlobalOptions& global, Action& a
                          "Bi-encoder for the new chunks: folder or Hub id (default: the index's, "
                          "else models.embed, BAAI/bge-small-en-v1.5, when cached)");
   AddPrecisionOption(ingest_cmd, ingest->precision);
+  ingest_cmd
+      ->add_option("--type", ingest->type,
+                   "Read every file as this type, whatever its name and content say")
+      ->check(CLI::IsMember({"text", "markdown", "html", "pdf", "man", "beir"}));
+  ingest_cmd->add_flag("--no-sync", ingest->no_sync,
+                       "Do not delete documents of files gone from the folders named");
   ingest_cmd->callback([ingest, &global, &action] {
     action = [ingest, &global] { return RunIngest(*ingest, global); };
   });
@@ -344,9 +455,31 @@ void RegisterIndexCommands(CLI::App& app, const GlobalOptions& global, Action& a
     action = [repair, &global] { return RunCheck(*repair, global); };
   });
 
+  auto list = std::make_shared<ListCommand>();
+  auto* list_cmd = app.add_subcommand("list", "Documents of the index, a page at a time");
+  list_cmd->add_option("--limit", list->limit, "Documents per page")
+      ->capture_default_str()
+      ->check(PositiveCount());
+  list_cmd->add_option("--page", list->page, "Page to show (1-based)")
+      ->capture_default_str()
+      ->check(PositiveCount());
+  list_cmd->add_option("--prefix", list->prefix, "Only documents whose path starts with this");
+  list_cmd->add_option("--tag", list->tags, "Only documents with this tag (repeatable: all)");
+  list_cmd->callback(
+      [list, &global, &action] { action = [list, &global] { return RunList(*list, global); }; });
+
+  auto show = std::make_shared<std::string>();
+  auto* show_cmd =
+      app.add_subcommand("show", "One document: its metadata and chunks (by id, key or path)");
+  show_cmd->add_option("document", *show, "DOC: id, key or file path")->required();
+  show_cmd->callback(
+      [show, &global, &action] { action = [show, &global] { return RunShow(*show, global); }; });
+
   auto remove = std::make_shared<DeleteCommand>();
   auto* delete_cmd = app.add_subcommand(
-      "delete", "Remove documents (by file path, by key, or all records of a BEIR file)");
+      "delete",
+      "Remove documents (by file path, by key, all records of a BEIR file, or every document "
+      "under a folder)");
   delete_cmd->add_option("targets", remove->targets, "PATH or KEY")->required();
   delete_cmd->callback([remove, &global, &action] {
     action = [remove, &global] { return RunDelete(*remove, global); };

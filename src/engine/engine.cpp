@@ -126,6 +126,7 @@ Passage FromRanked(const retrieval::RankedChunk& ranked) {
   p.begin = ranked.chunk.begin;
   p.end = ranked.chunk.end;
   p.text = ranked.chunk.text;
+  p.also_in = ranked.also_in;
   return p;
 }
 
@@ -849,9 +850,17 @@ Result<AskResponse> Engine::Ask(const AskRequest& request, RequestContext& ctx) 
   // A CHAIN: an LLM answer opens its own LLM span inside (generation::LlmClient), an extractive
   // one does not.
   Span generate = ctx.StartSpan("generate", SpanKind::kChain);
-  auto answer =
-      generation::GenerateAnswer(TruncateUtf8(search.query, kMaxQueryBytes), passages,
-                                 impl_->settings.generation, cross_encoder.get(), on_token, &ctx);
+  // Lexical sentence scoring uses the index's idf (rare question words weigh more).
+  generation::GenerationOptions generation_options = impl_->settings.generation;
+  auto idf_reader = impl_->readers.Acquire(ctx);
+  if (idf_reader.ok()) {
+    generation_options.term_idf = [&idf_reader](std::string_view word) -> std::optional<double> {
+      auto idf = (*idf_reader)->TermIdf(word);
+      return idf.ok() ? *idf : std::nullopt;
+    };
+  }
+  auto answer = generation::GenerateAnswer(TruncateUtf8(search.query, kMaxQueryBytes), passages,
+                                           generation_options, cross_encoder.get(), on_token, &ctx);
   if (answer.ok()) generate.SetAttribute("answer.extractive", answer->extractive);
   generate.End(answer.status());
   if (!answer.ok()) {
@@ -1004,6 +1013,20 @@ Result<StatsResponse> Engine::Stats(RequestContext& ctx) {
     if (size.ok()) response.vectors = *size;
     if (auto model = (*vectors)->model()) response.vector_model = store::DescribeModel(*model);
   }
+  // The vector index's files: everything in the folder that is not the database or a lock.
+  std::error_code ec;
+  for (fs::directory_iterator it(impl_->settings.index_dir, ec), end; !ec && it != end;
+       it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.starts_with(store::kDatabaseFileName) || name.find("lock") != std::string::npos) {
+      continue;
+    }
+    std::error_code size_ec;
+    if (it->is_regular_file(size_ec)) {
+      const auto size = it->file_size(size_ec);
+      if (!size_ec) response.vector_bytes += size;
+    }
+  }
   return response;
 }
 
@@ -1033,6 +1056,14 @@ Result<ListDocumentsResponse> Engine::ListDocuments(const ListDocumentsRequest& 
   std::sort(all.begin(), all.end(), [](const store::DocumentInfo& a, const store::DocumentInfo& b) {
     return a.key < b.key;
   });
+  if (!request.path_prefix.empty() || !request.tags.empty()) {
+    std::erase_if(all, [&](const store::DocumentInfo& info) {
+      if (!info.source_path.starts_with(request.path_prefix)) return true;
+      return !std::all_of(request.tags.begin(), request.tags.end(), [&](const std::string& tag) {
+        return std::find(info.tags.begin(), info.tags.end(), tag) != info.tags.end();
+      });
+    });
+  }
   ListDocumentsResponse response;
   response.total = all.size();
   const std::size_t begin = std::min(request.offset, all.size());
@@ -1050,6 +1081,36 @@ Result<DocumentSummary> Engine::GetDocument(std::int64_t id, RequestContext& ctx
     if (info.doc_id == id) return ToSummary(info);
   }
   return Status::NotFound("no document with id " + std::to_string(id));
+}
+
+Result<DocumentDetail> Engine::ShowDocument(const std::string& document, RequestContext& ctx) {
+  SIEVE_ASSIGN_OR_RETURN(auto reader, impl_->readers.Acquire(ctx));
+  SIEVE_RETURN_IF_ERROR(ctx.Check());
+  SIEVE_ASSIGN_OR_RETURN(auto snapshot, reader->BeginReadSnapshot());
+  SIEVE_ASSIGN_OR_RETURN(auto all, reader->ListDocuments());
+  const std::string as_path = store::DocumentKeyForPath(document);
+  const store::DocumentInfo* found = nullptr;
+  for (const auto& info : all) {
+    if (info.key == document || info.key == as_path || std::to_string(info.doc_id) == document) {
+      found = &info;
+      if (info.key == document || info.key == as_path) break;
+    }
+  }
+  if (found == nullptr) return Status::NotFound(document + ": no such document in the index");
+  DocumentDetail detail;
+  detail.document = ToSummary(*found);
+  store::ChunkFilter filter;
+  filter.path_prefix = found->source_path;
+  SIEVE_ASSIGN_OR_RETURN(auto ids, reader->ListChunkIds(filter));
+  SIEVE_ASSIGN_OR_RETURN(auto chunks, reader->GetChunks(ids));
+  for (auto& chunk : chunks) {
+    if (chunk.doc_id != found->doc_id) continue;
+    detail.chunks.push_back({chunk.chunk_id, chunk.ordinal, chunk.begin, chunk.end,
+                             std::move(chunk.section), chunk.page, std::move(chunk.text)});
+  }
+  std::sort(detail.chunks.begin(), detail.chunks.end(),
+            [](const DocumentChunk& a, const DocumentChunk& b) { return a.ordinal < b.ordinal; });
+  return detail;
 }
 
 Result<TokenizeResponse> Engine::Tokenize(const TokenizeRequest& request, RequestContext& ctx) {
@@ -1089,7 +1150,17 @@ Result<std::vector<std::string>> ResolveTargets(store::DocumentStore& index,
   std::string path_key = store::DocumentKeyForPath(target);
   SIEVE_ASSIGN_OR_RETURN(auto as_path, index.FindDocument(path_key));
   if (as_path) return std::vector<std::string>{path_key};
-  return index.KeysFromSource(path_key);
+  SIEVE_ASSIGN_OR_RETURN(auto from_source, index.KeysFromSource(path_key));
+  if (!from_source.empty()) return from_source;
+  // A folder: every document under it.
+  std::string folder = path_key;
+  if (folder.back() != '/') folder += '/';
+  std::vector<std::string> keys;
+  SIEVE_ASSIGN_OR_RETURN(auto all, index.ListDocuments());
+  for (const auto& doc : all) {
+    if (doc.source_path.starts_with(folder)) keys.push_back(doc.key);
+  }
+  return keys;
 }
 
 }  // namespace
@@ -1155,16 +1226,41 @@ Result<IngestResponse> Engine::Ingest(const IngestRequest& request, RequestConte
   options.tags = request.tags;
 
   IngestResponse response;
-  store::IngestPlan plan = store::PlanIngest(request.paths);
+  std::optional<text::DocumentType> type;
+  if (!request.type.empty()) {
+    type = text::ParseDocumentType(request.type);
+    if (!type) {
+      return Status::InvalidArgument("type " + request.type +
+                                     ": unknown (text, markdown, html, pdf, man, beir)");
+    }
+  }
+  SIEVE_ASSIGN_OR_RETURN(store::IngestPlan plan, store::PlanIngest(request.paths, type));
   for (const auto& error : plan.errors) response.skipped.push_back({"", error.message()});
-  for (const auto& file : plan.ignored) response.ignored.push_back(file.string());
+  for (const auto& file : plan.not_documents) {
+    response.not_documents.push_back({file.path.string(), file.reason});
+  }
+  // Sync: what the folders no longer hold. Moves are recognised before anything is deleted, and
+  // deletions come last, so a crash at any point leaves documents that a rerun finishes.
+  std::vector<store::DocumentInfo> vanished;
+  if (request.sync) {
+    SIEVE_ASSIGN_OR_RETURN(vanished, store::VanishedDocuments(*writer, plan));
+  }
   IngestProgress progress;
   progress.files_total = plan.files.size();
-  for (const fs::path& file : plan.files) {
+  bool disk_full = false;
+  for (const store::PlannedFile& planned : plan.files) {
+    const fs::path& file = planned.path;
     SIEVE_RETURN_IF_ERROR(ctx.Check());
     progress.current = file.string();
     if (request.progress) request.progress(progress);
-    auto report = store::IngestFile(*writer, file, options);
+    auto moved = store::MoveIfRenamed(*writer, file, options, vanished);
+    if (moved.ok() && *moved) {
+      ++progress.files_done;
+      ++response.files;
+      ++response.documents_moved;
+      continue;
+    }
+    auto report = store::IngestFile(*writer, file, options, planned.type);
     ++progress.files_done;
     if (!report.ok()) {
       response.skipped.push_back({file.string(), report.status().message()});
@@ -1175,6 +1271,7 @@ Result<IngestResponse> Engine::Ingest(const IngestRequest& request, RequestConte
           response.skipped.push_back(
               {"", "disk full: stopped; " + std::to_string(left) + " more files not ingested"});
         }
+        disk_full = true;
         break;
       }
       continue;
@@ -1193,6 +1290,15 @@ Result<IngestResponse> Engine::Ingest(const IngestRequest& request, RequestConte
                                  " invalid UTF-8 bytes replaced");
     }
     for (const auto& note : report->notes) impl_->options.logger.Note(file.string() + ": " + note);
+  }
+  if (!disk_full && !vanished.empty()) {
+    SIEVE_RETURN_IF_ERROR(ctx.Check());
+    SIEVE_ASSIGN_OR_RETURN(auto txn, writer->BeginTransaction());
+    for (const auto& doc : vanished) {
+      SIEVE_ASSIGN_OR_RETURN(bool deleted, writer->DeleteDocument(doc.key));
+      response.documents_deleted += deleted ? 1 : 0;
+    }
+    SIEVE_RETURN_IF_ERROR(txn.Commit());
   }
   progress.current.clear();
   if (request.progress) request.progress(progress);

@@ -33,6 +33,7 @@ json PassageToJson(const Passage& p, std::size_t number) {
   out["end"] = p.end;
   out["scores"] = ScoresToJson(p.scores);
   out["text"] = p.text;
+  if (!p.also_in.empty()) out["also_in"] = p.also_in;
   return out;
 }
 
@@ -97,18 +98,24 @@ json ToJson(const IngestResponse& r) {
     if (!s.path.empty()) entry["path"] = s.path;
     skipped.push_back(std::move(entry));
   }
+  json not_documents = json::array();
+  for (const auto& s : r.not_documents) {
+    not_documents.push_back({{"path", s.path}, {"reason", s.reason}});
+  }
   return {{"files", r.files},
           {"documents", r.documents()},
           {"added", r.documents_added},
           {"replaced", r.documents_replaced},
           {"unchanged", r.documents_unchanged},
           {"removed", r.documents_removed},
+          {"moved", r.documents_moved},
+          {"deleted", r.documents_deleted},
           {"chunks", r.chunks},
           {"bytes", r.bytes},
           {"invalid_utf8_replaced", r.invalid_utf8_replaced},
           {"seconds", r.seconds},
           {"skipped", skipped},
-          {"ignored", r.ignored},
+          {"not_documents", not_documents},
           {"embedded", r.embedded},
           {"vectors_removed", r.vectors_removed},
           {"embed_model", r.embed_model.empty() ? json(nullptr) : json(r.embed_model)},
@@ -134,7 +141,8 @@ json ToJson(const StatsResponse& r) {
           {"types", by_type},
           {"tags", by_tag},
           {"vectors", r.vectors},
-          {"vector_model", r.vector_model.empty() ? json(nullptr) : json(r.vector_model)}};
+          {"vector_model", r.vector_model.empty() ? json(nullptr) : json(r.vector_model)},
+          {"vector_bytes", r.vector_bytes}};
 }
 
 json ToJson(const RerankResponse& r) {
@@ -159,6 +167,22 @@ json ToJson(const DocumentSummary& d) {
           {"tags", d.tags},
           {"ingested_at", d.ingested_at},
           {"chunks", d.chunks}};
+}
+
+json ToJson(const DocumentDetail& d) {
+  json chunks = json::array();
+  for (const auto& c : d.chunks) {
+    chunks.push_back({{"chunk_id", c.chunk_id},
+                      {"ordinal", c.ordinal},
+                      {"begin", c.begin},
+                      {"end", c.end},
+                      {"section", c.section},
+                      {"page", c.page},
+                      {"text", c.text}});
+  }
+  json out = ToJson(d.document);
+  out["chunk_list"] = chunks;
+  return out;
 }
 
 namespace {

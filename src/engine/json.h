@@ -29,6 +29,8 @@ nlohmann::json ToJson(const RerankResponse& response);
 nlohmann::json ToJson(const ReembedResponse& response);
 // {"id", "key", "path", "type", "title", "bytes", "tags", "ingested_at", "chunks"}.
 nlohmann::json ToJson(const DocumentSummary& document);
+// A document's summary plus "chunk_list": its chunks in order (`sieve show`).
+nlohmann::json ToJson(const DocumentDetail& detail);
 
 // About `max_bytes` of `text` around the first word of `query` it contains, on one line, cut on
 // UTF-8 boundaries ("..." marks cuts).

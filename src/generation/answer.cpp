@@ -36,7 +36,7 @@ Result<Answer> Extract(std::string_view question, const std::vector<Passage>& pa
     std::unique_ptr<SentenceScorer> scorer = MakeCrossEncoderScorer(*cross_encoder);
     Result<Answer> answer = ExtractiveAnswer(question, passages, extractive, *scorer);
     if (answer.ok()) return answer;
-    std::unique_ptr<SentenceScorer> lexical = MakeLexicalScorer();
+    std::unique_ptr<SentenceScorer> lexical = MakeLexicalScorer(options.term_idf);
     SIEVE_ASSIGN_OR_RETURN(Answer fallback,
                            ExtractiveAnswer(question, passages, extractive, *lexical));
     fallback.notes.insert(fallback.notes.begin(), "cross-encoder sentence scoring failed (" +
@@ -44,7 +44,7 @@ Result<Answer> Extract(std::string_view question, const std::vector<Passage>& pa
                                                       "); sentences scored lexically");
     return fallback;
   }
-  std::unique_ptr<SentenceScorer> lexical = MakeLexicalScorer();
+  std::unique_ptr<SentenceScorer> lexical = MakeLexicalScorer(options.term_idf);
   return ExtractiveAnswer(question, passages, extractive, *lexical);
 }
 

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -73,6 +74,8 @@ struct GenerationOptions {
   TokenCounter count_tokens;                // empty = ApproxTokenCount
   std::size_t extractive_sentences = 3;     // sentences in an extractive answer
   std::size_t extractive_passages = 5;      // top passages whose sentences are scored
+  // The index's idf of a word, for lexical sentence scoring (empty: idf over the sentences).
+  std::function<std::optional<double>(std::string_view word)> term_idf;
   // Shared connection pool for the LLM (thread-safe); null = a client per call.
   std::shared_ptr<const http::Client> http;
 };

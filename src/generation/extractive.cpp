@@ -70,8 +70,31 @@ std::vector<std::string> Terms(std::string_view text) {
   return terms;
 }
 
+// The question's words (lowercased, stop words removed), each with its 6-character term.
+std::vector<std::pair<std::string, std::string>> QuestionWords(std::string_view text) {
+  std::vector<std::pair<std::string, std::string>> words;
+  std::size_t i = 0;
+  while (i < text.size()) {
+    if (!IsWordByte(text[i])) {
+      ++i;
+      continue;
+    }
+    std::size_t begin = i;
+    while (i < text.size() && IsWordByte(text[i])) ++i;
+    std::string word(text.substr(begin, i - begin));
+    std::vector<std::string> terms = Terms(word);
+    if (terms.size() != 1) continue;
+    std::transform(word.begin(), word.end(), word.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    words.emplace_back(std::move(word), std::move(terms[0]));
+  }
+  return words;
+}
+
 class LexicalScorer final : public SentenceScorer {
  public:
+  explicit LexicalScorer(TermIdf index_idf) : index_idf_(std::move(index_idf)) {}
+
   Result<std::vector<double>> Score(std::string_view question,
                                     const std::vector<std::string>& sentences) override {
     constexpr double kK1 = 1.2;
@@ -79,6 +102,16 @@ class LexicalScorer final : public SentenceScorer {
     std::vector<std::string> query_terms = Terms(question);
     std::sort(query_terms.begin(), query_terms.end());
     query_terms.erase(std::unique(query_terms.begin(), query_terms.end()), query_terms.end());
+    // The index's idf of each term (the rarest word of the question that makes it).
+    std::unordered_map<std::string, double> known_idf;
+    if (index_idf_) {
+      for (const auto& [word, term] : QuestionWords(question)) {
+        std::optional<double> idf = index_idf_(word);
+        if (!idf) continue;
+        auto [it, inserted] = known_idf.emplace(term, *idf);
+        if (!inserted) it->second = std::max(it->second, *idf);
+      }
+    }
 
     std::vector<std::unordered_map<std::string, std::size_t>> tf(sentences.size());
     std::vector<std::size_t> length(sentences.size());
@@ -99,7 +132,9 @@ class LexicalScorer final : public SentenceScorer {
       auto df_it = df.find(term);
       if (df_it == df.end()) continue;
       const double d = static_cast<double>(df_it->second);
-      const double idf = std::log(1.0 + (n - d + 0.5) / (d + 0.5));
+      auto known = known_idf.find(term);
+      const double idf =
+          known != known_idf.end() ? known->second : std::log(1.0 + (n - d + 0.5) / (d + 0.5));
       for (std::size_t s = 0; s < sentences.size(); ++s) {
         auto it = tf[s].find(term);
         if (it == tf[s].end()) continue;
@@ -111,6 +146,9 @@ class LexicalScorer final : public SentenceScorer {
     return scores;
   }
   std::string name() const override { return "lexical"; }
+
+ private:
+  TermIdf index_idf_;
 };
 
 class CrossEncoderScorer final : public SentenceScorer {
@@ -170,8 +208,60 @@ std::unique_ptr<SentenceScorer> MakeCrossEncoderScorer(models::CrossEncoder& cro
   return std::make_unique<CrossEncoderScorer>(cross_encoder);
 }
 
-std::unique_ptr<SentenceScorer> MakeLexicalScorer() {
-  return std::make_unique<LexicalScorer>();
+std::unique_ptr<SentenceScorer> MakeLexicalScorer(TermIdf index_idf) {
+  return std::make_unique<LexicalScorer>(std::move(index_idf));
+}
+
+bool IsNonAnswerSentence(std::string_view sentence, std::string_view question) {
+  const std::string line = OneLine(sentence);
+  if (line.empty()) return true;
+  std::string lower = line;
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::string asked(question);
+  std::transform(asked.begin(), asked.end(), asked.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  // A question does not answer one.
+  if (line.back() == '?') return true;
+  // Table fragments: cells separated by tabs or pipes, or mostly digits and symbols.
+  if (sentence.find('\t') != std::string_view::npos) return true;
+  if (std::count(line.begin(), line.end(), '|') >= 2) return true;
+  std::size_t letters = 0;
+  for (unsigned char c : line) letters += std::isalpha(c) || c >= 0x80 ? 1 : 0;
+  if (line.size() >= 8 && letters * 2 < line.size()) return true;
+  // Headings: a few words, no final stop, every word capitalised (or none lowercase).
+  std::size_t words = 1;
+  for (char c : line) words += c == ' ' ? 1 : 0;
+  const char last = line.back();
+  const bool stop = last == '.' || last == '!' || last == ':' || last == ';' || last == ')' ||
+                    last == '"' || last == '\'';
+  if (!stop && words <= 6) {
+    bool all_capitalised = true;
+    std::size_t at = 0;
+    while (at < line.size()) {
+      const unsigned char first = static_cast<unsigned char>(line[at]);
+      if (std::isalpha(first) && !std::isupper(first)) all_capitalised = false;
+      const std::size_t space = line.find(' ', at);
+      at = space == std::string::npos ? line.size() : space + 1;
+    }
+    if (all_capitalised) return true;
+  }
+  // Boilerplate, unless asked about.
+  for (std::string_view phrase :
+       {"all rights reserved", "this program is free software", "without any warranty",
+        "table of contents", "back to top", "this page intentionally", "generated by",
+        "last modified:", "permission is hereby granted"}) {
+    if (lower.find(phrase) != std::string::npos) {
+      if (asked.find("warrant") != std::string::npos ||
+          asked.find("permission") != std::string::npos ||
+          asked.find("rights") != std::string::npos ||
+          asked.find("free software") != std::string::npos) {
+        return false;
+      }
+      return true;
+    }
+  }
+  return false;
 }
 
 std::vector<Sentence> SplitSentences(std::string_view text) {
@@ -250,6 +340,14 @@ Result<Answer> ExtractiveAnswer(std::string_view question, const std::vector<Pas
       if (!seen_text.insert(line).second) continue;
       candidates.push_back({p, std::move(sentence), 0.0});
     }
+  }
+  // Questions, headings, table cells and boilerplate are not answers (while others are left).
+  {
+    std::vector<Candidate> answers;
+    for (const Candidate& c : candidates) {
+      if (!IsNonAnswerSentence(c.sentence.text, question)) answers.push_back(c);
+    }
+    if (!answers.empty()) candidates = std::move(answers);
   }
   if (candidates.empty()) {
     answer.text = std::string(kNoPassagesAnswer);

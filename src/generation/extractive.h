@@ -3,7 +3,9 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -30,12 +32,23 @@ class SentenceScorer {
 // Uses a cross-encoder (not owned; must outlive the scorer).
 std::unique_ptr<SentenceScorer> MakeCrossEncoderScorer(models::CrossEncoder& cross_encoder);
 
+// The inverse document frequency of a question word in the index (nullopt: unknown).
+using TermIdf = std::function<std::optional<double>(std::string_view word)>;
+
 // BM25-like term overlap: each question term (lowercased, letters/digits, stop words removed)
 // found in the sentence adds idf * tf*(k1+1) / (tf + k1*(1 - b + b*len/avglen)), with k1 = 1.2,
-// b = 0.75, and idf = ln(1 + (N - df + 0.5) / (df + 0.5)) over the N candidate sentences. Terms
-// are compared after dropping a plural "s" and cutting to 6 characters (cheap stemming:
-// "retrieval" ~ "retrieve" ~ "retrieved").
-std::unique_ptr<SentenceScorer> MakeLexicalScorer();
+// b = 0.75. The idf is the index's (`index_idf`, so a sentence carrying the question's rare
+// terms beats one carrying its common ones) when given and known, else
+// ln(1 + (N - df + 0.5) / (df + 0.5)) over the N candidate sentences. Terms are compared after
+// dropping a plural "s" and cutting to 6 characters (cheap stemming: "retrieval" ~ "retrieve" ~
+// "retrieved").
+std::unique_ptr<SentenceScorer> MakeLexicalScorer(TermIdf index_idf = nullptr);
+
+// Sentences that do not answer anything, left out of extractive answers: questions, headings
+// (a few capitalised words without a final stop), table fragments (tab-separated cells, pipes,
+// mostly numbers and symbols) and boilerplate (copyright and licence notices, "all rights
+// reserved", navigation labels), unless the question asks about that very thing.
+bool IsNonAnswerSentence(std::string_view sentence, std::string_view question);
 
 // A sentence of a passage: text and byte offsets within Passage::text.
 struct Sentence {
@@ -55,7 +68,8 @@ struct ExtractiveOptions {
 
 // The answer's text starts with "Extractive answer (no LLM): " and lists the chosen sentences in
 // document order (documents by their best passage's rank; within a document by byte offset),
-// each followed by its [n]. Zero passages give
+// each followed by its [n] (n = the passage's rank). Non-answer sentences
+// (IsNonAnswerSentence) are skipped while others are left. Zero passages give
 // "No relevant passages found." with no citations. Fails only when the scorer fails.
 Result<Answer> ExtractiveAnswer(std::string_view question, const std::vector<Passage>& passages,
                                 const ExtractiveOptions& options, SentenceScorer& scorer);

@@ -84,7 +84,7 @@ Result<std::vector<RankedChunk>> Pipeline::Run(std::string_view query, const Fil
 }
 
 Result<std::vector<Hit>> PipelineRetriever::Search(const SearchRequest& request) {
-  SIEVE_ASSIGN_OR_RETURN(auto ranked, pipeline_->Run(request, request.k));
+  SIEVE_ASSIGN_OR_RETURN(auto ranked, pipeline_->Run(request, request.k, false));
   std::vector<Hit> hits;
   hits.reserve(ranked.size());
   for (auto& r : ranked) hits.push_back(std::move(r.hit));
@@ -100,7 +100,40 @@ Result<std::vector<RankedChunk>> Pipeline::Run(std::string_view query, RequestCo
   return Run(request, options_.top_n);
 }
 
-Result<std::vector<RankedChunk>> Pipeline::Run(const SearchRequest& original, std::size_t top_n) {
+void CollapseDuplicates(std::vector<RankedChunk>& ranked) {
+  std::unordered_map<std::string, std::size_t> first;  // normalised text -> index in `kept`
+  std::vector<RankedChunk> kept;
+  kept.reserve(ranked.size());
+  for (auto& r : ranked) {
+    std::string normal;
+    normal.reserve(r.chunk.text.size());
+    bool space = false;
+    for (char c : r.chunk.text) {
+      if (c == ' ' || c == '\n' || c == '\t' || c == '\r') {
+        space = !normal.empty();
+        continue;
+      }
+      if (space) normal.push_back(' ');
+      space = false;
+      normal.push_back(c);
+    }
+    auto [it, inserted] = first.emplace(std::move(normal), kept.size());
+    if (inserted) {
+      kept.push_back(std::move(r));
+      continue;
+    }
+    auto& also = kept[it->second].also_in;
+    const std::string& path = r.chunk.source_path;
+    if (path != kept[it->second].chunk.source_path &&
+        std::find(also.begin(), also.end(), path) == also.end()) {
+      also.push_back(path);
+    }
+  }
+  ranked = std::move(kept);
+}
+
+Result<std::vector<RankedChunk>> Pipeline::Run(const SearchRequest& original, std::size_t top_n,
+                                               bool collapse_duplicates) {
   SearchRequest request = original;
   if (request.ctx != nullptr && request.ctx->recording() && !request.documents) {
     request.documents = [this](const std::vector<std::int64_t>& ids) {
@@ -177,6 +210,7 @@ Result<std::vector<RankedChunk>> Pipeline::Run(const SearchRequest& original, st
     for (std::size_t i = depth; i < ranked.size(); ++i) reordered.push_back(std::move(ranked[i]));
     ranked = std::move(reordered);
   }
+  if (collapse_duplicates) CollapseDuplicates(ranked);
   if (ranked.size() > top_n) ranked.resize(top_n);
   return ranked;
 }

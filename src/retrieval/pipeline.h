@@ -39,7 +39,14 @@ struct PipelineOptions {
 struct RankedChunk {
   Hit hit;  // score = the last stage's; stages = every stage's
   store::ChunkRecord chunk;
+  // Source paths of lower-ranked chunks with the same text (collapsed into this one).
+  std::vector<std::string> also_in;
 };
+
+// Keeps the best of every group of chunks whose text is identical (whitespace runs counted as
+// one space), in order, and lists the others' source paths in its also_in: five copies of one
+// license clause take one place, not five.
+void CollapseDuplicates(std::vector<RankedChunk>& ranked);
 
 class Pipeline {
  public:
@@ -61,7 +68,10 @@ class Pipeline {
   // Same as Run, with the filter of this query instead of options.filter.
   Result<std::vector<RankedChunk>> Run(std::string_view query, const Filter& filter);
   // request.k candidates (instead of options.k), at most `top_n` kept; spans in request.ctx.
-  Result<std::vector<RankedChunk>> Run(const SearchRequest& request, std::size_t top_n);
+  // Identical chunks are collapsed (CollapseDuplicates) before the top n are taken, unless
+  // `collapse_duplicates` is false (evaluation against judgements of every copy).
+  Result<std::vector<RankedChunk>> Run(const SearchRequest& request, std::size_t top_n,
+                                       bool collapse_duplicates = true);
 
   const PipelineOptions& options() const { return options_; }
   // "hybrid + rerank", "lexical", ...

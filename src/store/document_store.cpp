@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <cmath>
 #include <optional>
 #include <random>
 #include <set>
@@ -25,6 +26,16 @@ constexpr const char* kFtsTokenizerSetting = "sieve_snowball remove_diacritics 2
 // Meta keys of the database's identity (store/index_identity.h).
 constexpr const char* kIndexIdKey = "index_id";
 constexpr const char* kGenerationKey = "vectors_generation";
+
+// The full-text index's title column holds the document's title and, except for BEIR records,
+// its source path (so file and folder names are searchable). Indexes made before that (their
+// view lacks source_path) are migrated on the first write open: view and triggers are made
+// again and the full-text index rebuilt (which also re-tokenizes CJK text as bigrams).
+constexpr const char* kFtsMigration = R"sql(
+DROP TRIGGER IF EXISTS chunks_fts_insert;
+DROP TRIGGER IF EXISTS chunks_fts_delete;
+DROP VIEW IF EXISTS chunk_fts_source;
+)sql";
 
 // Schema version 1. Chunks are never updated in place: a changed document gets new chunk rows
 // (new ids). The FTS5 table is an external-content index over a view (chunk text, section,
@@ -61,7 +72,8 @@ CREATE TABLE IF NOT EXISTS chunks(
   text TEXT NOT NULL,
   UNIQUE(doc_id, ordinal));
 CREATE VIEW IF NOT EXISTS chunk_fts_source AS
-  SELECT c.chunk_id AS chunk_id, c.text AS text, c.section AS section, d.title AS title
+  SELECT c.chunk_id AS chunk_id, c.text AS text, c.section AS section,
+         CASE WHEN d.type = 'beir' THEN d.title ELSE d.title || ' ' || d.source_path END AS title
   FROM chunks c JOIN documents d ON d.doc_id = c.doc_id;
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
   text, section, title,
@@ -69,13 +81,12 @@ CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
   tokenize='sieve_snowball remove_diacritics 2');
 CREATE TRIGGER IF NOT EXISTS chunks_fts_insert AFTER INSERT ON chunks BEGIN
   INSERT INTO chunks_fts(rowid, text, section, title)
-  VALUES (new.chunk_id, new.text, new.section,
-          (SELECT title FROM documents WHERE doc_id = new.doc_id));
+  SELECT chunk_id, text, section, title FROM chunk_fts_source WHERE chunk_id = new.chunk_id;
 END;
-CREATE TRIGGER IF NOT EXISTS chunks_fts_delete AFTER DELETE ON chunks BEGIN
+CREATE TRIGGER IF NOT EXISTS chunks_fts_delete BEFORE DELETE ON chunks BEGIN
   INSERT INTO chunks_fts(chunks_fts, rowid, text, section, title)
-  VALUES ('delete', old.chunk_id, old.text, old.section,
-          (SELECT title FROM documents WHERE doc_id = old.doc_id));
+  SELECT 'delete', chunk_id, text, section, title FROM chunk_fts_source
+  WHERE chunk_id = old.chunk_id;
 END;
 CREATE TRIGGER IF NOT EXISTS chunks_no_update BEFORE UPDATE ON chunks BEGIN
   SELECT RAISE(ABORT, 'chunks are immutable: delete and insert instead');
@@ -151,13 +162,19 @@ std::string BuildFtsQuery(std::string_view text) {
     std::transform(folded.begin(), folded.end(), folded.begin(),
                    [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
     if (!seen.insert(folded).second) continue;
-    if (!query.empty()) query += " OR ";
-    query += '"';
-    for (char c : word) {
-      if (c == '"') query += '"';  // FTS5 escapes a quote inside a string by doubling it
-      query += c;
+    // CJK runs are indexed as character bigrams: each bigram is its own term (a run as one
+    // phrase would only match that exact run).
+    for (const std::string& term : SplitCjkTerms(word)) {
+      if (term != word && !seen.insert(term).second) continue;
+      if (!HasWordCharacter(term)) continue;
+      if (!query.empty()) query += " OR ";
+      query += '"';
+      for (char c : term) {
+        if (c == '"') query += '"';  // FTS5 escapes a quote inside a string by doubling it
+        query += c;
+      }
+      query += '"';
     }
-    query += '"';
   }
   return query;
 }
@@ -288,6 +305,19 @@ Result<std::unique_ptr<DocumentStore>> DocumentStore::Open(const std::filesystem
   {
     SIEVE_ASSIGN_OR_RETURN(Transaction txn, store->BeginTransaction());
     SIEVE_RETURN_IF_ERROR(store->Execute(kSchema));
+    {
+      SIEVE_ASSIGN_OR_RETURN(auto view,
+                             Statement::Prepare(store->db_.get(),
+                                                "SELECT sql FROM sqlite_master WHERE name = "
+                                                "'chunk_fts_source'"));
+      SIEVE_ASSIGN_OR_RETURN(bool row, view.Step());
+      if (row && view.Text(0).find("source_path") == std::string::npos) {
+        SIEVE_RETURN_IF_ERROR(store->Execute(kFtsMigration));
+        SIEVE_RETURN_IF_ERROR(store->Execute(kSchema));
+        SIEVE_RETURN_IF_ERROR(
+            store->Execute("INSERT INTO chunks_fts(chunks_fts) VALUES('rebuild');"));
+      }
+    }
     SIEVE_ASSIGN_OR_RETURN(auto version, store->GetMeta("schema_version"));
     if (!version) {
       SIEVE_RETURN_IF_ERROR(store->SetMeta("schema_version", std::to_string(kSchemaVersion)));
@@ -463,6 +493,53 @@ Result<bool> DocumentStore::DeleteDocument(const std::string& key) {
   SIEVE_ASSIGN_OR_RETURN(auto drop_doc,
                          Statement::Prepare(db_.get(), "DELETE FROM documents WHERE doc_id = ?"));
   SIEVE_RETURN_IF_ERROR(drop_doc.Bind(1, existing->doc_id).Run());
+  return true;
+}
+
+Result<std::optional<double>> DocumentStore::TermIdf(std::string_view word) {
+  if (word.empty() || !HasWordCharacter(word) ||
+      word.find_first_of(" \t\n\"") != std::string_view::npos) {
+    return std::optional<double>();
+  }
+  SIEVE_ASSIGN_OR_RETURN(auto total, Statement::Prepare(db_.get(), "SELECT count(*) FROM chunks"));
+  SIEVE_ASSIGN_OR_RETURN(bool row, total.Step());
+  const double n_chunks = row ? static_cast<double>(total.Int(0)) : 0.0;
+  SIEVE_ASSIGN_OR_RETURN(
+      auto count,
+      Statement::Prepare(db_.get(), "SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?"));
+  const std::string match = "text : \"" + std::string(word) + "\"";
+  Result<bool> counted = count.Bind(1, match).Step();
+  if (!counted.ok() || !*counted) return std::optional<double>();  // nothing FTS5 can match
+  const double n = static_cast<double>(count.Int(0));
+  return std::optional<double>(std::log(1.0 + (n_chunks - n + 0.5) / (n + 0.5)));
+}
+
+Result<bool> DocumentStore::MoveDocument(const std::string& from, const std::string& to_key,
+                                         const std::string& to_source) {
+  SIEVE_ASSIGN_OR_RETURN(auto existing, FindDocument(from));
+  if (!existing) return false;
+  // The full-text rows carry the source path: out with the old values, in with the new.
+  SIEVE_ASSIGN_OR_RETURN(
+      auto fts_out,
+      Statement::Prepare(db_.get(),
+                         "INSERT INTO chunks_fts(chunks_fts, rowid, text, section, title) "
+                         "SELECT 'delete', s.chunk_id, s.text, s.section, s.title "
+                         "FROM chunk_fts_source s JOIN chunks c ON c.chunk_id = s.chunk_id "
+                         "WHERE c.doc_id = ?"));
+  SIEVE_RETURN_IF_ERROR(fts_out.Bind(1, existing->doc_id).Run());
+  SIEVE_ASSIGN_OR_RETURN(
+      auto update,
+      Statement::Prepare(db_.get(),
+                         "UPDATE documents SET key = ?, source_path = ? WHERE doc_id = ?"));
+  SIEVE_RETURN_IF_ERROR(update.Bind(1, to_key).Bind(2, to_source).Bind(3, existing->doc_id).Run());
+  SIEVE_ASSIGN_OR_RETURN(
+      auto fts_in,
+      Statement::Prepare(db_.get(),
+                         "INSERT INTO chunks_fts(rowid, text, section, title) "
+                         "SELECT s.chunk_id, s.text, s.section, s.title "
+                         "FROM chunk_fts_source s JOIN chunks c ON c.chunk_id = s.chunk_id "
+                         "WHERE c.doc_id = ?"));
+  SIEVE_RETURN_IF_ERROR(fts_in.Bind(1, existing->doc_id).Run());
   return true;
 }
 

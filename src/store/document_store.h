@@ -165,6 +165,12 @@ class DocumentStore {
   // Deletes a document, its chunks, FTS rows and tags. False when no such key.
   Result<bool> DeleteDocument(const std::string& key);
   Status SetMeta(const std::string& key, const std::string& value);
+  // Gives the document keyed `from` a new key and source path (a file that was moved or renamed):
+  // its doc_id, chunks (and chunk ids, so their vectors stay valid), title and tags are kept;
+  // the full-text index follows. False when no such key; fails (kInvalidInput from the unique
+  // key) when `to_key` is taken.
+  Result<bool> MoveDocument(const std::string& from, const std::string& to_key,
+                            const std::string& to_source);
 
   // --- reads ---
 
@@ -203,6 +209,11 @@ class DocumentStore {
   Result<std::vector<std::int64_t>> ListChunkIds(const ChunkFilter& filter = {});
   // Chunks by id, in the order of `chunk_ids`; ids that do not exist are left out.
   Result<std::vector<ChunkRecord>> GetChunks(std::span<const std::int64_t> chunk_ids);
+
+  // The index's inverse document frequency of a word (tokenized and stemmed as the index is),
+  // over the chunk text: ln(1 + (N - n + 0.5) / (n + 0.5)) with N chunks, n of them holding the
+  // word. nullopt for a word the tokenizer drops or that makes more than one term.
+  Result<std::optional<double>> TermIdf(std::string_view word);
 
   // BM25 over the FTS5 index, best first, at most query.k matches.
   Result<std::vector<LexicalMatch>> SearchLexical(const LexicalQuery& query);

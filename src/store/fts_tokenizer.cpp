@@ -40,13 +40,89 @@ struct TokenCallback {
   int (*emit)(void*, int, const char*, int, int, int);
 };
 
-int StemToken(void* context, int flags, const char* token, int size, int start, int end) {
-  auto* callback = static_cast<TokenCallback*>(context);
+// Decodes the UTF-8 sequence at s[i] (advancing i); invalid bytes read as U+FFFD.
+char32_t NextCodePoint(std::string_view s, std::size_t& i) {
+  const auto b = static_cast<unsigned char>(s[i]);
+  int length = b < 0x80 ? 1 : (b >> 5) == 6 ? 2 : (b >> 4) == 14 ? 3 : (b >> 3) == 30 ? 4 : 1;
+  if (i + static_cast<std::size_t>(length) > s.size()) length = 1;
+  char32_t cp = length == 1 ? b : b & (0x7F >> length);
+  for (int k = 1; k < length; ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
+  i += static_cast<std::size_t>(length);
+  return cp;
+}
+
+struct Piece {
+  std::size_t begin;
+  std::size_t end;
+  bool cjk;
+};
+
+// A word's pieces: each CJK bigram (or lone CJK character) and each non-CJK run.
+std::vector<Piece> CjkPieces(std::string_view word) {
+  std::vector<Piece> pieces;
+  std::vector<std::size_t> run;  // start offsets of the CJK characters of the current run
+  std::size_t other_begin = std::string_view::npos;
+  auto flush_run = [&](std::size_t run_end) {
+    if (run.empty()) return;
+    if (run.size() == 1) pieces.push_back({run[0], run_end, true});
+    for (std::size_t k = 0; k + 1 < run.size(); ++k) {
+      pieces.push_back({run[k], k + 2 < run.size() ? run[k + 2] : run_end, true});
+    }
+    run.clear();
+  };
+  std::size_t i = 0;
+  while (i < word.size()) {
+    const std::size_t at = i;
+    const char32_t cp = NextCodePoint(word, i);
+    if (IsCjk(cp)) {
+      if (other_begin != std::string_view::npos) {
+        pieces.push_back({other_begin, at, false});
+        other_begin = std::string_view::npos;
+      }
+      run.push_back(at);
+    } else {
+      flush_run(at);
+      if (other_begin == std::string_view::npos) other_begin = at;
+    }
+  }
+  flush_run(word.size());
+  if (other_begin != std::string_view::npos) pieces.push_back({other_begin, word.size(), false});
+  return pieces;
+}
+
+int EmitStemmed(TokenCallback* callback, int flags, const char* token, int size, int start,
+                int end) {
   const sb_symbol* stem =
       sb_stemmer_stem(callback->stemmer, reinterpret_cast<const sb_symbol*>(token), size);
   if (stem == nullptr) return SQLITE_NOMEM;
   return callback->emit(callback->fts_context, flags, reinterpret_cast<const char*>(stem),
                         sb_stemmer_length(callback->stemmer), start, end);
+}
+
+int StemToken(void* context, int flags, const char* token, int size, int start, int end) {
+  auto* callback = static_cast<TokenCallback*>(context);
+  const std::string_view word(token, static_cast<std::size_t>(size));
+  bool has_cjk = false;
+  for (std::size_t i = 0; i < word.size() && !has_cjk;) {
+    if (static_cast<unsigned char>(word[i]) < 0x80) {
+      ++i;
+      continue;
+    }
+    has_cjk = IsCjk(NextCodePoint(word, i));
+  }
+  if (!has_cjk) return EmitStemmed(callback, flags, token, size, start, end);
+  for (const Piece& piece : CjkPieces(word)) {
+    // Offsets into the document: the piece's place in the token, kept inside the token's span.
+    const int piece_start = std::min(end, start + static_cast<int>(piece.begin));
+    const int piece_end = std::min(end, start + static_cast<int>(piece.end));
+    const int piece_size = static_cast<int>(piece.end - piece.begin);
+    const int rc = piece.cjk ? callback->emit(callback->fts_context, flags, token + piece.begin,
+                                              piece_size, piece_start, piece_end)
+                             : EmitStemmed(callback, flags, token + piece.begin, piece_size,
+                                           piece_start, piece_end);
+    if (rc != SQLITE_OK) return rc;
+  }
+  return SQLITE_OK;
 }
 
 int CreateSnowball(void* module_context, const char** args, int arg_count, Fts5Tokenizer** out) {
@@ -73,6 +149,29 @@ int TokenizeSnowball(Fts5Tokenizer* instance, void* fts_context, int flags, cons
   return tokenizer->unicode61.xTokenize(tokenizer->unicode61_instance, &callback, flags, text, size,
                                         StemToken);
 }
+
+}  // namespace
+
+bool IsCjk(char32_t cp) {
+  return (cp >= 0x3040 && cp <= 0x30FF) ||  // Hiragana, Katakana
+         (cp >= 0x3400 && cp <= 0x4DBF) ||  // CJK Extension A
+         (cp >= 0x4E00 && cp <= 0x9FFF) ||  // CJK Unified Ideographs
+         (cp >= 0xAC00 && cp <= 0xD7AF) ||  // Hangul syllables
+         (cp >= 0xF900 && cp <= 0xFAFF) ||  // CJK Compatibility Ideographs
+         (cp >= 0x31F0 && cp <= 0x31FF) ||  // Katakana phonetic extensions
+         (cp >= 0xFF66 && cp <= 0xFF9F) ||  // half-width Katakana
+         (cp >= 0x20000 && cp <= 0x2FA1F);  // CJK Extensions B-F, compatibility supplement
+}
+
+std::vector<std::string> SplitCjkTerms(std::string_view word) {
+  std::vector<std::string> terms;
+  for (const Piece& piece : CjkPieces(word)) {
+    terms.emplace_back(word.substr(piece.begin, piece.end - piece.begin));
+  }
+  return terms;
+}
+
+namespace {
 
 void DestroyModule(void* module_context) {
   std::unique_ptr<TokenizerModule> owned(static_cast<TokenizerModule*>(module_context));

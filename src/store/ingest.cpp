@@ -7,8 +7,14 @@
 #include <unordered_set>
 #include <utility>
 
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <functional>
+
 #include "core/file.h"
 #include "text/document.h"
+#include "text/file_reader.h"
 
 namespace sieve::store {
 namespace {
@@ -35,12 +41,24 @@ std::string RecordHash(const text::ExtractedDocument& doc) {
   return Sha256Hex(record);
 }
 
-// Collects the regular files under `root` (hidden entries skipped). Every folder or entry that
-// cannot be read is reported in `errors` with why, and the walk goes on with the rest: an
-// unreadable subfolder never ends it silently. Symbolic links to folders are not followed (no
-// loops); links to files are (a broken one is reported); sockets, pipes and devices are
-// reported as not regular files.
-void WalkFolder(const fs::path& root, std::vector<fs::path>& found, std::vector<Status>& errors) {
+// A file's identity on disk: the same (device, inode) reached by two paths is one file.
+using FileId = std::pair<std::uint64_t, std::uint64_t>;
+
+std::optional<FileId> IdentityOf(const fs::path& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return std::nullopt;
+  return FileId{static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino)};
+}
+
+// Collects the regular files under `root` (hidden entries skipped), sorted within each folder.
+// Every folder or entry that cannot be read is reported in `errors` with why, and the walk goes
+// on with the rest: an unreadable subfolder never ends it silently. Symbolic links are followed,
+// to files and to folders; `visited` holds the folders walked so far, so a link back to a folder
+// already walked (a loop) is noted and not followed again. A broken link is an error; sockets,
+// pipes and devices are not documents.
+void WalkFolder(const fs::path& root, std::set<FileId>& visited, std::vector<fs::path>& found,
+                IngestPlan& plan) {
+  if (auto id = IdentityOf(root)) visited.insert(*id);
   std::vector<fs::path> pending{root};
   while (!pending.empty()) {
     const fs::path folder = std::move(pending.back());
@@ -48,42 +66,58 @@ void WalkFolder(const fs::path& root, std::vector<fs::path>& found, std::vector<
     std::error_code ec;
     fs::directory_iterator it(folder, ec);
     if (ec) {
-      errors.push_back(Status::IoError(folder.string() + ": cannot read folder: " + ec.message()));
+      plan.errors.push_back(
+          Status::IoError(folder.string() + ": cannot read folder: " + ec.message()));
+      plan.unreadable.push_back(DocumentKeyForPath(folder) + "/");
       continue;
     }
+    std::vector<fs::path> subfolders;
     for (; it != fs::directory_iterator(); it.increment(ec)) {
       const fs::path entry = it->path();
       if (IsHidden(entry)) continue;
       std::error_code entry_ec;
       const fs::file_status link = it->symlink_status(entry_ec);
       if (entry_ec) {
-        errors.push_back(Status::IoError(entry.string() + ": cannot stat: " + entry_ec.message()));
-        continue;
-      }
-      if (fs::is_directory(link)) {
-        pending.push_back(entry);
+        plan.errors.push_back(
+            Status::IoError(entry.string() + ": cannot stat: " + entry_ec.message()));
         continue;
       }
       const fs::file_status target = fs::is_symlink(link) ? it->status(entry_ec) : link;
       if (fs::is_symlink(link) && (entry_ec || !fs::exists(target))) {
-        errors.push_back(Status::NotFound(entry.string() + ": broken symbolic link" +
-                                          (entry_ec ? " (" + entry_ec.message() + ")" : "")));
+        if (entry_ec.value() == ELOOP) {
+          plan.not_documents.push_back({entry, "symbolic link loop"});
+          continue;
+        }
+        plan.errors.push_back(Status::NotFound(entry.string() + ": broken symbolic link" +
+                                               (entry_ec ? " (" + entry_ec.message() + ")" : "")));
         continue;
       }
-      if (fs::is_directory(target)) continue;  // a link to a folder: not followed (no loops)
+      if (fs::is_directory(target)) {
+        const auto id = IdentityOf(entry);
+        if (id && !visited.insert(*id).second) {
+          plan.not_documents.push_back(
+              {entry, fs::is_symlink(link) ? "symbolic link to a folder already walked (a loop "
+                                             "or a second link; followed once)"
+                                           : "folder already walked"});
+          continue;
+        }
+        subfolders.push_back(entry);
+        continue;
+      }
       if (fs::is_regular_file(target)) {
         found.push_back(entry);
         continue;
       }
-      if (text::DetectType(entry)) {
-        errors.push_back(
-            Status::InvalidInput(entry.string() + ": not a regular file (socket, pipe or device)"));
-      }
+      plan.not_documents.push_back({entry, "not a regular file (socket, pipe or device)"});
     }
     if (ec) {
-      errors.push_back(
+      plan.errors.push_back(
           Status::IoError(folder.string() + ": folder listing stopped: " + ec.message()));
+      plan.unreadable.push_back(DocumentKeyForPath(folder) + "/");
     }
+    // Depth first, in sorted order (the stack pops the last pushed first).
+    std::sort(subfolders.begin(), subfolders.end(), std::greater<>());
+    for (auto& sub : subfolders) pending.push_back(std::move(sub));
   }
 }
 
@@ -102,14 +136,19 @@ std::string DocumentKeyForPath(const fs::path& path) {
 }
 
 Result<FileIngestReport> IngestFile(DocumentStore& store, const fs::path& path,
-                                    const IngestOptions& options) {
+                                    const IngestOptions& options,
+                                    std::optional<text::DocumentType> type) {
   const std::string source = DocumentKeyForPath(path);
   const std::string name = path.string();
-  std::optional<text::DocumentType> type = text::DetectType(path);
+  if (!type) type = text::DetectType(path);
   if (!type) {
-    std::string ext = path.extension().string();
-    return Status::Unsupported(name + ": unsupported file type" +
-                               (ext.empty() ? std::string(" (no extension)") : " \"" + ext + "\""));
+    SIEVE_ASSIGN_OR_RETURN(auto detector, text::TypeDetector::Create());
+    auto detection = detector->Detect(path);
+    if (!detection.ok()) return detection.status().WithContext(name);
+    if (!detection->type) {
+      return Status::Unsupported(name + ": not a document: " + detection->not_document);
+    }
+    type = detection->type;
   }
   std::error_code ec;
   auto file_status = fs::status(path, ec);
@@ -145,6 +184,7 @@ Result<FileIngestReport> IngestFile(DocumentStore& store, const fs::path& path,
 
   text::LoadOptions load_options;
   load_options.max_file_bytes = options.max_file_bytes;
+  load_options.type = type;
   SIEVE_ASSIGN_OR_RETURN(auto documents, text::LoadFile(fs::path(source), load_options));
 
   // A file is one transaction (a crash leaves either the old or the new version), a corpus one
@@ -216,11 +256,64 @@ Result<FileIngestReport> IngestFile(DocumentStore& store, const fs::path& path,
   return report;
 }
 
-IngestPlan PlanIngest(const std::vector<fs::path>& paths) {
+Result<std::vector<DocumentInfo>> VanishedDocuments(DocumentStore& store, const IngestPlan& plan) {
+  std::vector<DocumentInfo> vanished;
+  if (plan.roots.empty()) return vanished;
+  std::set<std::string> planned;
+  for (const auto& file : plan.files) planned.insert(DocumentKeyForPath(file.path));
+  SIEVE_ASSIGN_OR_RETURN(auto documents, store.ListDocuments());
+  auto under = [](const std::string& path, const std::vector<std::string>& folders) {
+    return std::any_of(folders.begin(), folders.end(),
+                       [&](const std::string& folder) { return path.starts_with(folder); });
+  };
+  for (auto& doc : documents) {
+    if (!under(doc.source_path, plan.roots) || under(doc.source_path, plan.unreadable)) continue;
+    if (planned.count(doc.source_path)) continue;
+    vanished.push_back(std::move(doc));
+  }
+  return vanished;
+}
+
+Result<bool> MoveIfRenamed(DocumentStore& store, const fs::path& path, const IngestOptions& options,
+                           std::vector<DocumentInfo>& vanished) {
+  if (vanished.empty()) return false;
+  const std::string key = DocumentKeyForPath(path);
+  SIEVE_ASSIGN_OR_RETURN(auto existing, store.FindDocument(key));
+  if (existing) return false;
+  auto hash = Sha256HexOfFile(path);
+  if (!hash.ok()) return false;  // IngestFile reports the file
+  const std::string chunking = ChunkingSignature(options.chunking);
+  for (auto it = vanished.begin(); it != vanished.end(); ++it) {
+    if (it->type == "beir" || it->content_hash != *hash || it->chunking != chunking ||
+        it->key != it->source_path) {
+      continue;
+    }
+    SIEVE_ASSIGN_OR_RETURN(auto txn, store.BeginTransaction());
+    SIEVE_ASSIGN_OR_RETURN(bool moved, store.MoveDocument(it->key, key, key));
+    if (!moved) continue;
+    if (!options.tags.empty())
+      SIEVE_RETURN_IF_ERROR(store.SetTags(it->doc_id, SortedUnique(options.tags)));
+    SIEVE_RETURN_IF_ERROR(txn.Commit());
+    vanished.erase(it);
+    return true;
+  }
+  return false;
+}
+
+Result<IngestPlan> PlanIngest(const std::vector<fs::path>& paths,
+                              std::optional<text::DocumentType> type) {
   IngestPlan plan;
+  SIEVE_ASSIGN_OR_RETURN(auto detector, text::TypeDetector::Create());
   std::set<std::string> seen;
-  auto add_file = [&](const fs::path& file) {
-    if (seen.insert(DocumentKeyForPath(file)).second) plan.files.push_back(file);
+  std::set<FileId> seen_files;
+  std::set<FileId> visited_folders;
+  auto add_file = [&](const fs::path& file, std::optional<text::DocumentType> file_type) {
+    if (!seen.insert(DocumentKeyForPath(file)).second) return;
+    if (auto id = IdentityOf(file); id && !seen_files.insert(*id).second) {
+      plan.not_documents.push_back({file, "same file as another path (indexed once)"});
+      return;
+    }
+    plan.files.push_back({file, file_type});
   };
   for (const auto& path : paths) {
     std::error_code ec;
@@ -230,29 +323,51 @@ IngestPlan PlanIngest(const std::vector<fs::path>& paths) {
       continue;
     }
     if (!fs::is_directory(status)) {
-      if (!text::DetectType(path)) {
-        std::string ext = path.extension().string();
-        plan.errors.push_back(Status::Unsupported(
-            path.string() + ": unsupported file type" +
-            (ext.empty() ? std::string(" (no extension)") : " \"" + ext + "\"")));
+      if (type) {
+        add_file(path, type);
         continue;
       }
-      add_file(path);
+      auto detection = detector->Detect(path);
+      if (!detection.ok()) {
+        plan.errors.push_back(detection.status().WithContext(path.string()));
+        continue;
+      }
+      if (!detection->type) {
+        plan.errors.push_back(
+            Status::Unsupported(path.string() + ": not a document: " + detection->not_document));
+        continue;
+      }
+      add_file(path, detection->type);
       continue;
     }
+    std::string root = DocumentKeyForPath(path);
+    if (root.back() != '/') root += '/';
+    plan.roots.push_back(root);
     std::vector<fs::path> found;
-    WalkFolder(path, found, plan.errors);
+    WalkFolder(path, visited_folders, found, plan);
     std::sort(found.begin(), found.end());
     for (const auto& file : found) {
+      if (type) {
+        add_file(file, type);
+        continue;
+      }
       // In a folder only corpus*.jsonl is a BEIR corpus: queries.jsonl and other JSON lines
       // beside it are not documents. Any .jsonl named on the command line is loaded.
-      const bool stray_jsonl = text::DetectType(file) == text::DocumentType::kBeir &&
-                               !file.filename().string().starts_with("corpus");
-      if (text::DetectType(file) && !stray_jsonl) {
-        add_file(file);
-      } else {
-        plan.ignored.push_back(file);
+      if (text::DetectType(file) == text::DocumentType::kBeir &&
+          !file.filename().string().starts_with("corpus")) {
+        plan.not_documents.push_back({file, "JSON lines that are not a corpus*.jsonl"});
+        continue;
       }
+      auto detection = detector->Detect(file);
+      if (!detection.ok()) {
+        plan.errors.push_back(detection.status().WithContext(file.string()));
+        continue;
+      }
+      if (!detection->type) {
+        plan.not_documents.push_back({file, detection->not_document});
+        continue;
+      }
+      add_file(file, detection->type);
     }
   }
   return plan;

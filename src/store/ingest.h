@@ -11,12 +11,14 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "core/status.h"
 #include "store/document_store.h"
 #include "text/chunker.h"
+#include "text/document.h"
 
 namespace sieve::store {
 
@@ -51,18 +53,54 @@ struct FileIngestReport {
 // "max=256,overlap=32": stored with each document so changed settings re-chunk it.
 std::string ChunkingSignature(const text::ChunkOptions& options);
 
-// Ingests one file (its key is its absolute, lexically normal path). Errors name the file.
+// Ingests one file (its key is its absolute, lexically normal path) as `type`; unset: the type
+// its name, else its content, gives (text::TypeDetector). Errors name the file.
 Result<FileIngestReport> IngestFile(DocumentStore& store, const std::filesystem::path& path,
-                                    const IngestOptions& options);
+                                    const IngestOptions& options,
+                                    std::optional<text::DocumentType> type = std::nullopt);
+
+// A file found while walking a folder that is not a document, and why ("binary
+// (application/x-sharedlib)", "empty file", "symbolic link loop", ...).
+struct NotDocument {
+  std::filesystem::path path;
+  std::string reason;
+};
+
+struct PlannedFile {
+  std::filesystem::path path;
+  std::optional<text::DocumentType> type;  // unset: decided when the file is read
+};
 
 // What a list of command-line paths expands to: files in sorted order (directories recurse,
-// hidden entries skipped), files of unknown type found in directories, and paths that failed.
+// hidden entries skipped), files found in directories that are not documents, and paths that
+// failed. Symbolic links are followed (to files and folders); a folder reached again (a link
+// loop, or a second link to it) is not walked twice, and a file reached by two paths is planned
+// once (the first path in walk order).
 struct IngestPlan {
-  std::vector<std::filesystem::path> files;
-  std::vector<std::filesystem::path> ignored;  // unknown type, found while walking a directory
-  std::vector<Status> errors;                  // missing path, unreadable directory, ...
+  std::vector<PlannedFile> files;
+  std::vector<NotDocument> not_documents;  // found while walking a directory
+  std::vector<Status> errors;              // missing path, unreadable directory, ...
+  // The folders named (absolute keys, ending in '/'): a sync removes documents under them whose
+  // files are gone.
+  std::vector<std::string> roots;
+  // Folders under the roots that could not be listed: documents under them are kept.
+  std::vector<std::string> unreadable;
 };
-IngestPlan PlanIngest(const std::vector<std::filesystem::path>& paths);
+// `type`: read every file as this type (--type), skipping detection. Uses a TypeDetector for
+// files whose name does not give their type; fails only when libmagic cannot be loaded.
+Result<IngestPlan> PlanIngest(const std::vector<std::filesystem::path>& paths,
+                              std::optional<text::DocumentType> type = std::nullopt);
+
+// Sync with disk. The documents the plan's folders no longer hold: source under one of
+// plan.roots, not a planned file, not under a folder that could not be listed.
+Result<std::vector<DocumentInfo>> VanishedDocuments(DocumentStore& store, const IngestPlan& plan);
+
+// A renamed or moved file: when no document has `path`'s key but one of `vanished` has the same
+// content (hash) and chunking (and is not a BEIR record), that document is moved to the path
+// (DocumentStore::MoveDocument, one transaction: its chunks and vectors are kept) and removed
+// from `vanished`. Returns whether it moved one.
+Result<bool> MoveIfRenamed(DocumentStore& store, const std::filesystem::path& path,
+                           const IngestOptions& options, std::vector<DocumentInfo>& vanished);
 
 // Absolute, lexically normal form of a path: the key of an ordinary file.
 std::string DocumentKeyForPath(const std::filesystem::path& path);

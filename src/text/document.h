@@ -1,9 +1,10 @@
 // text: turning files into clean, citable text.
 //
-// Interface of the stage: LoadFile() reads one file of a known type (txt, md, html, pdf, BEIR
-// corpus.jsonl) and returns the documents it holds, each as valid UTF-8 text with the byte
-// offsets where sections and pages begin, so a chunk can later be cited exactly. ChunkDocument()
-// (chunker.h) cuts a document into overlapping, sentence-aligned chunks.
+// Interface of the stage: LoadFile() reads one file (txt, md, html, pdf, man page, BEIR
+// corpus.jsonl; gzip, bzip2 or xz compressed or not; the type from the name, else from the
+// content, see file_reader.h) and returns the documents it holds, each as valid UTF-8 text with the
+// byte offsets where sections and pages begin, so a chunk can later be cited exactly.
+// ChunkDocument() (chunker.h) cuts a document into overlapping, sentence-aligned chunks.
 #pragma once
 
 #include <cstddef>
@@ -11,15 +12,19 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/status.h"
 
 namespace sieve::text {
 
-enum class DocumentType { kText, kMarkdown, kHtml, kPdf, kBeir };
+enum class DocumentType { kText, kMarkdown, kHtml, kPdf, kBeir, kMan };
 
-const char* DocumentTypeName(DocumentType type);  // "text", "markdown", "html", "pdf", "beir"
+const char* DocumentTypeName(
+    DocumentType type);  // "text", "markdown", "html", "pdf", "beir", "man"
+// The inverse of DocumentTypeName; nullopt for an unknown name.
+std::optional<DocumentType> ParseDocumentType(std::string_view name);
 
 // A section heading and the byte offset (into ExtractedDocument::text) where its text begins.
 struct Section {
@@ -50,16 +55,27 @@ struct ExtractedDocument {
 };
 
 struct LoadOptions {
+  // Limit on the document's bytes; for a compressed file, on the uncompressed bytes.
   std::uint64_t max_file_bytes = 100ull * 1024 * 1024;
+  // The type to read the file as, whatever its name and content say (`--type`).
+  std::optional<DocumentType> type;
 };
 
-// Type from the file name (extension; "corpus.jsonl"/"*.jsonl" is BEIR). nullopt = unknown.
+// Type from the file name (extension; "corpus.jsonl"/"*.jsonl" is BEIR), a compression suffix
+// (.gz, .bz2, .xz) looked through. nullopt = the name does not say (see TypeDetector in
+// file_reader.h for the decision from content).
 std::optional<DocumentType> DetectType(const std::filesystem::path& path);
 
+// The title a text file gets when its content has none: its file name without compression
+// suffix, with the parent folder in front for generic names ("zlib1g/copyright").
+std::string FileTitle(const std::filesystem::path& path);
+
 // Loads one file. Errors name the file and the reason: missing, unreadable, over the size
-// limit, binary junk, corrupt or encrypted PDF, empty document.
-// Codes: kNotFound (missing), kIoError (unreadable), kUnsupported (unknown extension, encrypted
-// PDF, UTF-16 text), kInvalidInput (everything else). A BEIR corpus gives one document per
+// limit (uncompressed), corrupt compressed data, binary junk, corrupt or encrypted PDF, empty
+// document, not a document (a type neither the name nor the content gives).
+// Codes: kNotFound (missing), kIoError (unreadable), kUnsupported (not a document, encrypted
+// PDF, UTF-16 text), kInvalidInput (everything else). Text and man pages without a title of
+// their own get FileTitle(). A BEIR corpus gives one document per
 // record: text = title + "\n\n" + text; empty records are kept (see text/extract.h).
 Result<std::vector<ExtractedDocument>> LoadFile(const std::filesystem::path& path,
                                                 const LoadOptions& options = {});

@@ -12,8 +12,16 @@
 
 namespace sieve::text {
 
-// Plain text: cleaned (normalize.h), nothing else changed.
+// Plain text: cleaned (normalize.h), nothing else changed. The title is the first line when it
+// looks like a heading (short, not a sentence, followed by a blank line or an underline, or in
+// capitals), else empty.
 ExtractedDocument ExtractPlainText(std::string_view bytes);
+
+// A roff man page (man or mdoc macros): the text without markup; .SH/.SS (.Sh/.Ss) headings stay
+// in the text and start Sections; paragraphs, option tags (.TP, .IP) and no-fill blocks (.nf,
+// .EX) keep their breaks; font and size escapes are dropped and special characters spelled out.
+// The title is the NAME section's text ("ls - list directory contents"), else .TH's "LS(1)".
+ExtractedDocument ExtractMan(std::string_view bytes);
 
 // Markdown (CommonMark + GFM tables, strikethrough, autolinks, task lists): readable text with
 // markup removed. Each block (paragraph, heading, list item, table row, code block, quote)

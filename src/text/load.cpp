@@ -1,3 +1,4 @@
+#include <cctype>
 #include <filesystem>
 #include <string>
 #include <string_view>
@@ -7,6 +8,7 @@
 #include "core/file.h"
 #include "text/document.h"
 #include "text/extract.h"
+#include "text/file_reader.h"
 #include "text/normalize.h"
 
 namespace sieve::text {
@@ -49,6 +51,10 @@ Result<std::vector<ExtractedDocument>> Extract(DocumentType type, std::string_vi
       SIEVE_RETURN_IF_ERROR(CheckLooksLikeText(bytes));
       docs.push_back(ExtractHtml(bytes));
       break;
+    case DocumentType::kMan:
+      SIEVE_RETURN_IF_ERROR(CheckLooksLikeText(bytes));
+      docs.push_back(ExtractMan(bytes));
+      break;
     case DocumentType::kPdf: {
       SIEVE_ASSIGN_OR_RETURN(ExtractedDocument doc, ExtractPdf(bytes));
       if (!HasVisibleText(doc.text)) {
@@ -70,23 +76,60 @@ Result<std::vector<ExtractedDocument>> Extract(DocumentType type, std::string_vi
   return docs;
 }
 
+// The first line of a text file, when it reads like a heading.
+std::string HeadingTitle(std::string_view text) {
+  std::size_t pos = 0;
+  while (pos < text.size() && (text[pos] == '\n' || text[pos] == ' ' || text[pos] == '\t')) ++pos;
+  std::size_t end = text.find('\n', pos);
+  if (end == std::string_view::npos) end = text.size();
+  std::string_view line = text.substr(pos, end - pos);
+  while (line.starts_with("#")) line.remove_prefix(1);
+  while (!line.empty() && (line.front() == ' ' || line.front() == '\t')) line.remove_prefix(1);
+  while (!line.empty() && (line.back() == ' ' || line.back() == '\t')) line.remove_suffix(1);
+  if (line.size() < 2 || line.size() > 80) return {};
+  if (line.find("://") != std::string_view::npos || line.starts_with("#!")) return {};
+  const char last = line.back();
+  if (last == '.' || last == ',' || last == ';' || last == ':' || last == '{' || last == '(') {
+    return {};
+  }
+  bool letter = false;
+  bool lower = false;
+  for (unsigned char c : line) {
+    letter = letter || std::isalpha(c) || c >= 0x80;
+    lower = lower || std::islower(c);
+  }
+  if (!letter) return {};
+  // "Key: value" lines (mail headers, Debian control and copyright files) are not headings.
+  const std::size_t colon = line.find(": ");
+  if (colon != std::string_view::npos &&
+      line.substr(0, colon).find(' ') == std::string_view::npos) {
+    return {};
+  }
+  std::string_view next;
+  if (end < text.size()) {
+    std::size_t next_end = text.find('\n', end + 1);
+    if (next_end == std::string_view::npos) next_end = text.size();
+    next = text.substr(end + 1, next_end - end - 1);
+  }
+  const bool next_blank = next.find_first_not_of(" \t") == std::string_view::npos;
+  const bool underline =
+      !next.empty() && next.find_first_not_of("=-~*# \t") == std::string_view::npos;
+  if (next_blank || underline || !lower) return std::string(line);
+  return {};
+}
+
 }  // namespace
 
 ExtractedDocument ExtractPlainText(std::string_view bytes) {
   ExtractedDocument doc;
   doc.text = NormalizeText(bytes, &doc.invalid_utf8_replaced);
+  doc.title = HeadingTitle(doc.text);
   return doc;
 }
 
 Result<std::vector<ExtractedDocument>> LoadFile(const std::filesystem::path& path,
                                                 const LoadOptions& options) {
   const std::string name = path.string();
-  const std::optional<DocumentType> type = DetectType(path);
-  if (!type) {
-    const std::string ext = path.extension().string();
-    return Status::Unsupported(name + ": unsupported file type" +
-                               (ext.empty() ? std::string(" (no extension)") : " \"" + ext + "\""));
-  }
   std::error_code ec;
   const auto file_status = std::filesystem::status(path, ec);
   if (!ec && std::filesystem::exists(file_status) &&
@@ -95,8 +138,20 @@ Result<std::vector<ExtractedDocument>> LoadFile(const std::filesystem::path& pat
                                             ? ": is a directory, not a file"
                                             : ": not a regular file"));
   }
-  // ReadFile reports a missing file (kNotFound), no permission (kIoError) and the size limit.
-  SIEVE_ASSIGN_OR_RETURN(const std::string bytes, ReadFile(path, options.max_file_bytes));
+  // Missing (kNotFound), no permission (kIoError), over the limit once uncompressed, corrupt
+  // compressed data (kInvalidInput).
+  Result<std::string> read = ReadDocumentBytes(path, options.max_file_bytes);
+  if (!read.ok()) return read.status().WithContext(name);
+  const std::string bytes = std::move(read).value();
+  std::optional<DocumentType> type = options.type;
+  if (!type) type = DetectType(path);
+  if (!type) {
+    SIEVE_ASSIGN_OR_RETURN(auto detector, TypeDetector::Create());
+    Detection detection = detector->DetectBytes(path, bytes);
+    if (!detection.type)
+      return Status::Unsupported(name + ": not a document: " + detection.not_document);
+    type = detection.type;
+  }
 
   Result<std::vector<ExtractedDocument>> docs = Extract(*type, bytes);
   if (!docs.ok()) return docs.status().WithContext(name);
@@ -104,6 +159,7 @@ Result<std::vector<ExtractedDocument>> LoadFile(const std::filesystem::path& pat
     if (*type != DocumentType::kBeir) doc.key = name;
     doc.source_path = name;
     doc.type = *type;
+    if (doc.title.empty() && *type != DocumentType::kBeir) doc.title = FileTitle(path);
   }
   return docs;
 }

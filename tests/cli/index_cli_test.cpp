@@ -94,7 +94,9 @@ class IndexCliTest : public ::testing::Test {
     Write("docs/notes/jet.html",
           "<html><head><title>Jet noise</title><script>var x = 1;</script></head>"
           "<body><p>Jet noise scales with the eighth power of velocity.</p></body></html>");
-    Write("docs/image.png", "\x89PNG not really");
+    // A real PNG header: not a document (a file's content decides, not its name).
+    Write("docs/image.png",
+          std::string("\x89PNG\r\n\x1a\n\0\0\0\rIHDR", 16) + std::string(64, '\x01'));
   }
 
   fs::path dir_;
@@ -112,7 +114,11 @@ TEST_F(IndexCliTest, IngestSearchStatsDeleteRoundTrip) {
   EXPECT_GE(summary["chunks"].get<int>(), 3);
   EXPECT_GT(summary["bytes"].get<int>(), 100);
   EXPECT_TRUE(summary.contains("seconds"));
-  EXPECT_THAT(ingest.err, HasSubstr("image.png"));  // unknown type: a note, not a failure
+  // Not a document: summarised by reason (a note, not a failure); -v lists the files.
+  EXPECT_THAT(ingest.err, HasSubstr("1 file not indexed: binary (image/png)"));
+  Outcome verbose = Sieve({"-v", "ingest", "docs"});
+  EXPECT_EQ(verbose.exit_code, 0);
+  EXPECT_THAT(verbose.err, HasSubstr("image.png: binary (image/png)"));
   EXPECT_TRUE(fs::exists(index_ / "sieve.db"));
 
   Outcome again = Sieve({"ingest", "docs"});

@@ -147,6 +147,50 @@ TEST(ExtractiveAnswerTest, IrrelevantSentencesAreLeftOutAndRunsFromOnePassageCit
   ASSERT_EQ(answer->citations.size(), 1u);
 }
 
+TEST(ExtractiveAnswerTest, QuestionsHeadingsTablesAndBoilerplateAreNotAnswers) {
+  EXPECT_TRUE(IsNonAnswerSentence("How do I ignore case with grep?", "ignore case"));
+  EXPECT_TRUE(IsNonAnswerSentence("Matching Control Options", "matching"));
+  EXPECT_TRUE(IsNonAnswerSentence("-i\t--ignore-case\tyes", "ignore case"));
+  EXPECT_TRUE(IsNonAnswerSentence("| 1.2 | 3.4 | 5.6 |", "numbers"));
+  EXPECT_TRUE(IsNonAnswerSentence("12 34 56 78 -- 90", "numbers"));
+  EXPECT_TRUE(IsNonAnswerSentence("Copyright 2020 Foo Inc. All rights reserved.", "foo"));
+  EXPECT_FALSE(IsNonAnswerSentence("Copyright 2020 Foo Inc. All rights reserved.",
+                                   "who reserved the rights?"));
+  EXPECT_FALSE(
+      IsNonAnswerSentence("Ignore case distinctions in patterns and input data.", "ignore case"));
+  EXPECT_FALSE(IsNonAnswerSentence("sort by time, newest first", "sort by time"));
+
+  // In an answer: the question and the heading that repeat the question's words lose to the
+  // sentence that answers.
+  std::vector<Passage> passages = {MakePassage(
+      "faq.md", 0,
+      "How does grep ignore case?\n\nIgnore Case Options\n\nUse -i to ignore case when grep "
+      "matches.\n\nThanks for reading.")};
+  auto lexical = MakeLexicalScorer();
+  Result<Answer> answer = ExtractiveAnswer("how does grep ignore case", passages, {1, 5}, *lexical);
+  ASSERT_TRUE(answer.ok());
+  EXPECT_EQ(answer->text,
+            std::string(kExtractivePrefix) + "Use -i to ignore case when grep matches. [1]");
+}
+
+TEST(LexicalScorerTest, TheIndexIdfPrefersTheQuestionsRareTerms) {
+  // Among the candidates "manual" looks as rare as "frobnicate"; in the index it is common.
+  const std::vector<std::string> sentences = {"The manual covers the manual pages.",
+                                              "To frobnicate a widget, run frob."};
+  auto local = MakeLexicalScorer();
+  auto local_scores = local->Score("manual frobnicate", sentences);
+  ASSERT_TRUE(local_scores.ok());
+  EXPECT_GT((*local_scores)[0], (*local_scores)[1]);  // tf wins without the index's view
+  auto indexed = MakeLexicalScorer([](std::string_view word) -> std::optional<double> {
+    if (word == "manual") return 0.1;
+    if (word == "frobnicate") return 6.0;
+    return std::nullopt;
+  });
+  auto indexed_scores = indexed->Score("manual frobnicate", sentences);
+  ASSERT_TRUE(indexed_scores.ok());
+  EXPECT_GT((*indexed_scores)[1], (*indexed_scores)[0]);
+}
+
 TEST(ExtractiveAnswerTest, RepeatedSentencesFromOverlappingChunksAppearOnce) {
   std::vector<Passage> passages = {
       MakePassage("a.md", 0, "Intro. The KEY point."),

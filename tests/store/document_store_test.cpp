@@ -348,5 +348,107 @@ TEST_F(DocumentStoreTest, SecondConnectionSeesCommittedData) {
   EXPECT_EQ((*other)->SearchLexical(query)->size(), 1u);
 }
 
+TEST_F(DocumentStoreTest, MoveDocumentKeepsChunkIdsAndReindexesThePath) {
+  DocumentInput input = MakeDocument("/data/old/notes.txt", {"the wombat burrow"});
+  input.title = "Notes";  // the path only in the source path
+  const std::int64_t id = Put(input);
+  auto before = store_->ListChunkIds();
+  ASSERT_TRUE(before.ok());
+  EXPECT_THAT(SearchKeys("old"), ::testing::ElementsAre("/data/old/notes.txt"));
+  {
+    auto txn = store_->BeginTransaction();
+    ASSERT_TRUE(txn.ok());
+    auto moved =
+        store_->MoveDocument("/data/old/notes.txt", "/data/new/notes.txt", "/data/new/notes.txt");
+    ASSERT_TRUE(moved.ok()) << moved.status().ToString();
+    EXPECT_TRUE(*moved);
+    ASSERT_TRUE(txn->Commit().ok());
+  }
+  auto after = store_->ListChunkIds();
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(*after, *before);  // same chunk ids: vectors stay valid
+  auto doc = store_->FindDocument("/data/new/notes.txt");
+  ASSERT_TRUE(doc.ok() && doc->has_value());
+  EXPECT_EQ((*doc)->doc_id, id);
+  EXPECT_TRUE(SearchKeys("old").empty());
+  EXPECT_THAT(SearchKeys("new"), ::testing::ElementsAre("/data/new/notes.txt"));
+  EXPECT_THAT(SearchKeys("wombat"), ::testing::ElementsAre("/data/new/notes.txt"));
+  EXPECT_TRUE(store_->CheckIntegrity().ok());
+  auto missing = store_->MoveDocument("/nope", "/x", "/x");
+  ASSERT_TRUE(missing.ok());
+  EXPECT_FALSE(*missing);
+}
+
+TEST_F(DocumentStoreTest, AnIndexFromBeforeTheSourcePathColumnIsMigrated) {
+  DocumentInput input = MakeDocument("/data/pkg/README", {"the numbat eats termites"});
+  input.title = "Animals";
+  Put(input);
+  const fs::path index = store_->database_path().parent_path();
+  store_.reset();
+  {
+    // The view and triggers of older indexes: the title column without the path.
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open((index / "sieve.db").c_str(), &db), SQLITE_OK);
+    const char* old_schema = R"sql(
+      DROP TRIGGER chunks_fts_insert; DROP TRIGGER chunks_fts_delete; DROP VIEW chunk_fts_source;
+      CREATE VIEW chunk_fts_source AS
+        SELECT c.chunk_id AS chunk_id, c.text AS text, c.section AS section, d.title AS title
+        FROM chunks c JOIN documents d ON d.doc_id = c.doc_id;
+      CREATE TRIGGER chunks_fts_insert AFTER INSERT ON chunks BEGIN
+        INSERT INTO chunks_fts(rowid, text, section, title) VALUES (new.chunk_id, new.text,
+          new.section, (SELECT title FROM documents WHERE doc_id = new.doc_id));
+      END;
+      CREATE TRIGGER chunks_fts_delete AFTER DELETE ON chunks BEGIN
+        INSERT INTO chunks_fts(chunks_fts, rowid, text, section, title) VALUES ('delete',
+          old.chunk_id, old.text, old.section,
+          (SELECT title FROM documents WHERE doc_id = old.doc_id));
+      END;
+    )sql";
+    ASSERT_EQ(sqlite3_exec(db, old_schema, nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(db);
+  }
+  auto reopened = DocumentStore::Open(index);
+  ASSERT_TRUE(reopened.ok()) << reopened.status().ToString();
+  store_ = std::move(*reopened);
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open((index / "sieve.db").c_str(), &db), SQLITE_OK);
+    sqlite3_stmt* stmt = nullptr;
+    ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT sql FROM sqlite_master WHERE name='chunk_fts_source'",
+                                 -1, &stmt, nullptr),
+              SQLITE_OK);
+    ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
+    const std::string view = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
+    EXPECT_NE(view.find("source_path"), std::string::npos) << view;
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+  }
+  EXPECT_TRUE(store_->CheckIntegrity().ok());
+  EXPECT_THAT(SearchKeys("readme"), ::testing::ElementsAre("/data/pkg/README"));
+  EXPECT_THAT(SearchKeys("numbat"), ::testing::ElementsAre("/data/pkg/README"));
+  input.chunks = {MakeChunk(0, "replaced text about quolls")};
+  input.content_hash = "changed";
+  Put(input);
+  EXPECT_TRUE(store_->CheckIntegrity().ok());
+  EXPECT_TRUE(SearchKeys("numbat").empty());
+}
+
+TEST_F(DocumentStoreTest, TermIdfComesFromTheIndex) {
+  Put(MakeDocument("/a", {"common rare"}));
+  Put(MakeDocument("/b", {"common"}));
+  Put(MakeDocument("/c", {"common"}));
+  auto rare = store_->TermIdf("rare");
+  auto common = store_->TermIdf("common");
+  ASSERT_TRUE(rare.ok() && common.ok());
+  ASSERT_TRUE(rare->has_value() && common->has_value());
+  EXPECT_GT(**rare, **common);
+  auto absent = store_->TermIdf("absent");
+  ASSERT_TRUE(absent.ok() && absent->has_value());
+  EXPECT_GT(**absent, **rare);
+  auto nothing = store_->TermIdf("...");
+  ASSERT_TRUE(nothing.ok());
+  EXPECT_FALSE(nothing->has_value());
+}
+
 }  // namespace
 }  // namespace sieve::store

@@ -205,48 +205,61 @@ TEST_F(IngestTest, BadFilesFailWithTheFileNameAndLeaveTheIndexAlone) {
   ASSERT_FALSE(broken_result.ok());
   EXPECT_THAT(broken_result.status().message(), HasSubstr("broken.jsonl"));
 
-  auto unknown = IngestFile(*store_, dir_.path() / "image.png", {});
+  fs::path image = dir_.path() / "image.png";
+  WriteText(image, std::string("\x89PNG\r\n\x1a\n\0\0\0\rIHDR", 16) + std::string(100, '\x01'));
+  auto unknown = IngestFile(*store_, image, {});
   ASSERT_FALSE(unknown.ok());
-  EXPECT_THAT(unknown.status().message(), HasSubstr("unsupported file type"));
+  EXPECT_THAT(unknown.status().message(), HasSubstr("not a document"));
 
   EXPECT_EQ(store_->Stats()->documents, 0u);
   EXPECT_TRUE(store_->CheckIntegrity().ok());
 }
 
-TEST(PlanIngestTest, WalksFoldersInSortedOrderSkippingHiddenAndUnknown) {
+TEST(PlanIngestTest, WalksFoldersInSortedOrderSkippingHiddenAndNotDocuments) {
   TempDir dir;
+  const std::string png =
+      std::string("\x89PNG\r\n\x1a\n\0\0\0\rIHDR", 16) + std::string(100, '\x01');
   WriteText(dir.path() / "b.txt", "b");
   WriteText(dir.path() / "a" / "z.md", "z");
   WriteText(dir.path() / "a" / "y.html", "y");
   WriteText(dir.path() / ".git" / "config.txt", "hidden");
   WriteText(dir.path() / ".hidden.txt", "hidden");
-  WriteText(dir.path() / "picture.png", "png");
-  WriteText(dir.path() / "notes.unknown", "x");
-  IngestPlan plan = PlanIngest(
+  WriteText(dir.path() / "picture.png", png);
+  WriteText(dir.path() / "notes.unknown", "text whatever the extension");
+  WriteText(dir.path() / "zero", "");
+  auto planned = PlanIngest(
       {dir.path(), dir.path() / "b.txt", dir.path() / "nope", dir.path() / "picture.png"});
+  ASSERT_TRUE(planned.ok());
+  IngestPlan plan = std::move(planned).value();
   std::vector<std::string> files;
-  for (const auto& f : plan.files) files.push_back(fs::relative(f, dir.path()).string());
-  EXPECT_THAT(files, ElementsAre("a/y.html", "a/z.md", "b.txt"));  // b.txt once
+  for (const auto& f : plan.files) files.push_back(fs::relative(f.path, dir.path()).string());
+  // b.txt once; a file without a known extension is text when its content is
+  EXPECT_THAT(files, ElementsAre("a/y.html", "a/z.md", "b.txt", "notes.unknown"));
   std::vector<std::string> ignored;
-  for (const auto& f : plan.ignored) ignored.push_back(f.filename().string());
-  EXPECT_THAT(ignored, ElementsAre("notes.unknown", "picture.png"));
+  for (const auto& f : plan.not_documents) {
+    ignored.push_back(f.path.filename().string() + ": " + f.reason);
+  }
+  EXPECT_THAT(ignored, ElementsAre("picture.png: binary (image/png)", "zero: empty file"));
   ASSERT_EQ(plan.errors.size(), 2u);
   EXPECT_EQ(plan.errors[0].code(), StatusCode::kNotFound);
   EXPECT_THAT(plan.errors[0].message(), HasSubstr("nope"));
   EXPECT_THAT(plan.errors[1].message(), HasSubstr("picture.png"));  // named explicitly: an error
+  EXPECT_THAT(plan.roots, ElementsAre(DocumentKeyForPath(dir.path()) + "/"));
 }
 
 TEST(PlanIngestTest, InAFolderOnlyCorpusJsonlIsABeirCorpus) {
   TempDir dir;
   WriteText(dir.path() / "beir" / "corpus.jsonl", "{}");
   WriteText(dir.path() / "beir" / "queries.jsonl", "{}");
-  IngestPlan plan = PlanIngest({dir.path(), dir.path() / "beir" / "queries.jsonl"});
+  auto planned = PlanIngest({dir.path(), dir.path() / "beir" / "queries.jsonl"});
+  ASSERT_TRUE(planned.ok());
+  const IngestPlan& plan = *planned;
   std::vector<std::string> files;
-  for (const auto& f : plan.files) files.push_back(fs::relative(f, dir.path()).string());
+  for (const auto& f : plan.files) files.push_back(fs::relative(f.path, dir.path()).string());
   // queries.jsonl is skipped while walking the folder, but loaded when named explicitly.
   EXPECT_THAT(files, ElementsAre("beir/corpus.jsonl", "beir/queries.jsonl"));
-  ASSERT_EQ(plan.ignored.size(), 1u);
-  EXPECT_EQ(plan.ignored[0].filename(), "queries.jsonl");
+  ASSERT_EQ(plan.not_documents.size(), 1u);
+  EXPECT_EQ(plan.not_documents[0].path.filename(), "queries.jsonl");
 }
 
 // A child process ingests many files and is killed with SIGKILL part-way; the index must still

@@ -301,10 +301,16 @@ TEST(BadInputTest, MissingFile) {
 
 TEST(BadInputTest, UnknownExtensionAndDirectory) {
   TempDir dir("unknown_ext");
-  auto png = LoadFile(dir.Write("image.png", "x"));
+  // The type comes from the content when the name does not give it: a real PNG is not a
+  // document, text behind any extension is text.
+  auto png = LoadFile(dir.Write(
+      "image.png", std::string("\x89PNG\r\n\x1a\n\0\0\0\rIHDR", 16) + std::string(64, '\x01')));
   ASSERT_FALSE(png.ok());
   EXPECT_EQ(png.status().code(), StatusCode::kUnsupported);
-  EXPECT_THAT(png.status().message(), HasSubstr("image.png: unsupported file type \".png\""));
+  EXPECT_THAT(png.status().message(), HasSubstr("image.png: not a document: binary (image/png)"));
+  auto text = LoadFile(dir.Write("notes.png", "plain words after all"));
+  ASSERT_TRUE(text.ok());
+  EXPECT_EQ(text->front().type, DocumentType::kText);
 
   std::filesystem::create_directory(dir.path() / "folder.txt");
   auto folder = LoadFile(dir.path() / "folder.txt");
