@@ -572,10 +572,11 @@ struct Engine::Impl {
                                   RequestContext& ctx,
                                   const std::function<void(std::size_t, std::size_t)>& progress);
 
-  Result<SearchResponse> Retrieve(const SearchRequest& request, RequestContext& ctx,
-                                  bool for_answer,
-                                  engine::SessionPool<models::CrossEncoder>::Lease* keep_reranker,
-                                  std::shared_ptr<RerankState>* keep_rerank_state);
+  Result<SearchResponse> Retrieve(
+      const SearchRequest& request, RequestContext& ctx, bool for_answer,
+      engine::SessionPool<models::CrossEncoder>::Lease* keep_reranker,
+      std::shared_ptr<RerankState>* keep_rerank_state,
+      engine::SessionPool<store::DocumentStore>::Lease* keep_reader = nullptr);
 };
 
 Engine::Engine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -595,7 +596,8 @@ const config::Config& Engine::config() const {
 Result<SearchResponse> Engine::Impl::Retrieve(
     const SearchRequest& request, RequestContext& ctx, bool for_answer,
     engine::SessionPool<models::CrossEncoder>::Lease* keep_reranker,
-    std::shared_ptr<RerankState>* keep_rerank_state) {
+    std::shared_ptr<RerankState>* keep_rerank_state,
+    engine::SessionPool<store::DocumentStore>::Lease* keep_reader) {
   if (request.query.find_first_not_of(" \t\r\n") == std::string::npos) {
     return Status::InvalidArgument(for_answer ? "empty question" : "empty query");
   }
@@ -749,6 +751,8 @@ Result<SearchResponse> Engine::Impl::Retrieve(
   if (rerank && rerank_state) response.retrieval.rerank_model = rerank_state->spec;
   if (keep_reranker != nullptr) *keep_reranker = std::move(cross_encoder);
   if (keep_rerank_state != nullptr) *keep_rerank_state = rerank_state;
+  // The snapshot ends when this function returns; the connection stays leased to the caller.
+  if (keep_reader != nullptr) *keep_reader = std::move(reader);
   return response;
 }
 
@@ -823,7 +827,10 @@ Result<AskResponse> Engine::Ask(const AskRequest& request, RequestContext& ctx) 
       }
     }
   }
-  auto retrieved = impl_->Retrieve(search, ctx, true, &cross_encoder, &rerank_state);
+  // The reader Retrieve used stays leased for the answer's IDF lookups: leases are taken in one
+  // order (reader, embedder, cross-encoder) and never again after, or 8 threads can deadlock.
+  engine::SessionPool<store::DocumentStore>::Lease idf_reader;
+  auto retrieved = impl_->Retrieve(search, ctx, true, &cross_encoder, &rerank_state, &idf_reader);
   if (!retrieved.ok()) {
     root.End(retrieved.status());
     return retrieved.status();
@@ -852,10 +859,9 @@ Result<AskResponse> Engine::Ask(const AskRequest& request, RequestContext& ctx) 
   Span generate = ctx.StartSpan("generate", SpanKind::kChain);
   // Lexical sentence scoring uses the index's idf (rare question words weigh more).
   generation::GenerationOptions generation_options = impl_->settings.generation;
-  auto idf_reader = impl_->readers.Acquire(ctx);
-  if (idf_reader.ok()) {
+  if (idf_reader.get() != nullptr) {
     generation_options.term_idf = [&idf_reader](std::string_view word) -> std::optional<double> {
-      auto idf = (*idf_reader)->TermIdf(word);
+      auto idf = idf_reader->TermIdf(word);
       return idf.ok() ? *idf : std::nullopt;
     };
   }
