@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "text/extract.h"
+#include "text/normalize.h"
 #include "text/text_builder.h"
 
 namespace sieve::text {
@@ -104,16 +105,7 @@ std::string Unescape(std::string_view s) {
         std::string_view name = EscapeName(s, i);
         if (name.size() == 5 && name[0] == 'u') {
           const unsigned long cp = std::strtoul(std::string(name.substr(1)).c_str(), nullptr, 16);
-          if (cp < 0x80) {
-            out.push_back(static_cast<char>(cp));
-          } else if (cp < 0x800) {
-            out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-            out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-          } else {
-            out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
-            out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-            out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-          }
+          AppendUtf8(static_cast<char32_t>(cp), out);
         } else {
           out += SpecialChar(name);
         }

@@ -18,6 +18,9 @@ namespace sieve::text {
 // True when `bytes` is well-formed UTF-8 (no overlongs, surrogates or code points > U+10FFFF).
 bool IsValidUtf8(std::string_view bytes);
 
+// Appends the UTF-8 encoding of code point `cp` (at most U+10FFFF) to `out`.
+void AppendUtf8(char32_t cp, std::string& out);
+
 // Appends the cleaned form of `bytes` to `out`; returns how many input bytes were invalid UTF-8
 // (and so replaced by U+FFFD).
 std::size_t AppendNormalized(std::string_view bytes, std::string& out);
