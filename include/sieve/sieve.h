@@ -14,11 +14,11 @@
 //   auto answer = (*engine)->Ask(ask, ctx);
 //
 // Thread-safety: every method of Engine may be called from many threads at once. Search, Ask,
-// Embed, Rerank, Tokenize, Stats, ListDocuments and GetDocument run concurrently with each other
-// and with one write (Ingest, Delete, Reembed); writes are serialised among themselves, and across
-// processes by an exclusive lock on the index folder (a second writer waits up to
-// EngineOptions::write_lock_wait, then fails with kBusy). A request's RequestContext is used by
-// that request only.
+// Embed, Rerank, ScorePairs, CountRerankTokens, Tokenize, Stats, ListDocuments and GetDocument run
+// concurrently with each other and with one write (Ingest, Delete, Reembed); writes are serialised
+// among themselves, and across processes by an exclusive lock on the index folder (a second writer
+// waits up to EngineOptions::write_lock_wait, then fails with kBusy). A request's RequestContext is
+// used by that request only.
 //
 // Errors are values: every call returns Result<Response>. Things a user should know that are not
 // errors (a default model is not downloaded so retrieval fell back to lexical, vectors were
@@ -36,6 +36,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -279,7 +280,22 @@ struct RerankResult {
 struct RerankResponse {
   std::vector<RerankResult> results;  // best first (ties keep input order)
   std::string model;
-  std::size_t tokens = 0;
+  std::size_t tokens = 0;  // tokens the cross-encoder read (special tokens included)
+};
+
+// Orders results as Rerank does: best first, ties in input order (of `index`), then keeps the
+// first top_n (0 = all).
+void RankRerankResults(std::vector<RerankResult>& results, std::size_t top_n);
+
+// One (query, document) pair for Engine::ScorePairs; the views must outlive the call.
+struct RerankPair {
+  std::string_view query;
+  std::string_view document;
+};
+
+struct ScorePairsResponse {
+  std::vector<RerankResult> scores;  // one per pair, in input order; index = the pair's position
+  std::string model;
 };
 
 struct StatsResponse {
@@ -388,7 +404,10 @@ struct TokenizeResponse {
 struct EngineOptions {
   Logger logger;                // side remarks (truncation, repairs); default: dropped
   std::size_t batch_size = 32;  // sequences per forward pass
-  std::size_t max_length = 0;   // truncate model inputs to this many tokens; 0 = the model's limit
+  // Padded tokens (sequences x the longest) per forward pass, besides batch_size; a longer
+  // sequence runs alone. 0 = batch_size alone bounds a pass.
+  std::size_t max_batch_tokens = 0;
+  std::size_t max_length = 0;  // truncate model inputs to this many tokens; 0 = the model's limit
   // How long a write waits for another process writing the same index before failing (kBusy).
   std::chrono::milliseconds write_lock_wait{std::chrono::minutes(10)};
 };
@@ -431,6 +450,17 @@ class Engine {
   Result<EmbedResponse> Embed(const EmbedRequest& request, RequestContext& ctx);
   // Cross-encoder scores for (query, document) pairs. No index needed.
   Result<RerankResponse> Rerank(const RerankRequest& request, RequestContext& ctx);
+  // Cross-encoder scores for pairs whose queries may differ (e.g. the pairs of several rerank
+  // requests), computed together: all pairs sorted by token length, in forward passes padded to
+  // their longest pair and bounded by EngineOptions::batch_size and max_batch_tokens. A pair's
+  // score equals what Rerank gives it up to float rounding of the batch's shape (~1e-6 in the
+  // logit). kNotFound when no cross-encoder is available. No index needed.
+  Result<ScorePairsResponse> ScorePairs(std::span<const RerankPair> pairs, RequestContext& ctx);
+  // Tokens the cross-encoder reads for each (query, document) pair of the request, in document
+  // order (special tokens included, after truncation): for token budgets and usage. kNotFound
+  // when no cross-encoder is available. No index needed.
+  Result<std::vector<std::size_t>> CountRerankTokens(const RerankRequest& request,
+                                                     RequestContext& ctx);
   // Loads the bi-encoder and/or the cross-encoder now and says which are available. A model the
   // configuration names must load (its error is returned); a default one may be unavailable.
   Result<ModelsResponse> LoadModels(bool embed, bool rerank, RequestContext& ctx);

@@ -320,6 +320,7 @@ struct RerankState {
   std::string spec;
   std::string unavailable;
   models::ModelInfo info;
+  std::shared_ptr<const models::EncoderModel> model;  // its tokenizer counts pair tokens
   std::unique_ptr<engine::SessionPool<models::CrossEncoder>> sessions;
   bool available() const { return sessions != nullptr; }
 };
@@ -415,6 +416,7 @@ struct Engine::Impl {
     models::SessionOptions session;
     session.pool = load.pool;
     session.batch_size = load.batch_size;
+    session.max_batch_tokens = options.max_batch_tokens;
     session.max_length = load.max_length;
     if (load.verbose) session.logger = load.logger;
     return session;
@@ -542,6 +544,7 @@ struct Engine::Impl {
       state->info = loaded.model->info();
       std::shared_ptr<const models::EncoderModel> model = loaded.model->shared_model();
       if (!model) return Status::Internal("the cross-encoder of " + request.spec + " has no model");
+      state->model = model;
       state->sessions = PoolStartingWith<models::CrossEncoder>(
           std::move(loaded.model),
           [model, session = SessionOptionsFor()] {
@@ -947,12 +950,9 @@ Result<RerankResponse> Engine::Rerank(const RerankRequest& request, RequestConte
   response.model = state->info.id;
   for (std::size_t i = 0; i < scores.size(); ++i) {
     response.results.push_back({i, scores[i].score, scores[i].logit});
+    response.tokens += state->model->CountPairTokens(request.query, request.documents[i]);
   }
-  std::stable_sort(response.results.begin(), response.results.end(),
-                   [](const RerankResult& a, const RerankResult& b) { return a.score > b.score; });
-  if (request.top_n > 0 && response.results.size() > request.top_n) {
-    response.results.resize(request.top_n);
-  }
+  RankRerankResults(response.results, request.top_n);
   span.SetAttribute("reranker.model_name", state->spec);
   if (ctx.recording()) {
     span.SetAttribute("reranker.query", request.query);
@@ -971,6 +971,57 @@ Result<RerankResponse> Engine::Rerank(const RerankRequest& request, RequestConte
     }
   }
   return response;
+}
+
+void RankRerankResults(std::vector<RerankResult>& results, std::size_t top_n) {
+  std::stable_sort(results.begin(), results.end(),
+                   [](const RerankResult& a, const RerankResult& b) {
+                     return a.score > b.score || (a.score == b.score && a.index < b.index);
+                   });
+  if (top_n > 0 && results.size() > top_n) results.resize(top_n);
+}
+
+Result<ScorePairsResponse> Engine::ScorePairs(std::span<const RerankPair> pairs,
+                                              RequestContext& ctx) {
+  Span span = ctx.StartSpan("rerank", SpanKind::kReranker);
+  span.SetAttribute("sieve.pairs", static_cast<std::int64_t>(pairs.size()));
+  SIEVE_ASSIGN_OR_RETURN(auto state, impl_->Reranker());
+  if (!state->available()) {
+    return Status::NotFound("rerank model " + state->spec + ": " + state->unavailable);
+  }
+  span.SetAttribute("reranker.model_name", state->spec);
+  SIEVE_ASSIGN_OR_RETURN(auto session, state->sessions->Acquire(ctx));
+  SIEVE_RETURN_IF_ERROR(ctx.Check());
+  std::vector<models::ScorePair> model_pairs;
+  model_pairs.reserve(pairs.size());
+  for (const RerankPair& pair : pairs) model_pairs.push_back({pair.query, pair.document});
+  SIEVE_ASSIGN_OR_RETURN(auto scores, session->ScorePairs(model_pairs));
+  if (scores.size() != pairs.size()) {
+    return Status::Internal("the cross-encoder gave " + std::to_string(scores.size()) +
+                            " scores for " + std::to_string(pairs.size()) + " pairs");
+  }
+  ScorePairsResponse response;
+  response.model = state->info.id;
+  response.scores.reserve(scores.size());
+  for (std::size_t i = 0; i < scores.size(); ++i) {
+    response.scores.push_back({i, scores[i].score, scores[i].logit});
+  }
+  return response;
+}
+
+Result<std::vector<std::size_t>> Engine::CountRerankTokens(const RerankRequest& request,
+                                                           RequestContext& ctx) {
+  SIEVE_RETURN_IF_ERROR(ctx.Check());
+  SIEVE_ASSIGN_OR_RETURN(auto state, impl_->Reranker());
+  if (!state->available()) {
+    return Status::NotFound("rerank model " + state->spec + ": " + state->unavailable);
+  }
+  std::vector<std::size_t> tokens;
+  tokens.reserve(request.documents.size());
+  for (const std::string& document : request.documents) {
+    tokens.push_back(state->model->CountPairTokens(request.query, document));
+  }
+  return tokens;
 }
 
 Result<ModelsResponse> Engine::LoadModels(bool embed, bool rerank, RequestContext& ctx) {

@@ -5,11 +5,13 @@
 //   a session with a logger reports the number of truncated inputs to it as a note.
 // - An empty string is a valid input: it encodes as [CLS][SEP] (<s></s> for XLM-R).
 // - Inputs are sorted by length before batching (less padding); results come back in input
-//   order. Results do not depend on the batch size or the pool's size beyond float rounding.
+//   order. Results do not depend on the batch size, the token budget, the other inputs of the
+//   call (ScorePairs mixes queries) or the pool's size beyond float rounding.
 // - An EncoderModel is immutable; a session owns its activation arena and is used by one thread
 //   at a time. Sessions on one model share its weights.
 #include <algorithm>
 #include <numeric>
+#include <utility>
 
 #include "models/encoder.h"
 #include "models/model_config.h"
@@ -59,6 +61,27 @@ std::vector<std::size_t> LengthOrder(const std::vector<tokenizer::Encoding>& enc
     return encodings[a].input_ids.size() < encodings[b].input_ids.size();
   });
   return order;
+}
+
+// Cuts the length order into [begin, end) batches of at most batch_size sequences and, when
+// max_tokens > 0, at most max_tokens padded tokens (the batch's sequences x its longest, which is
+// its last: the order is ascending); a sequence longer than max_tokens is a batch of its own.
+std::vector<std::pair<std::size_t, std::size_t>> CutBatches(
+    const std::vector<tokenizer::Encoding>& encodings, const std::vector<std::size_t>& order,
+    std::size_t batch_size, std::size_t max_tokens) {
+  std::vector<std::pair<std::size_t, std::size_t>> batches;
+  std::size_t begin = 0;
+  while (begin < order.size()) {
+    std::size_t end = begin + 1;
+    while (end < order.size() && end - begin < batch_size &&
+           (max_tokens == 0 ||
+            (end - begin + 1) * encodings[order[end]].input_ids.size() <= max_tokens)) {
+      ++end;
+    }
+    batches.emplace_back(begin, end);
+    begin = end;
+  }
+  return batches;
 }
 
 // Pads encodings[order[begin..end)] into one batch.
@@ -152,9 +175,8 @@ class EmbedderSession final : public Embedder {
     ReportTruncation(state_.options.logger, state_.info.max_seq_length, encodings);
     const std::vector<std::size_t> order = LengthOrder(encodings);
     std::vector<std::vector<float>> vectors(texts.size());
-    const std::size_t batch_size = state_.options.batch_size;
-    for (std::size_t begin = 0; begin < order.size(); begin += batch_size) {
-      const std::size_t end = std::min(order.size(), begin + batch_size);
+    for (const auto& [begin, end] :
+         CutBatches(encodings, order, state_.options.batch_size, state_.options.max_batch_tokens)) {
       const TokenBatch batch = MakeBatch(encodings, order, begin, end, tok.pad_id());
       state_.arena.Reset();
       SIEVE_ASSIGN_OR_RETURN(const float* hidden,
@@ -182,22 +204,28 @@ class CrossEncoderSession final : public CrossEncoder {
 
   Result<std::vector<CrossEncoderScore>> Score(std::string_view query,
                                                const std::vector<std::string>& passages) override {
+    std::vector<ScorePair> pairs;
+    pairs.reserve(passages.size());
+    for (const std::string& passage : passages) pairs.push_back({query, passage});
+    return ScorePairs(pairs);
+  }
+
+  Result<std::vector<CrossEncoderScore>> ScorePairs(std::span<const ScorePair> pairs) override {
     const EncoderModel& model = *state_.model;
     const tokenizer::Tokenizer& tok = model.tokenizer();
     tokenizer::EncodeOptions encode_options;
     encode_options.max_length = state_.info.max_seq_length;
     std::vector<tokenizer::Encoding> encodings;
-    encodings.reserve(passages.size());
-    for (const std::string& passage : passages) {
-      encodings.push_back(tok.EncodePair(query, passage, encode_options));
+    encodings.reserve(pairs.size());
+    for (const ScorePair& pair : pairs) {
+      encodings.push_back(tok.EncodePair(pair.query, pair.passage, encode_options));
     }
     ReportTruncation(state_.options.logger, state_.info.max_seq_length, encodings);
     const std::vector<std::size_t> order = LengthOrder(encodings);
-    std::vector<CrossEncoderScore> scores(passages.size());
+    std::vector<CrossEncoderScore> scores(pairs.size());
     const std::size_t labels = model.config().num_labels;
-    const std::size_t batch_size = state_.options.batch_size;
-    for (std::size_t begin = 0; begin < order.size(); begin += batch_size) {
-      const std::size_t end = std::min(order.size(), begin + batch_size);
+    for (const auto& [begin, end] :
+         CutBatches(encodings, order, state_.options.batch_size, state_.options.max_batch_tokens)) {
       const TokenBatch batch = MakeBatch(encodings, order, begin, end, tok.pad_id());
       state_.arena.Reset();
       SIEVE_ASSIGN_OR_RETURN(const float* hidden,
@@ -240,6 +268,12 @@ std::size_t EncoderModel::weight_bytes() const {
 
 std::size_t EncoderModel::CountTokens(std::string_view text) const {
   return tokenizer_->CountTokens(text);
+}
+
+std::size_t EncoderModel::CountPairTokens(std::string_view query, std::string_view passage) const {
+  tokenizer::EncodeOptions options;
+  options.max_length = info_.max_seq_length;
+  return tokenizer_->EncodePair(query, passage, options).input_ids.size();
 }
 
 std::string_view PrecisionName(Precision precision) {

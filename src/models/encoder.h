@@ -15,7 +15,9 @@
 
 #include <cstddef>
 #include <filesystem>
+#include <map>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -78,6 +80,12 @@ struct CrossEncoderScore {
   float logit = 0;
 };
 
+// One (query, passage) pair for CrossEncoder::ScorePairs; the views must outlive the call.
+struct ScorePair {
+  std::string_view query;
+  std::string_view passage;
+};
+
 // A session: one thread at a time, as Embedder.
 class CrossEncoder {
  public:
@@ -85,6 +93,30 @@ class CrossEncoder {
   // Scores each passage against the query, in input order.
   virtual Result<std::vector<CrossEncoderScore>> Score(
       std::string_view query, const std::vector<std::string>& passages) = 0;
+  // Scores pairs whose queries may differ (e.g. the pairs of several requests), in input order.
+  // The session sorts all pairs by token length and runs them in batches padded to their longest
+  // pair (SessionOptions::batch_size and max_batch_tokens), so a pair's score does not depend on
+  // the other pairs beyond float rounding of the batch's shape: each equals Score(query,
+  // {passage}) alone to ~1e-6 in the logit (the tests allow 1e-5), as batch sizes do for Score.
+  // The default (for fakes) calls Score once per distinct query. (Inline: users of the
+  // interface alone, e.g. generation, need not link the models library.)
+  virtual Result<std::vector<CrossEncoderScore>> ScorePairs(std::span<const ScorePair> pairs) {
+    std::map<std::string_view, std::vector<std::size_t>> groups;  // the pairs of each query
+    for (std::size_t i = 0; i < pairs.size(); ++i) groups[pairs[i].query].push_back(i);
+    std::vector<CrossEncoderScore> scores(pairs.size());
+    for (const auto& [query, positions] : groups) {
+      std::vector<std::string> passages;
+      passages.reserve(positions.size());
+      for (std::size_t i : positions) passages.emplace_back(pairs[i].passage);
+      SIEVE_ASSIGN_OR_RETURN(auto group_scores, Score(query, passages));
+      if (group_scores.size() != positions.size()) {
+        return Status::Internal("the cross-encoder gave " + std::to_string(group_scores.size()) +
+                                " scores for " + std::to_string(positions.size()) + " passages");
+      }
+      for (std::size_t j = 0; j < positions.size(); ++j) scores[positions[j]] = group_scores[j];
+    }
+    return scores;
+  }
   virtual const ModelInfo& info() const = 0;
   // The shared model behind this session; null for implementations not backed by one (fakes).
   virtual std::shared_ptr<const EncoderModel> shared_model() const { return nullptr; }
@@ -127,6 +159,9 @@ class EncoderModel {
   std::size_t weight_bytes() const;
   // Tokens of `text` under the model's tokenizer (no special tokens).
   std::size_t CountTokens(std::string_view text) const;
+  // Tokens a cross-encoder session reads for the pair: special tokens included, truncated to
+  // info().max_seq_length (a session with a lower max_length reads fewer).
+  std::size_t CountPairTokens(std::string_view query, std::string_view passage) const;
 
  private:
   friend Result<std::shared_ptr<const EncoderModel>> LoadEncoderModel(
@@ -151,7 +186,10 @@ struct SessionOptions {
   nn::ThreadPool* pool = nullptr;  // runs the kernels; must outlive the session; null = caller
   std::size_t batch_size = 32;     // at least 1
   std::size_t max_length = 0;      // 0 = model's info().max_seq_length; else 2..that
-  Logger logger;                   // truncated inputs are reported here as notes
+  // A forward pass holds at most this many padded tokens (sequences x the longest of them) and
+  // at most batch_size sequences; a sequence longer than this runs alone. 0 = batch_size alone.
+  std::size_t max_batch_tokens = 0;
+  Logger logger;  // truncated inputs are reported here as notes
 };
 
 // A session on `model`. Fails with kInvalidArgument when the model is of the other kind or the

@@ -155,6 +155,69 @@ TEST_F(EngineTest, IngestSearchAskEmbedRerankStats) {
   EXPECT_EQ(after->vectors, 0u);
 }
 
+// The pairs of several rerank requests scored in one ScorePairs call get what each request's
+// Rerank gives them (1e-5: float rounding of another batch shape; see models/encoder.h), and the
+// token counts are the ones Rerank reports.
+TEST_F(EngineTest, ScorePairsOfSeveralRequestsMatchRerank) {
+  auto engine = Open();
+  ASSERT_TRUE(engine);
+  RequestContext ctx;
+  std::vector<std::string> docs;
+  for (const auto& [id, title] : titles_) {
+    docs.push_back(title);
+    if (docs.size() == 12) break;
+  }
+  std::vector<RerankRequest> requests;
+  for (std::size_t r = 0; r < 3; ++r) {
+    RerankRequest request{.query = queries_[r]};
+    for (std::size_t d = r; d < docs.size(); d += 2) request.documents.push_back(docs[d]);
+    requests.push_back(request);
+  }
+  std::vector<RerankPair> pairs;
+  std::vector<std::pair<std::size_t, std::size_t>> origin;  // (request, document)
+  for (std::size_t d = 0; d < docs.size(); ++d) {  // interleaved, as a batcher would mix them
+    for (std::size_t r = 0; r < requests.size(); ++r) {
+      if (d < requests[r].documents.size()) {
+        pairs.push_back({requests[r].query, requests[r].documents[d]});
+        origin.emplace_back(r, d);
+      }
+    }
+  }
+  auto scored = engine->ScorePairs(pairs, ctx);
+  ASSERT_TRUE(scored.ok()) << scored.status().ToString();
+  ASSERT_EQ(scored->scores.size(), pairs.size());
+  EXPECT_NE(scored->model.find("tiny-ms-marco"), std::string::npos);
+  for (std::size_t r = 0; r < requests.size(); ++r) {
+    auto alone = engine->Rerank(requests[r], ctx);
+    ASSERT_TRUE(alone.ok()) << alone.status().ToString();
+    std::map<std::size_t, RerankResult> by_document;
+    for (const auto& result : alone->results) by_document[result.index] = result;
+    ASSERT_EQ(by_document.size(), requests[r].documents.size());
+    for (std::size_t i = 0; i < pairs.size(); ++i) {
+      if (origin[i].first != r) continue;
+      EXPECT_EQ(scored->scores[i].index, i);
+      EXPECT_NEAR(scored->scores[i].logit, by_document[origin[i].second].logit, 1e-5);
+      EXPECT_NEAR(scored->scores[i].score, by_document[origin[i].second].score, 1e-5);
+    }
+    auto tokens = engine->CountRerankTokens(requests[r], ctx);
+    ASSERT_TRUE(tokens.ok());
+    ASSERT_EQ(tokens->size(), requests[r].documents.size());
+    std::size_t sum = 0;
+    for (std::size_t t : *tokens) {
+      EXPECT_GT(t, 3u);
+      sum += t;
+    }
+    EXPECT_EQ(alone->tokens, sum);
+  }
+  // Ranking: best first, ties in input order, top_n.
+  std::vector<RerankResult> results = {{0, 0.5, 0}, {1, 0.9, 0}, {2, 0.5, 0}, {3, 0.1, 0}};
+  RankRerankResults(results, 3);
+  ASSERT_EQ(results.size(), 3u);
+  EXPECT_EQ(results[0].index, 1u);
+  EXPECT_EQ(results[1].index, 0u);
+  EXPECT_EQ(results[2].index, 2u);
+}
+
 TEST_F(EngineTest, DeadlineAndCancellationStopARequest) {
   auto engine = Open();
   ASSERT_TRUE(engine);

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -181,6 +182,106 @@ TEST(EncoderModelTest, TwoSessionsMatchOneAloneAlsoConcurrently) {
       }
     }
   }
+}
+
+// ScorePairs with the pairs of three queries mixed (one call, length-sorted batches padded to
+// their longest) gives each pair what it gets scored alone and what Score gives per query: equal
+// up to float rounding of the batch's shape, 1e-5 in the logit as above; also with a token budget
+// per forward pass that cuts the batches differently (1 token: every pair alone; 40: a few each).
+TEST(EncoderModelTest, ScorePairsMixesQueriesAndMatchesEachPairAlone) {
+  nn::ThreadPool pool(2);
+  const std::vector<std::string> queries = {"lift of a wing", "heat transfer", "what is a cone"};
+  for (const char* name : {"tiny-ms-marco", "tiny-xlmr-reranker"}) {
+    auto model = Load(Fixture(name));
+    ASSERT_TRUE(model);
+    std::vector<ScorePair> pairs;
+    for (std::size_t t = 0; t < kTexts.size(); ++t) {
+      for (std::size_t q = 0; q < queries.size(); ++q) pairs.push_back({queries[q], kTexts[t]});
+    }
+    SessionOptions options;
+    options.pool = &pool;
+    auto session = NewCrossEncoderSession(model, options);
+    ASSERT_TRUE(session.ok());
+    auto mixed = (*session)->ScorePairs(pairs);
+    ASSERT_TRUE(mixed.ok()) << mixed.status().ToString();
+    ASSERT_EQ(mixed->size(), pairs.size());
+    std::vector<float> spread;
+    for (std::size_t i = 0; i < pairs.size(); ++i) {
+      auto alone = (*session)->Score(pairs[i].query, {std::string(pairs[i].passage)});
+      ASSERT_TRUE(alone.ok() && alone->size() == 1u);
+      EXPECT_NEAR((*mixed)[i].logit, (*alone)[0].logit, 1e-5) << name << " pair " << i;
+      EXPECT_NEAR((*mixed)[i].score, (*alone)[0].score, 1e-5) << name << " pair " << i;
+      spread.push_back((*mixed)[i].logit);
+    }
+    // The pairs do differ (a mix-up of the output order would show).
+    EXPECT_GT(*std::max_element(spread.begin(), spread.end()) -
+                  *std::min_element(spread.begin(), spread.end()),
+              1e-3)
+        << name;
+    for (std::size_t q = 0; q < queries.size(); ++q) {
+      auto per_query = (*session)->Score(queries[q], kTexts);
+      ASSERT_TRUE(per_query.ok());
+      for (std::size_t t = 0; t < kTexts.size(); ++t) {
+        EXPECT_NEAR((*mixed)[t * queries.size() + q].logit, (*per_query)[t].logit, 1e-5) << name;
+      }
+    }
+    for (std::size_t budget : {1u, 40u}) {
+      SessionOptions budgeted = options;
+      budgeted.max_batch_tokens = budget;
+      auto cut = NewCrossEncoderSession(model, budgeted);
+      ASSERT_TRUE(cut.ok());
+      auto scores = (*cut)->ScorePairs(pairs);
+      ASSERT_TRUE(scores.ok());
+      ASSERT_EQ(scores->size(), pairs.size());
+      for (std::size_t i = 0; i < pairs.size(); ++i) {
+        EXPECT_NEAR((*scores)[i].logit, (*mixed)[i].logit, 1e-5) << name << " budget " << budget;
+      }
+    }
+    EXPECT_TRUE((*session)->ScorePairs({}).ok());
+  }
+}
+
+TEST(EncoderModelTest, CountPairTokensIsWhatTheCrossEncoderReads) {
+  auto model = Load(Fixture("tiny-ms-marco"));
+  ASSERT_TRUE(model);
+  // BERT pairs: [CLS] query [SEP] passage [SEP].
+  EXPECT_EQ(model->CountPairTokens("lift of a wing", "boundary layer"),
+            model->CountTokens("lift of a wing") + model->CountTokens("boundary layer") + 3);
+  std::string long_text;
+  for (int i = 0; i < 50; ++i) long_text += "boundary layer ";
+  EXPECT_EQ(model->CountPairTokens("lift", long_text), model->info().max_seq_length);
+}
+
+// A cross-encoder without a ScorePairs of its own gets the default: Score once per query, the
+// scores put back in pair order.
+TEST(EncoderModelTest, DefaultScorePairsGroupsByQuery) {
+  class LengthScorer final : public CrossEncoder {
+   public:
+    Result<std::vector<CrossEncoderScore>> Score(
+        std::string_view query, const std::vector<std::string>& passages) override {
+      ++calls;
+      std::vector<CrossEncoderScore> out;
+      for (const auto& p : passages) {
+        out.push_back({0, static_cast<float>(query.size() * 100 + p.size())});
+      }
+      return out;
+    }
+    const ModelInfo& info() const override { return info_; }
+    int calls = 0;
+
+   private:
+    ModelInfo info_;
+  };
+  LengthScorer scorer;
+  const std::vector<ScorePair> pairs = {{"ab", "x"}, {"abc", "yy"}, {"ab", "zzz"}, {"abc", ""}};
+  auto scores = scorer.ScorePairs(pairs);
+  ASSERT_TRUE(scores.ok());
+  ASSERT_EQ(scores->size(), 4u);
+  EXPECT_EQ((*scores)[0].logit, 201);
+  EXPECT_EQ((*scores)[1].logit, 302);
+  EXPECT_EQ((*scores)[2].logit, 203);
+  EXPECT_EQ((*scores)[3].logit, 300);
+  EXPECT_EQ(scorer.calls, 2);
 }
 
 // Resident memory of this process in bytes (VmRSS of /proc/self/status).
