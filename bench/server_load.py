@@ -4,7 +4,8 @@
 Starts build/sieve serve on a free 127.0.0.1 port with the fixture models and an index of
 samples/, then measures:
   1. batching gain: N single-text /v1/embeddings requests from 32 connections at once against the
-     same N sent one after another (throughput ratio);
+     same N sent one after another (throughput ratio); the same for N single-document /v1/rerank
+     requests (each its own query);
   2. mixed load: /v1/query, /v1/embeddings and /v1/rerank from 32 connections while documents are
      added: throughput, p50/p99 per endpoint, errors, the server's peak RSS;
   3. SIGKILL during an upload, restart: the index opens, the document is absent or complete, and
@@ -106,15 +107,15 @@ def run_threads(n, target):
         t.join()
 
 
-def batch_counters(port):
-    """(texts, batches) embedded so far, from the server's /metrics."""
+def batch_counters(port, histogram="sieve_batch_texts"):
+    """(inputs, batches) so far of a batch histogram of the server's /metrics."""
     _, payload = Client(port).request("GET", "/metrics")
     values = {}
     for line in payload.decode().splitlines():
-        if line.startswith(("sieve_batch_texts_sum ", "sieve_batch_texts_count ")):
+        if line.startswith((histogram + "_sum ", histogram + "_count ")):
             name, value = line.split()
             values[name] = float(value)
-    return values.get("sieve_batch_texts_sum", 0.0), values.get("sieve_batch_texts_count", 0.0)
+    return values.get(histogram + "_sum", 0.0), values.get(histogram + "_count", 0.0)
 
 
 def cpu_seconds(pid):
@@ -124,13 +125,25 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def batching_gain(port, count, connections, pid):
-    texts = ["sample sentence number %d about retrieval and ranking" % i for i in range(count)]
+def embed_body(i):
+    return {"input": "sample sentence number %d about retrieval and ranking" % i}
+
+
+def rerank_body(i):
+    return {"query": "question number %d about ranking" % i,
+            "documents": ["sample passage number %d about retrieval and ranking" % i]}
+
+
+def batching_gain(port, count, connections, pid, path="/v1/embeddings", body=embed_body,
+                  histogram="sieve_batch_texts"):
+    """Throughput of `count` requests body(i) to `path` one after another, then from
+    `connections` connections at once; the mean batch from `histogram`."""
+    texts = [body(i) for i in range(count)]
     client = Client(port)
     cpu_start = cpu_seconds(pid)
     start = time.perf_counter()
     for t in texts:
-        status, _ = client.request("POST", "/v1/embeddings", {"input": t})
+        status, _ = client.request("POST", path, t)
         assert status == 200, status
     sequential = time.perf_counter() - start
     sequential_cpu = cpu_seconds(pid) - cpu_start
@@ -140,17 +153,17 @@ def batching_gain(port, count, connections, pid):
     def worker(i):
         c = Client(port)
         for t in texts[i::connections]:
-            status, _ = c.request("POST", "/v1/embeddings", {"input": t})
+            status, _ = c.request("POST", path, t)
             if status != 200:
                 errors.append(status)
 
-    texts_before, batches_before = batch_counters(port)
+    texts_before, batches_before = batch_counters(port, histogram)
     cpu_start = cpu_seconds(pid)
     start = time.perf_counter()
     run_threads(connections, worker)
     concurrent = time.perf_counter() - start
     concurrent_cpu = cpu_seconds(pid) - cpu_start
-    texts_after, batches_after = batch_counters(port)
+    texts_after, batches_after = batch_counters(port, histogram)
     batches = batches_after - batches_before
     return {"requests": count, "sequential_rps": round(count / sequential, 1),
             "concurrent_rps": round(count / concurrent, 1),
@@ -343,8 +356,11 @@ def main():
         proc = start_server(args.binary, index, port, extra)
         summary = {"max_wait_ms": args.max_wait_ms if args.max_wait_ms is not None else 0}
         try:
-            summary["batching"] = batching_gain(port, 96 if args.short else 512, args.connections,
-                                               proc.pid)
+            count = 96 if args.short else 512
+            summary["batching"] = batching_gain(port, count, args.connections, proc.pid)
+            summary["rerank_batching"] = batching_gain(port, count, args.connections, proc.pid,
+                                                       "/v1/rerank", rerank_body,
+                                                       "sieve_rerank_batch_pairs")
             if not args.batching_only:
                 summary["mixed"] = mixed_load(port, args.duration, args.connections,
                                               samples_text)
@@ -363,7 +379,8 @@ def main():
             except Exception as e:  # noqa: BLE001 - reported with the figures gathered so far
                 summary["kill_during_upload"] = {"ok": False, "error": repr(e)}
         print(json.dumps(summary, indent=2))
-        failed = (summary["batching"]["errors"] > 0 or summary["sigterm_exit_code"] != 0 or
+        failed = (summary["batching"]["errors"] > 0 or summary["rerank_batching"]["errors"] > 0 or
+                  summary["sigterm_exit_code"] != 0 or
                   (not args.batching_only and (summary["mixed"]["errors"] > 0 or
                                                not summary["kill_during_upload"]["ok"])))
         return 1 if failed else 0

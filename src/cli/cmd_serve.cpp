@@ -135,7 +135,7 @@ void RegisterServeCommand(CLI::App& app, const GlobalOptions& global, Action& ac
   sub->add_option("--cors-origin", cmd->cors_origin, "Origin allowed by CORS (default: none)");
   sub->add_option("--max-body-mb", cmd->max_body_mb, "Largest request body in MiB (default 32)");
   sub->add_option("--max-batch-tokens", cmd->max_batch_tokens,
-                  "Tokens per embedding batch (default 8192)");
+                  "Tokens per embedding or rerank batch (default 8192)");
   sub->add_option(
       "--max-wait-ms", cmd->max_wait_ms,
       "How long a batch waits for more requests (default 0: batches form while the model is busy)");
@@ -144,7 +144,7 @@ void RegisterServeCommand(CLI::App& app, const GlobalOptions& global, Action& ac
   sub->add_option("--timeout-s", cmd->timeout_s, "Seconds a request may take (default 60)");
   sub->add_option("--threads", cmd->threads, "HTTP worker threads (default: automatic)");
   sub->add_option("--batch-workers", cmd->batch_workers,
-                  "Embedding batches computed at once (default 1)");
+                  "Embedding (and rerank) batches computed at once (default 1)");
   sub->add_option("--embed-model", cmd->embed_model, "Bi-encoder: folder or Hub id");
   sub->add_option("--rerank-model", cmd->rerank_model, "Cross-encoder: folder or Hub id");
   AddPrecisionOption(sub, cmd->precision);

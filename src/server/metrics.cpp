@@ -67,6 +67,13 @@ void Metrics::ObserveBatch(std::size_t texts, std::size_t tokens) {
   batch_tokens_.Observe(static_cast<double>(tokens), Histogram::kCountBounds);
 }
 
+void Metrics::ObserveRerankBatch(std::size_t pairs, std::size_t tokens, std::size_t requests) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  rerank_batch_pairs_.Observe(static_cast<double>(pairs), Histogram::kCountBounds);
+  rerank_batch_tokens_.Observe(static_cast<double>(tokens), Histogram::kCountBounds);
+  rerank_batch_requests_.Observe(static_cast<double>(requests), Histogram::kCountBounds);
+}
+
 void Metrics::AddTokens(const std::string& endpoint, std::size_t tokens) {
   std::lock_guard<std::mutex> lock(mutex_);
   tokens_[endpoint] += tokens;
@@ -110,6 +117,15 @@ std::string Metrics::Render(const IndexGauges& index) const {
   out += "# HELP sieve_batch_tokens Tokens per embedding batch.\n";
   out += "# TYPE sieve_batch_tokens histogram\n";
   batch_tokens_.Render(out, "sieve_batch_tokens", "", Histogram::kCountBounds);
+  out += "# HELP sieve_rerank_batch_pairs (Query, document) pairs per rerank batch.\n";
+  out += "# TYPE sieve_rerank_batch_pairs histogram\n";
+  rerank_batch_pairs_.Render(out, "sieve_rerank_batch_pairs", "", Histogram::kCountBounds);
+  out += "# HELP sieve_rerank_batch_tokens Tokens per rerank batch.\n";
+  out += "# TYPE sieve_rerank_batch_tokens histogram\n";
+  rerank_batch_tokens_.Render(out, "sieve_rerank_batch_tokens", "", Histogram::kCountBounds);
+  out += "# HELP sieve_rerank_batch_requests Requests whose pairs a rerank batch held.\n";
+  out += "# TYPE sieve_rerank_batch_requests histogram\n";
+  rerank_batch_requests_.Render(out, "sieve_rerank_batch_requests", "", Histogram::kCountBounds);
   out += "# HELP sieve_tokens_total Model input tokens by endpoint.\n";
   out += "# TYPE sieve_tokens_total counter\n";
   for (const auto& [endpoint, n] : tokens_) {

@@ -46,6 +46,8 @@ class Metrics {
   void ObserveRequest(const std::string& endpoint, int status, double seconds);
   void ObserveStage(const std::string& stage, double seconds);
   void ObserveBatch(std::size_t texts, std::size_t tokens);
+  // A rerank batch: its (query, document) pairs, their tokens, and the requests they came from.
+  void ObserveRerankBatch(std::size_t pairs, std::size_t tokens, std::size_t requests);
   void AddTokens(const std::string& endpoint, std::size_t tokens);
   void SetQueueDepth(const std::string& queue, std::size_t depth);
   void AddRejected(const std::string& queue);
@@ -58,6 +60,9 @@ class Metrics {
   std::map<std::string, Histogram> stages_;
   Histogram batch_texts_;
   Histogram batch_tokens_;
+  Histogram rerank_batch_pairs_;
+  Histogram rerank_batch_tokens_;
+  Histogram rerank_batch_requests_;
   std::map<std::string, std::uint64_t> tokens_;
   std::map<std::string, std::size_t> queue_depth_;
   std::map<std::string, std::uint64_t> rejected_;

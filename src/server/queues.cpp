@@ -1,6 +1,7 @@
 #include "server/queues.h"
 
 #include <algorithm>
+#include <set>
 #include <utility>
 
 namespace sieve::server {
@@ -152,6 +153,170 @@ void EmbedBatcher::Work() {
           job.meta.vectors.clear();
           job.has_meta = true;
         }
+      } else if (job.status.ok()) {
+        job.status = result.status();
+      }
+      --job.remaining;
+    }
+    job_done_.notify_all();
+  }
+}
+
+struct RerankBatcher::Job {
+  RerankRequest request;
+  std::vector<std::size_t> tokens;
+  std::vector<RerankResult> scores;  // by document
+  std::size_t remaining = 0;
+  bool abandoned = false;  // the caller stopped waiting: skip what is left
+  Status status;
+  std::string model;
+};
+
+RerankBatcher::RerankBatcher(Engine& engine, BatcherOptions options, Metrics& metrics)
+    : engine_(engine), options_(options), metrics_(metrics) {
+  const std::size_t workers = std::max<std::size_t>(1, options_.workers);
+  for (std::size_t i = 0; i < workers; ++i) threads_.emplace_back([this] { Work(); });
+}
+
+RerankBatcher::~RerankBatcher() {
+  Stop();
+}
+
+void RerankBatcher::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (stopping_ && threads_.empty()) return;
+    stopping_ = true;
+  }
+  work_ready_.notify_all();
+  for (auto& thread : threads_) {
+    if (thread.joinable()) thread.join();
+  }
+  threads_.clear();
+}
+
+Result<RerankResponse> RerankBatcher::Rerank(const RerankRequest& request,
+                                             const std::vector<std::size_t>& tokens,
+                                             RequestContext& ctx) {
+  // The request's view of its reranking: queued, batched with others' pairs, scored. (The batch
+  // itself runs in a context of its own, shared by the requests it serves.)
+  Span span = ctx.StartSpan("rerank.batched", SpanKind::kReranker);
+  span.SetAttribute("sieve.documents", static_cast<std::int64_t>(request.documents.size()));
+  auto job = std::make_shared<Job>();
+  job->request = request;
+  job->tokens = tokens;
+  job->tokens.resize(request.documents.size(), 1);
+  job->scores.resize(request.documents.size());
+  job->remaining = request.documents.size();
+  std::unique_lock<std::mutex> lock(mutex_);
+  if (stopping_) return Status::Unavailable("the server is stopping");
+  if (waiting_jobs_ >= options_.max_queue) {
+    metrics_.AddRejected("rerank");
+    return Status::Busy("too many rerank requests waiting (" + std::to_string(options_.max_queue) +
+                        ")");
+  }
+  if (request.documents.empty()) return RerankResponse{};
+  ++waiting_jobs_;
+  metrics_.SetQueueDepth("rerank", waiting_jobs_);
+  for (std::size_t i = 0; i < request.documents.size(); ++i) items_.push_back({job, i});
+  work_ready_.notify_all();
+  auto finished = [&] { return job->remaining == 0; };
+  Status waited;
+  while (!finished()) {
+    if (ctx.deadline()) {
+      job_done_.wait_until(lock, std::min(*ctx.deadline(), RequestContext::Clock::now() +
+                                                               std::chrono::milliseconds(100)));
+    } else {
+      job_done_.wait_for(lock, std::chrono::milliseconds(100));
+    }
+    waited = ctx.Check();
+    if (!waited.ok() && !finished()) {
+      job->abandoned = true;
+      break;
+    }
+  }
+  --waiting_jobs_;
+  metrics_.SetQueueDepth("rerank", waiting_jobs_);
+  if (!finished()) return waited;
+  if (!job->status.ok()) return job->status;
+  RerankResponse response;
+  response.model = job->model;
+  response.results = std::move(job->scores);
+  for (std::size_t t : job->tokens) response.tokens += t;
+  lock.unlock();
+  RankRerankResults(response.results, request.top_n);
+  if (ctx.recording()) {
+    span.SetAttribute("reranker.model_name", response.model);
+    span.SetAttribute("reranker.query", request.query);
+    span.SetAttribute("reranker.top_k", static_cast<std::int64_t>(request.top_n));
+    for (std::size_t i = 0; i < response.results.size(); ++i) {
+      const RerankResult& r = response.results[i];
+      const std::string prefix = "reranker.output_documents." + std::to_string(i) + ".document.";
+      span.SetAttribute(prefix + "id", std::to_string(r.index));
+      span.SetAttribute(prefix + "score", r.score);
+    }
+  }
+  return response;
+}
+
+void RerankBatcher::Work() {
+  std::unique_lock<std::mutex> lock(mutex_);
+  for (;;) {
+    work_ready_.wait(lock, [&] { return stopping_ || !items_.empty(); });
+    if (items_.empty()) {
+      if (stopping_) return;
+      continue;
+    }
+    // Wait for company until the budget fills or the first pair has waited max_wait.
+    const auto deadline = std::chrono::steady_clock::now() + options_.max_wait;
+    auto queued_tokens = [&] {
+      std::size_t sum = 0;
+      for (const auto& item : items_) sum += item.job->tokens[item.index];
+      return sum;
+    };
+    while (!stopping_ && queued_tokens() < options_.max_batch_tokens &&
+           std::chrono::steady_clock::now() < deadline) {
+      if (work_ready_.wait_until(lock, deadline) == std::cv_status::timeout) break;
+      if (items_.empty()) break;
+    }
+    if (items_.empty()) continue;
+    // Take pairs in order, whatever their query, up to the budget.
+    std::vector<Item> batch;
+    std::size_t tokens = 0;
+    while (!items_.empty()) {
+      Item& front = items_.front();
+      if (front.job->abandoned) {
+        if (--front.job->remaining == 0) job_done_.notify_all();
+        items_.pop_front();
+        continue;
+      }
+      const std::size_t t = front.job->tokens[front.index];
+      if (!batch.empty() && tokens + t > options_.max_batch_tokens) break;
+      tokens += t;
+      batch.push_back(std::move(front));
+      items_.pop_front();
+    }
+    if (batch.empty()) continue;
+    // The jobs (held by the batch) keep the strings alive while the lock is released.
+    std::vector<RerankPair> pairs;
+    pairs.reserve(batch.size());
+    std::set<const Job*> jobs;
+    for (const auto& item : batch) {
+      pairs.push_back({item.job->request.query, item.job->request.documents[item.index]});
+      jobs.insert(item.job.get());
+    }
+    lock.unlock();
+    RequestContext ctx;
+    auto result = engine_.ScorePairs(pairs, ctx);
+    metrics_.ObserveRerankBatch(batch.size(), tokens, jobs.size());
+    lock.lock();
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      Job& job = *batch[i].job;
+      if (result.ok()) {
+        RerankResult& r = job.scores[batch[i].index];
+        r = result->scores[i];
+        r.index = batch[i].index;
+        if (job.model.empty()) job.model = result->model;
       } else if (job.status.ok()) {
         job.status = result.status();
       }

@@ -1,5 +1,6 @@
-// server/queues.h (internal): dynamic batching of concurrent embedding requests, and the one
-// queue every document write goes through. Both are bounded: a full queue answers kBusy.
+// server/queues.h (internal): dynamic batching of concurrent embedding requests and of concurrent
+// rerank requests, and the one queue every document write goes through. All are bounded: a full
+// queue answers kBusy.
 //
 // Thread-safety: every public method may be called from any thread. Stop() finishes the work
 // already queued, then joins the threads; later calls answer kUnavailable.
@@ -45,6 +46,46 @@ class EmbedBatcher {
   Result<EmbedResponse> Embed(const std::vector<std::string>& texts,
                               const std::vector<std::size_t>& tokens, bool is_query,
                               RequestContext& ctx);
+  void Stop();
+
+ private:
+  struct Job;
+  struct Item {
+    std::shared_ptr<Job> job;
+    std::size_t index = 0;
+  };
+  void Work();
+
+  Engine& engine_;
+  const BatcherOptions options_;
+  Metrics& metrics_;
+  std::mutex mutex_;
+  std::condition_variable work_ready_;
+  std::condition_variable job_done_;
+  std::deque<Item> items_;
+  std::size_t waiting_jobs_ = 0;
+  bool stopping_ = false;
+  std::vector<std::thread> threads_;
+};
+
+// Merges the (query, document) pairs of concurrent Rerank calls, whatever their queries, into
+// batches of at most max_batch_tokens tokens (a request larger than that is split over several
+// batches and put together again; a single pair larger than that is a batch of its own), each
+// scored by one Engine::ScorePairs call. A request's scores equal Engine::Rerank's up to float
+// rounding of the batches' shapes (~1e-6).
+class RerankBatcher {
+ public:
+  RerankBatcher(Engine& engine, BatcherOptions options, Metrics& metrics);
+  ~RerankBatcher();
+  RerankBatcher(const RerankBatcher&) = delete;
+  RerankBatcher& operator=(const RerankBatcher&) = delete;
+
+  // What Engine::Rerank answers for `request` (ranked, top_n applied), given the tokens of each
+  // (query, document) pair (Engine::CountRerankTokens) for the budget. Waits until its pairs are
+  // scored, the context's deadline passes (kTimeout) or it is cancelled; kBusy when max_queue
+  // requests wait.
+  Result<RerankResponse> Rerank(const RerankRequest& request,
+                                const std::vector<std::size_t>& tokens, RequestContext& ctx);
   void Stop();
 
  private:

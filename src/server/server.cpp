@@ -332,12 +332,11 @@ struct Server::Impl {
   Metrics metrics;
   StageTracer tracer{metrics, options.tracer};
   EmbedBatcher batcher;
+  RerankBatcher rerank_batcher;
   WriteQueue writes;
   HttpServer http;
   std::atomic<int> bound_port{0};
   std::atomic<bool> stopping{false};
-  // Rerank requests waiting or running (bounded like the embedding queue).
-  std::atomic<std::size_t> rerank_waiting{0};
   // Names a request's "model" may give (besides none): "sieve", the configured specs, their
   // folder names, the models' ids.
   std::set<std::string> embed_names{"sieve"};
@@ -354,6 +353,10 @@ struct Server::Impl {
                 BatcherOptions{options.max_batch_tokens, options.max_wait, options.max_queue,
                                options.batch_workers},
                 metrics),
+        rerank_batcher(e,
+                       BatcherOptions{options.max_batch_tokens, options.max_wait, options.max_queue,
+                                      options.batch_workers},
+                       metrics),
         writes(options.max_queue, metrics) {}
 
   using Handler = std::function<void(const httplib::Request&, httplib::Response&, RequestContext&)>;
@@ -524,16 +527,12 @@ EmbedResponse Server::Impl::EmbedTexts(const std::vector<std::string>& texts, bo
 }
 
 RerankResponse Server::Impl::RerankTexts(const RerankRequest& request, RequestContext& ctx) {
-  if (rerank_waiting.fetch_add(1) >= options.max_queue) {
-    rerank_waiting.fetch_sub(1);
-    metrics.AddRejected("rerank");
-    Fail(FromStatus(Status::Busy("too many rerank requests waiting (" +
-                                 std::to_string(options.max_queue) + ")")));
-  }
-  metrics.SetQueueDepth("rerank", rerank_waiting.load());
-  auto result = engine.Rerank(request, ctx);
-  rerank_waiting.fetch_sub(1);
-  metrics.SetQueueDepth("rerank", rerank_waiting.load());
+  // The pairs' tokens (the cross-encoder's tokenizer) size the batches; then the batcher scores
+  // them with other requests' pairs.
+  auto result = [&]() -> Result<RerankResponse> {
+    SIEVE_ASSIGN_OR_RETURN(auto tokens, engine.CountRerankTokens(request, ctx));
+    return rerank_batcher.Rerank(request, tokens, ctx);
+  }();
   if (!result.ok() && result.status().code() == StatusCode::kNotFound) {
     Fail(HttpError{503, "server_error", "model_unavailable", result.status().message(), 0});
   }
@@ -1323,6 +1322,7 @@ Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Server::~Server() {
   Stop();
   impl_->batcher.Stop();
+  impl_->rerank_batcher.Stop();
   impl_->writes.Stop();
 }
 
@@ -1393,6 +1393,7 @@ Status Server::Serve() {
   if (impl_->stopping.load()) return Status::Ok();
   const bool ok = impl_->http.listen_after_bind();
   impl_->batcher.Stop();
+  impl_->rerank_batcher.Stop();
   impl_->writes.Stop();
   if (!ok && !impl_->stopping.load()) return Status::IoError("the HTTP server stopped");
   return Status::Ok();

@@ -7,7 +7,8 @@
 // What the server adds to the engine, and nothing else: authentication (Bearer keys, a read key
 // and an admin key for document writes, compared in constant time), CORS when configured, body
 // size limits, a deadline per request (the RequestContext's), dynamic batching of concurrent
-// embedding requests (a token budget per batch and a short wait), bounded queues that answer 429
+// embedding requests and of concurrent rerank requests (a token budget per batch and a short
+// wait), bounded queues that answer 429
 // with Retry-After when full, one writer queue for document uploads and deletes, metrics, and a
 // graceful stop that lets requests in flight finish.
 //
@@ -40,11 +41,12 @@ struct ServerOptions {
   std::string admin_key;    // "" = document writes need what reads need
   std::string cors_origin;  // "" = no CORS headers
   std::size_t max_body_bytes = 32u << 20;
-  std::size_t max_batch_tokens = 8192;    // tokens per embedding batch
+  // The embedding batcher and the rerank batcher each use these four.
+  std::size_t max_batch_tokens = 8192;    // tokens per embedding (rerank) batch
   std::chrono::milliseconds max_wait{0};  // how long a batch waits for more requests
   std::size_t max_queue = 256;            // waiting model requests (and writes) before 429
-  // Embedding batches computed at once. Each batch already uses the engine's inference threads,
-  // so one keeps the cores busy and lets batches grow while it computes.
+  // Embedding (rerank) batches computed at once. Each batch already uses the engine's inference
+  // threads, so one keeps the cores busy and lets batches grow while it computes.
   std::size_t batch_workers = 1;
   std::chrono::milliseconds timeout{60000};  // per request
   std::size_t threads =

@@ -746,6 +746,151 @@ TEST_F(ServerTest, ConcurrentEmbeddingsAreBatchedAndExact) {
   EXPECT_LT(single, batches + 0) << text.substr(pos, 200);
 }
 
+// The value of an unlabelled sample ("name value") in a /metrics page; -1 when absent.
+double MetricValue(const std::string& page, const std::string& name) {
+  const std::string key = "\n" + name + " ";
+  const auto pos = page.find(key);
+  if (pos == std::string::npos) return -1;
+  return std::stod(page.substr(pos + key.size()));
+}
+
+// Sixteen single-document rerank requests with different queries, sent at once: each gets what
+// the engine gives it alone (1e-5: another batch shape's float rounding, see models/encoder.h),
+// and they were scored together. Deterministic: the token budget is exactly the sixteen pairs'
+// tokens and the wait long, so the worker waits for all of them and takes them as one batch.
+TEST_F(ServerTest, ConcurrentRerankRequestsAreMergedAndExact) {
+  std::vector<RerankRequest> requests;
+  std::size_t total_tokens = 0;
+  RequestContext ctx;
+  for (int i = 0; i < 16; ++i) {
+    RerankRequest request{.query = "question " + std::to_string(i) + " about lift",
+                          .documents = {"passage " + std::to_string(i * 7) + " on wings"}};
+    auto tokens = engine_->CountRerankTokens(request, ctx);
+    ASSERT_TRUE(tokens.ok()) << tokens.status().ToString();
+    total_tokens += tokens->at(0);
+    requests.push_back(request);
+  }
+  ServerOptions options;
+  options.max_batch_tokens = total_tokens;
+  options.max_wait = std::chrono::milliseconds(20000);
+  StartServer(options);
+  std::vector<std::future<json>> replies;
+  for (const auto& request : requests) {
+    replies.push_back(std::async(std::launch::async, [&, request] {
+      httplib::Client client("127.0.0.1", server_->port());
+      client.set_read_timeout(60, 0);
+      auto res = client.Post(
+          "/rerank",
+          json{{"query", request.query}, {"texts", request.documents}, {"raw_scores", true}}.dump(),
+          "application/json");
+      if (!res) return json("no response: " + httplib::to_string(res.error()));
+      return res->status == 200 ? json::parse(res->body) : json(res->body);
+    }));
+  }
+  for (std::size_t i = 0; i < requests.size(); ++i) {
+    const json reply = replies[i].get();
+    ASSERT_TRUE(reply.is_array() && reply.size() == 1u) << reply.dump();
+    auto direct = engine_->Rerank(requests[i], ctx);
+    ASSERT_TRUE(direct.ok());
+    EXPECT_NEAR(reply[0]["score"].get<double>(), direct->results[0].logit, 1e-5) << i;
+  }
+  auto metrics = client_->Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_EQ(MetricValue(metrics->body, "sieve_rerank_batch_requests_count"), 1) << metrics->body;
+  EXPECT_EQ(MetricValue(metrics->body, "sieve_rerank_batch_requests_sum"), 16);
+  EXPECT_EQ(MetricValue(metrics->body, "sieve_rerank_batch_pairs_sum"), 16);
+  EXPECT_EQ(MetricValue(metrics->body, "sieve_rerank_batch_tokens_sum"),
+            static_cast<double>(total_tokens));
+  EXPECT_NE(metrics->body.find("sieve_queue_depth{queue=\"rerank\"} 0"), std::string::npos);
+}
+
+// A request whose pairs exceed the token budget is scored over several batches and put back
+// together: the same ranking and scores as the engine's, top_n applied after reassembly.
+TEST_F(ServerTest, RerankOverTheTokenBudgetIsSplit) {
+  RerankRequest request{.query = "what reads query and passage together?", .top_n = 4};
+  for (int i = 0; i < 9; ++i) {
+    request.documents.push_back("document " + std::to_string(i) + std::string(i % 3, '!') +
+                                " about a cross-encoder reading pairs");
+  }
+  RequestContext ctx;
+  auto tokens = engine_->CountRerankTokens(request, ctx);
+  ASSERT_TRUE(tokens.ok());
+  std::size_t total = 0;
+  std::size_t longest = 0;
+  for (std::size_t t : *tokens) {
+    total += t;
+    longest = std::max(longest, t);
+  }
+  ServerOptions options;
+  options.max_batch_tokens = 2 * longest;  // two or three pairs a batch
+  StartServer(options);
+  auto reply = Post(
+      "/v1/rerank",
+      json{{"query", request.query}, {"documents", request.documents}, {"top_n", request.top_n}});
+  ASSERT_EQ(reply.first, 200) << reply.second.dump();
+  auto direct = engine_->Rerank(request, ctx);
+  ASSERT_TRUE(direct.ok());
+  const json& results = reply.second["results"];
+  ASSERT_EQ(results.size(), 4u);
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    EXPECT_EQ(results[i]["index"], direct->results[i].index) << reply.second.dump();
+    EXPECT_NEAR(results[i]["relevance_score"].get<double>(), direct->results[i].score, 1e-5);
+  }
+  EXPECT_EQ(reply.second["usage"]["total_tokens"].get<std::size_t>(), total);
+  auto metrics = client_->Get("/metrics");
+  ASSERT_TRUE(metrics);
+  const double batches = MetricValue(metrics->body, "sieve_rerank_batch_pairs_count");
+  EXPECT_GE(batches, static_cast<double>((total + 2 * longest - 1) / (2 * longest)));
+  EXPECT_LE(batches, 5);  // at least two pairs fit each batch
+  EXPECT_EQ(MetricValue(metrics->body, "sieve_rerank_batch_pairs_sum"), 9);
+}
+
+// Past max_queue waiting rerank requests the server answers 429 with Retry-After; the rerank
+// span records the request's time in the batcher.
+TEST_F(ServerTest, RerankQueueFullAnswers429WithRetryAfter) {
+  RecordingTracer recorder;
+  ServerOptions options;
+  options.max_queue = 1;
+  options.max_wait = std::chrono::milliseconds(1500);  // holds the first request in the queue
+  options.tracer = &recorder;
+  StartServer(options);
+  const int port = server_->port();
+  auto first = std::async(std::launch::async, [port] {
+    httplib::Client client("127.0.0.1", port);
+    client.set_read_timeout(30, 0);
+    auto res = client.Post("/v1/rerank", json{{"query", "q"}, {"documents", {"a", "b"}}}.dump(),
+                           "application/json");
+    return res ? res->status : 0;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  auto busy = client_->Post("/v1/rerank", json{{"query", "q2"}, {"documents", {"c"}}}.dump(),
+                            "application/json");
+  ASSERT_TRUE(busy);
+  EXPECT_EQ(busy->status, 429) << busy->body;
+  EXPECT_EQ(busy->get_header_value("Retry-After"), "1");
+  EXPECT_EQ(json::parse(busy->body)["error"]["code"], "busy");
+  EXPECT_EQ(first.get(), 200);
+  auto metrics = client_->Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_NE(metrics->body.find("sieve_queue_rejected_total{queue=\"rerank\"} 1"),
+            std::string::npos);
+  // The served request's "rerank.batched" span is a child of its root span.
+  const SpanData* root = nullptr;
+  const auto spans = recorder.spans();
+  for (const auto& s : spans) {
+    if (s.name == "POST /v1/rerank" && s.status.ok()) {
+      std::map<std::string, AttributeValue> attributes(s.attributes.begin(), s.attributes.end());
+      if (std::get<std::int64_t>(attributes.at("http.response.status_code")) == 200) root = &s;
+    }
+  }
+  ASSERT_NE(root, nullptr);
+  bool batched = false;
+  for (const auto& s : spans) {
+    if (s.name == "rerank.batched" && s.parent_span_id == root->span_id) batched = true;
+  }
+  EXPECT_TRUE(batched);
+}
+
 TEST_F(ServerTest, MetricsAndOpenApi) {
   StartServer();
   ASSERT_EQ(Post("/v1/embeddings", json{{"input", "x"}}).first, 200);
