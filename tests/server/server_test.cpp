@@ -1012,5 +1012,58 @@ TEST(EmbedBatcherTest, FullQueueAnswersBusy) {
   fs::remove_all(dir, ec);
 }
 
+// A request whose deadline passes while its pairs wait gets kTimeout and its pairs are skipped;
+// the next request is served with the engine's scores; an engine error reaches every request of
+// the batch.
+TEST(RerankBatcherTest, DeadlinePassedAndEngineErrors) {
+  const fs::path dir =
+      fs::temp_directory_path() / ("sieve-rerank-batcher-" + std::to_string(::getpid()));
+  config::Config config;
+  config.index.dir = (dir / "idx").string();
+  config.models.rerank = (kModels / "tiny-ms-marco").string();
+  auto engine = Engine::Open(config);
+  ASSERT_TRUE(engine.ok());
+  Metrics metrics;
+  RerankBatcher batcher(**engine,
+                        BatcherOptions{.max_batch_tokens = 100000,
+                                       .max_wait = std::chrono::milliseconds(600),
+                                       .max_queue = 4,
+                                       .workers = 1},
+                        metrics);
+  RequestContext late;
+  late.set_timeout(std::chrono::milliseconds(100));
+  auto timed_out = batcher.Rerank({.query = "q", .documents = {"a", "b"}}, {4, 4}, late);
+  ASSERT_FALSE(timed_out.ok());
+  EXPECT_EQ(timed_out.status().code(), StatusCode::kTimeout);
+  RequestContext ctx;
+  const RerankRequest request{.query = "wing lift",
+                              .documents = {"boiling water", "the lift of a wing", "snow"},
+                              .top_n = 2};
+  auto served = batcher.Rerank(request, {6, 9, 5}, ctx);
+  ASSERT_TRUE(served.ok()) << served.status().ToString();
+  auto direct = (*engine)->Rerank(request, ctx);
+  ASSERT_TRUE(direct.ok());
+  ASSERT_EQ(served->results.size(), 2u);
+  for (std::size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(served->results[i].index, direct->results[i].index);
+    EXPECT_NEAR(served->results[i].logit, direct->results[i].logit, 1e-5);
+  }
+  EXPECT_EQ(served->tokens, 20u);
+  // Only the served pairs were scored: the abandoned ones were dropped from the queue.
+  const std::string page = metrics.Render({});
+  EXPECT_NE(page.find("\nsieve_rerank_batch_pairs_sum 3\n"), std::string::npos) << page;
+  batcher.Stop();
+
+  config.models.rerank = (dir / "no-such-model").string();
+  auto broken = Engine::Open(config);
+  ASSERT_TRUE(broken.ok());
+  RerankBatcher failing(**broken, BatcherOptions{}, metrics);
+  auto failed = failing.Rerank({.query = "q", .documents = {"a"}}, {4}, ctx);
+  EXPECT_FALSE(failed.ok());
+  failing.Stop();
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+}
+
 }  // namespace
 }  // namespace sieve::server
