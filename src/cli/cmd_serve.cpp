@@ -7,6 +7,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <stop_token>
 #include <string>
 #include <thread>
@@ -98,9 +99,10 @@ int RunServe(const ServeCommand& cmd, const GlobalOptions& global) {
     watch.ignore.push_back(config::IndexDir(*config));
     if (!options.upload_dir.empty()) watch.ignore.push_back(options.upload_dir);
     watch.logger = options.logger;
-    watch.on_sync = [mutex](const WatchSync& sync) {
+    auto noted = std::make_shared<std::set<std::string>>();  // failures and notes are printed once
+    watch.on_sync = [mutex, noted](const WatchSync& sync) {
       std::lock_guard<std::mutex> lock(*mutex);
-      std::cerr << "sieve: " << FormatWatchSync(sync) << std::endl;
+      PrintWatchSync(sync, *noted);
     };
     Engine* eng = engine->get();
     folder_watcher = std::thread([eng, watch = std::move(watch), mutex, tracer = global.tracer,

@@ -7,6 +7,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <stop_token>
 #include <string>
 #include <thread>
@@ -75,7 +76,8 @@ int RunWatch(const WatchCommand& cmd, const GlobalOptions& global) {
               << "\n";
   });
   const bool json = global.json;
-  watch.on_sync = [json, mutex](const WatchSync& sync) {
+  auto noted = std::make_shared<std::set<std::string>>();  // failures and notes are printed once
+  watch.on_sync = [json, mutex, noted](const WatchSync& sync) {
     std::lock_guard<std::mutex> lock(*mutex);
     if (json) {
       nlohmann::json out = sync.status.ok() ? engine::ToJson(sync.response) : nlohmann::json{};
@@ -84,7 +86,7 @@ int RunWatch(const WatchCommand& cmd, const GlobalOptions& global) {
       if (!sync.status.ok()) out["error"] = sync.status.message();
       std::cout << engine::Dump(out) << std::endl;
     } else {
-      std::cerr << "sieve: " << FormatWatchSync(sync) << std::endl;
+      PrintWatchSync(sync, *noted);
     }
   };
   std::cerr << "sieve: watching " << cmd.folders.size()

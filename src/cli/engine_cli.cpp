@@ -5,6 +5,7 @@
 #include <atomic>
 #include <iostream>
 #include <mutex>
+#include <set>
 #include <string>
 
 namespace sieve::cli {
@@ -47,11 +48,21 @@ std::string FormatWatchSync(const WatchSync& sync) {
     line += "; " + std::to_string(sync.deferred.size()) + " still being written";
   }
   line += "; " + std::to_string(r.skipped.size()) + " failed";
-  for (const auto& skipped : r.skipped) {
-    line +=
-        "\nsieve: skipped " + (skipped.path.empty() ? "" : skipped.path + ": ") + skipped.reason;
-  }
   return line;
+}
+
+void PrintWatchSync(const WatchSync& sync, std::set<std::string>& printed) {
+  std::cerr << "sieve: " << FormatWatchSync(sync) << "\n";
+  for (const auto& skipped : sync.response.skipped) {
+    std::string line =
+        "sieve: skipped " + (skipped.path.empty() ? "" : skipped.path + ": ") + skipped.reason;
+    if (printed.insert(line).second) std::cerr << line << "\n";
+  }
+  for (const auto& note : sync.response.notes) {
+    std::string line = "sieve: note: " + note;
+    if (printed.insert(line).second) std::cerr << line << "\n";
+  }
+  std::cerr.flush();
 }
 
 Result<std::unique_ptr<Engine>> OpenEngine(const config::Config& config,

@@ -5,6 +5,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -46,6 +47,9 @@ int StopSignal();
 // One line for a sync of `sieve watch` / `serve --watch`: "watch: changes: 1 new, 0 changed, 3
 // unchanged, 1 moved, 0 deleted, 2 embedded; 1 still being written; 0 failed", or the error.
 std::string FormatWatchSync(const WatchSync& sync);
+// Prints that line on stderr, then the sync's failed files and notes, each only the first time
+// (`printed` remembers them across syncs).
+void PrintWatchSync(const WatchSync& sync, std::set<std::string>& printed);
 
 // Draws ingest/embedding progress on a terminal; the bars exist only while there is work.
 class IngestProgressBar {

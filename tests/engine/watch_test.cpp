@@ -315,6 +315,32 @@ TEST_F(WatchTest, StopWhileIdleReturnsOk) {
   EXPECT_EQ(Syncs().size(), 1u);
 }
 
+// IngestRequest::defer, which the watch uses for files still being written: the file is left
+// alone (not read, its document kept as it was) until a sync without it.
+TEST_F(WatchTest, DeferredFileKeepsItsDocumentUntilASyncWithoutDefer) {
+  const fs::path path = Write("a.txt", "Axolotls regrow their limbs.\n");
+  RequestContext ctx;
+  IngestRequest request;
+  request.paths = {docs()};
+  ASSERT_TRUE(engine_->Ingest(request, ctx).ok());
+  const auto id = Id(path);
+  ASSERT_TRUE(id.has_value());
+  Write("a.txt", "Axolotls are half-wri");
+  request.defer = {path};
+  auto deferred = engine_->Ingest(request, ctx);
+  ASSERT_TRUE(deferred.ok()) << deferred.status().ToString();
+  EXPECT_EQ(deferred->files, 0u);
+  EXPECT_EQ(deferred->documents_replaced, 0u);
+  EXPECT_EQ(deferred->documents_deleted, 0u);
+  EXPECT_EQ(Text(path), "Axolotls regrow their limbs.");
+  request.defer.clear();
+  auto synced = engine_->Ingest(request, ctx);
+  ASSERT_TRUE(synced.ok());
+  EXPECT_EQ(synced->documents_replaced, 1u);
+  EXPECT_EQ(Text(path), "Axolotls are half-wri");
+  EXPECT_EQ(Id(path), id);
+}
+
 TEST_F(WatchTest, RefusesWhatIsNotAFolder) {
   const fs::path file = Write("file.txt", "Not a folder.\n");
   options_.folders = {file};
