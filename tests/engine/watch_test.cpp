@@ -251,6 +251,59 @@ TEST_F(WatchTest, NewSubfolderIsWatched) {
   for (std::size_t i = before; i < syncs.size(); ++i) EXPECT_EQ(syncs[i].reason, "changes");
 }
 
+// A folder moved in gets watches (its files are ingested, later writes in it are seen under its
+// new path); a folder renamed within the tree keeps its documents, and the watch follows the new
+// name (a half-written file under it is recognised by its new path).
+TEST_F(WatchTest, FoldersMovedInAndRenamedAreFollowed) {
+  const fs::path outside = dir_ / "outside";
+  fs::create_directories(outside / "inner");
+  std::ofstream(outside / "inner" / "moth.txt") << "Moths navigate by the moon.\n";
+  Start();
+  fs::rename(outside, docs() / "arrived");
+  const fs::path moth = docs() / "arrived" / "inner" / "moth.txt";
+  ASSERT_TRUE(Eventually([&] { return Id(moth).has_value(); }));
+  const auto id = Id(moth);
+
+  fs::rename(docs() / "arrived", docs() / "renamed");
+  const fs::path renamed = docs() / "renamed" / "inner" / "moth.txt";
+  ASSERT_TRUE(Eventually([&] { return Id(renamed).has_value() && !Id(moth).has_value(); }));
+  EXPECT_EQ(Id(renamed), id);
+  ASSERT_TRUE(Eventually([&] { return Sum(&IngestResponse::documents_moved) == 1; }));
+
+  const fs::path slow = docs() / "renamed" / "inner" / "slow.txt";
+  int fd = ::open(slow.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  ASSERT_GE(fd, 0);
+  const std::string half = "Moths are drawn to";
+  ASSERT_EQ(::write(fd, half.data(), half.size()), static_cast<ssize_t>(half.size()));
+  ASSERT_TRUE(Eventually([&] {
+    for (const auto& sync : Syncs()) {
+      if (std::find(sync.deferred.begin(), sync.deferred.end(), slow.string()) !=
+          sync.deferred.end()) {
+        return true;
+      }
+    }
+    return false;
+  }));
+  EXPECT_FALSE(Id(slow).has_value());
+  const std::string rest = " lamps.\n";
+  ASSERT_EQ(::write(fd, rest.data(), rest.size()), static_cast<ssize_t>(rest.size()));
+  ASSERT_EQ(::close(fd), 0);
+  ASSERT_TRUE(Eventually([&] { return Text(slow) == "Moths are drawn to lamps."; }));
+}
+
+TEST_F(WatchTest, EndsWhenEveryRootIsGoneAndKeepsTheDocuments) {
+  Write("a.txt", "Albatrosses glide for hours.\n");
+  Start();
+  fs::remove_all(docs());
+  ASSERT_EQ(watching_.wait_for(kPatience), std::future_status::ready);
+  Status status = watching_.get();
+  EXPECT_EQ(status.code(), StatusCode::kNotFound) << status.ToString();
+  EXPECT_EQ(Documents().size(), 1u);
+  std::lock_guard<std::mutex> lock(mutex_);
+  ASSERT_FALSE(warnings_.empty());
+  EXPECT_THAT(warnings_[0], HasSubstr("deleted or moved away"));
+}
+
 TEST_F(WatchTest, HalfWrittenFileIsReadOnceItsWriterClosesIt) {
   Start();
   const fs::path path = docs() / "slow.txt";
