@@ -121,6 +121,9 @@ struct IngestRequest {
   // them for a later write. With empty `paths`, Ingest only brings the vectors in line with the
   // store.
   bool embed = true;
+  // Files under the folders to leave alone this time (a file still being written, sieve::Watch):
+  // not read, their documents kept as they are (not deleted, not a rename's source).
+  std::vector<std::filesystem::path> defer;
   // Called on the calling thread after each file and each embedding batch.
   std::function<void(const IngestProgress&)> progress;
 };

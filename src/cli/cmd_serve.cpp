@@ -1,7 +1,5 @@
 // `sieve serve`: the HTTP server (src/server) on the configured index and models, until SIGTERM
 // or SIGINT; requests in flight finish before it exits.
-#include <signal.h>
-
 #include <atomic>
 #include <chrono>
 #include <ctime>
@@ -9,24 +7,19 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
+#include <stop_token>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "cli/command.h"
 #include "cli/engine_cli.h"
 #include "server/server.h"
+#include "sieve/watch.h"
 
 namespace sieve::cli {
 namespace {
-
-// The one piece of process-wide state: a signal handler can only reach a global, and may only
-// store to a lock-free atomic.
-std::atomic<int> g_stop_signal{0};
-static_assert(std::atomic<int>::is_always_lock_free);
-
-extern "C" void OnStopSignal(int sig) {
-  g_stop_signal.store(sig);
-}
 
 struct ServeCommand {
   std::optional<std::string> host;
@@ -44,6 +37,7 @@ struct ServeCommand {
   std::optional<std::string> embed_model;
   std::optional<std::string> rerank_model;
   std::optional<std::string> precision;
+  std::vector<std::string> watch;  // folders to follow while serving
 };
 
 int RunServe(const ServeCommand& cmd, const GlobalOptions& global) {
@@ -67,14 +61,9 @@ int RunServe(const ServeCommand& cmd, const GlobalOptions& global) {
   if (cmd.precision) flags.Set("models.precision", *cmd.precision);
   auto config = LoadCommandConfig(global, flags.overrides);
   if (!config.ok()) return ReportError(config.status());
+  if (Status folders = CheckWatchFolders(cmd.watch); !folders.ok()) return ReportError(folders);
 
-  // SIGTERM and SIGINT set a flag a watcher thread polls. (Blocking the signals and sigwait-ing
-  // is not enough: threads that started before main, such as OpenBLAS's, would still take them.)
-  struct sigaction action {};
-  action.sa_handler = OnStopSignal;
-  sigemptyset(&action.sa_mask);
-  sigaction(SIGTERM, &action, nullptr);
-  sigaction(SIGINT, &action, nullptr);
+  InstallStopSignals();  // SIGTERM and SIGINT set a flag the stopper thread polls
 
   auto mutex = std::make_shared<std::mutex>();
   const bool verbose = global.verbose;
@@ -100,18 +89,51 @@ int RunServe(const ServeCommand& cmd, const GlobalOptions& global) {
   std::cerr << "sieve: serving http://" << options.host << ":" << (*server)->port() << "/ (index "
             << config::IndexDir(*config).string() << "; Ctrl-C or SIGTERM stops)" << std::endl;
 
+  // --watch: the folders are followed on a thread of their own; its syncs are engine writes,
+  // serialised with the uploads of the writer queue by the engine's writer lock.
+  std::stop_source stop_watch;
+  std::thread folder_watcher;
+  if (!cmd.watch.empty()) {
+    WatchOptions watch;
+    watch.folders.assign(cmd.watch.begin(), cmd.watch.end());
+    watch.ignore.push_back(config::IndexDir(*config));
+    if (!options.upload_dir.empty()) watch.ignore.push_back(options.upload_dir);
+    watch.logger = options.logger;
+    auto noted = std::make_shared<std::set<std::string>>();  // failures and notes are printed once
+    watch.on_sync = [mutex, noted](const WatchSync& sync) {
+      std::lock_guard<std::mutex> lock(*mutex);
+      PrintWatchSync(sync, *noted);
+    };
+    Engine* eng = engine->get();
+    folder_watcher = std::thread([eng, watch = std::move(watch), mutex, tracer = global.tracer,
+                                  token = stop_watch.get_token()] {
+      RequestContext ctx;
+      ctx.set_stop_token(token);
+      ctx.set_tracer(tracer);
+      Status watched = Watch(*eng, watch, ctx);
+      if (!watched.ok()) {
+        std::lock_guard<std::mutex> lock(*mutex);
+        std::cerr << "sieve: warning: watch stopped: " << watched.message() << std::endl;
+      }
+    });
+    std::cerr << "sieve: watching " << cmd.watch.size()
+              << (cmd.watch.size() == 1 ? " folder" : " folders") << std::endl;
+  }
+
   std::atomic<bool> done{false};
   server::Server* raw = server->get();
   std::thread watcher([&done, raw] {
     while (!done.load()) {
       // Asked again until Serve returns: a stop that lands before listening starts is lost.
-      if (g_stop_signal.load() != 0) raw->Stop();
+      if (StopSignal() != 0) raw->Stop();
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
   });
   Status served = (*server)->Serve();
   done = true;
   watcher.join();
+  stop_watch.request_stop();
+  if (folder_watcher.joinable()) folder_watcher.join();
   if (!served.ok()) return ReportError(served);
   std::cerr << "sieve: stopped" << std::endl;
   return kExitOk;
@@ -148,6 +170,9 @@ void RegisterServeCommand(CLI::App& app, const GlobalOptions& global, Action& ac
   sub->add_option("--embed-model", cmd->embed_model, "Bi-encoder: folder or Hub id");
   sub->add_option("--rerank-model", cmd->rerank_model, "Cross-encoder: folder or Hub id");
   AddPrecisionOption(sub, cmd->precision);
+  sub->add_option("--watch", cmd->watch,
+                  "Also sync this folder and follow its changes while serving, as `sieve watch` "
+                  "does (repeatable)");
   sub->callback(
       [cmd, &global, &action] { action = [cmd, &global] { return RunServe(*cmd, global); }; });
 }

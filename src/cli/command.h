@@ -7,6 +7,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "config/config.h"
 #include "core/context.h"
@@ -71,6 +72,10 @@ void RegisterHubCommands(CLI::App& app, const GlobalOptions& global,
                          Action& action);  // models pull/list
 void RegisterAskCommand(CLI::App& app, const GlobalOptions& global, Action& action);
 void RegisterServeCommand(CLI::App& app, const GlobalOptions& global, Action& action);
+void RegisterWatchCommand(CLI::App& app, const GlobalOptions& global, Action& action);
+
+// kInvalidArgument unless every path is a folder (`watch`, `serve --watch`).
+Status CheckWatchFolders(const std::vector<std::string>& folders);
 
 // Maps a failed Status to an exit code and prints "sieve: <message>" on stderr.
 int ReportError(const Status& status);

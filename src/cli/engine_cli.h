@@ -5,6 +5,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -13,6 +14,7 @@
 #include "cli/progress.h"
 #include "config/config.h"
 #include "sieve/sieve.h"
+#include "sieve/watch.h"
 
 namespace sieve::cli {
 
@@ -36,6 +38,18 @@ Result<Filter> MakeFilter(const std::string& path_prefix, const std::vector<std:
 
 // Prints each note as "sieve: note: <note>" on stderr.
 void PrintNotes(const std::vector<std::string>& notes);
+
+// SIGTERM and SIGINT: after InstallStopSignals they only set a flag, which StopSignal() reads (the
+// signal's number; 0 = none yet). `sieve serve` and `sieve watch` poll it to stop cleanly.
+void InstallStopSignals();
+int StopSignal();
+
+// One line for a sync of `sieve watch` / `serve --watch`: "watch: changes: 1 new, 0 changed, 3
+// unchanged, 1 moved, 0 deleted, 2 embedded; 1 still being written; 0 failed", or the error.
+std::string FormatWatchSync(const WatchSync& sync);
+// Prints that line on stderr, then the sync's failed files and notes, each only the first time
+// (`printed` remembers them across syncs).
+void PrintWatchSync(const WatchSync& sync, std::set<std::string>& printed);
 
 // Draws ingest/embedding progress on a terminal; the bars exist only while there is work.
 class IngestProgressBar {

@@ -139,6 +139,7 @@ int main(int argc, char** argv) {
   RegisterHubCommands(app, global, action);
   RegisterAskCommand(app, global, action);
   RegisterServeCommand(app, global, action);
+  RegisterWatchCommand(app, global, action);
 
   try {
     app.parse(argc, argv);

@@ -1292,6 +1292,17 @@ Result<IngestResponse> Engine::Ingest(const IngestRequest& request, RequestConte
     }
   }
   SIEVE_ASSIGN_OR_RETURN(store::IngestPlan plan, store::PlanIngest(request.paths, type));
+  // Deferred files: out of the plan, and their documents out of `vanished` below.
+  std::set<std::string> deferred;
+  for (const auto& path : request.defer) deferred.insert(store::DocumentKeyForPath(path));
+  if (!deferred.empty()) {
+    std::erase_if(plan.files, [&](const store::PlannedFile& file) {
+      return deferred.contains(store::DocumentKeyForPath(file.path));
+    });
+    std::erase_if(plan.not_documents, [&](const auto& file) {
+      return deferred.contains(store::DocumentKeyForPath(file.path));
+    });
+  }
   for (const auto& error : plan.errors) response.skipped.push_back({"", error.message()});
   for (const auto& file : plan.not_documents) {
     response.not_documents.push_back({file.path.string(), file.reason});
@@ -1301,6 +1312,8 @@ Result<IngestResponse> Engine::Ingest(const IngestRequest& request, RequestConte
   std::vector<store::DocumentInfo> vanished;
   if (request.sync) {
     SIEVE_ASSIGN_OR_RETURN(vanished, store::VanishedDocuments(*writer, plan));
+    std::erase_if(vanished,
+                  [&](const store::DocumentInfo& doc) { return deferred.contains(doc.key); });
   }
   IngestProgress progress;
   progress.files_total = plan.files.size();
