@@ -56,7 +56,7 @@ struct ExtractedDocument {
   std::string text;               // valid UTF-8, NFC not applied (offsets stay byte-exact)
   std::vector<Section> sections;  // sorted by begin
   std::vector<PageStart> pages;   // sorted by begin; empty when the format has no pages
-  // Sorted by begin (and line): the file's lines, for text-like formats (plain text, Markdown, man
+  // Sorted by begin: the file's lines, for text-like formats (plain text, Markdown, man
   // page source); empty when the text does not follow the file's lines (HTML, PDF, BEIR).
   std::vector<LineStart> lines;
   std::size_t invalid_utf8_replaced = 0;  // bytes replaced by U+FFFD during normalisation

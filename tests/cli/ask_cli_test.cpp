@@ -370,8 +370,11 @@ TEST_F(AskCliTest, EveryModeWithAndWithoutRerankOnCranfield) {
         }
         EXPECT_FALSE(p["key"].get<std::string>().empty());  // the Cranfield document id
       }
-      for (const json& c : out["citations"]) {
-        const auto n = c["number"].get<std::size_t>();
+      for (std::size_t i = 0; i < out["citations"].size(); ++i) {
+        // Extractive: [1]..[m] without gaps; passage_number finds the cited passage.
+        const json& c = out["citations"][i];
+        EXPECT_EQ(c["number"].get<std::size_t>(), i + 1);
+        const auto n = c["passage_number"].get<std::size_t>();
         ASSERT_GE(n, 1u);
         ASSERT_LE(n, passages.size());
         EXPECT_EQ(c["chunk_id"], passages[n - 1]["chunk_id"]);
