@@ -27,14 +27,10 @@ constexpr const char* kFtsTokenizerSetting = "sieve_snowball remove_diacritics 2
 constexpr const char* kIndexIdKey = "index_id";
 constexpr const char* kGenerationKey = "vectors_generation";
 
-// The full-text index's title column holds the document's title and, except for BEIR records,
-// its source path (so file and folder names are searchable). Indexes made before that (their
-// view lacks source_path) are migrated on the first write open: view and triggers are made
-// again and the full-text index rebuilt (which also re-tokenizes CJK text as bigrams).
 // Chunks carry the lines of the file they span (line, line_end). Indexes made before are migrated
 // on the first write open: the columns are added with 0 (no line) for the chunks already there,
-// which keep being shown without a line until their file is ingested again. Read-only opens of
-// such an index read 0.
+// which keep being shown without a line until their file changes (an unchanged file is not
+// chunked again). Read-only opens of such an index read 0.
 constexpr const char* kLinesMigration = R"sql(
 ALTER TABLE chunks ADD COLUMN line INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE chunks ADD COLUMN line_end INTEGER NOT NULL DEFAULT 0;
@@ -51,6 +47,10 @@ Result<bool> ChunksHaveLines(sqlite3* db) {
   }
 }
 
+// The full-text index's title column holds the document's title and, except for BEIR records,
+// its source path (so file and folder names are searchable). Indexes made before that (their
+// view lacks source_path) are migrated on the first write open: view and triggers are made
+// again and the full-text index rebuilt (which also re-tokenizes CJK text as bigrams).
 constexpr const char* kFtsMigration = R"sql(
 DROP TRIGGER IF EXISTS chunks_fts_insert;
 DROP TRIGGER IF EXISTS chunks_fts_delete;
