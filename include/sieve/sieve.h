@@ -82,7 +82,12 @@ struct Passage {
   std::string title;
   std::string section;
   std::string type;
-  int page = 0;           // 0 = the format has no pages
+  int page = 0;  // 0 = the format has no pages
+  // Lines of the source file the passage starts and ends on (1-based; 0 = the format has no
+  // lines, e.g. HTML and PDF, or the index was made before lines were recorded). A man page's
+  // are lines of its roff source; a compressed file's, of its uncompressed content.
+  std::size_t line = 0;
+  std::size_t line_end = 0;
   std::size_t begin = 0;  // byte offsets in the document's extracted text: [begin, end)
   std::size_t end = 0;
   std::string text;
@@ -228,8 +233,13 @@ struct AskRequest : SearchRequest {
   std::function<void(std::string_view piece)> on_token;
 };
 
+// A passage the answer cites. `number` is the n of "[n]" in the answer; `passage_number` is the
+// cited passage's position in AskResponse::passages (1-based, best first). An LLM answer cites
+// passages by that position (number == passage_number); an extractive answer numbers the
+// passages it cites 1..m in the order it first cites them, without gaps.
 struct Citation {
-  std::size_t number = 0;  // the n of "[n]" in the answer; an index into passages (1-based)
+  std::size_t number = 0;
+  std::size_t passage_number = 0;
   Passage passage;
 };
 
@@ -242,10 +252,10 @@ struct Usage {
 struct AskResponse {
   std::string question;
   std::string answer;
-  bool extractive = false;  // true: sentences from the passages, no LLM involved
-  std::string model;        // the LLM, or "extractive (<scorer>)"
-  std::vector<Citation> citations;
-  std::vector<Passage> passages;  // what the answer was made from, best first
+  bool extractive = false;          // true: sentences from the passages, no LLM involved
+  std::string model;                // the LLM, or "extractive (<scorer>)"
+  std::vector<Citation> citations;  // in the order the answer first cites them
+  std::vector<Passage> passages;    // what the answer was made from, best first
   RetrievalInfo retrieval;
   Usage usage;
   bool streamed = false;  // on_token received the answer
@@ -380,6 +390,8 @@ struct DocumentChunk {
   std::size_t end = 0;
   std::string section;
   int page = 0;
+  std::size_t line = 0;  // as Passage::line, line_end
+  std::size_t line_end = 0;
   std::string text;
 };
 

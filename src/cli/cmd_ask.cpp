@@ -57,9 +57,9 @@ std::string ScoresText(const Scores& s) {
   return out;
 }
 
-// "docs/guide.md, section "Install", page 3, bytes 120-980"
+// "docs/guide.md:12-30, section "Install", bytes 120-980" (pages instead of lines for a PDF)
 std::string Location(const Passage& p) {
-  std::string out = p.source_path;
+  std::string out = p.source_path + engine::LineSuffix(p.line, p.line_end);
   if (p.doc_key != p.source_path) out += " [" + p.doc_key + "]";
   if (!p.title.empty() && p.title != p.source_path) out += " (" + p.title + ")";
   if (!p.section.empty()) out += ", section \"" + p.section + "\"";

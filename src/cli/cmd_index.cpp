@@ -152,7 +152,8 @@ int RunSearch(const SearchCommand& cmd, const GlobalOptions& global) {
     const Passage& p = response->passages[i];
     char score[32];
     std::snprintf(score, sizeof score, "%.3f", p.score);
-    std::cout << i + 1 << ". " << score << "  " << p.source_path;
+    std::cout << i + 1 << ". " << score << "  " << p.source_path
+              << engine::LineSuffix(p.line, p.line_end);
     if (p.doc_key != p.source_path) std::cout << " [" << p.doc_key << "]";
     if (!p.section.empty()) std::cout << "  section: " << p.section;
     if (p.page > 0) std::cout << "  page " << p.page;
@@ -313,6 +314,7 @@ int RunShow(const std::string& document, const GlobalOptions& global) {
               << c.end;
     if (!c.section.empty()) std::cout << ", section: " << c.section;
     if (c.page > 0) std::cout << ", page " << c.page;
+    if (c.line > 0) std::cout << ", line" << engine::LineSuffix(c.line, c.line_end).substr(1);
     std::cout << "\n" << c.text << "\n";
   }
   return kExitOk;

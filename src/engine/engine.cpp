@@ -123,6 +123,8 @@ Passage FromRanked(const retrieval::RankedChunk& ranked) {
   p.section = ranked.chunk.section;
   p.type = ranked.chunk.type;
   p.page = ranked.chunk.page;
+  p.line = ranked.chunk.line;
+  p.line_end = ranked.chunk.line_end;
   p.begin = ranked.chunk.begin;
   p.end = ranked.chunk.end;
   p.text = ranked.chunk.text;
@@ -138,6 +140,8 @@ generation::Passage ToGenerationPassage(const Passage& p) {
   out.title = p.title;
   out.section = p.section;
   out.page = p.page;
+  out.line = p.line;
+  out.line_end = p.line_end;
   out.begin = p.begin;
   out.end = p.end;
   out.scores = ToStages(p.scores);
@@ -884,9 +888,9 @@ Result<AskResponse> Engine::Ask(const AskRequest& request, RequestContext& ctx) 
                     answer->usage.total_tokens};
   for (const auto& note : answer->notes) response.notes.push_back(note);
   for (const auto& c : answer->citations) {
-    // Citation numbers index the passages the answer was made from.
-    if (c.number >= 1 && c.number <= response.passages.size()) {
-      response.citations.push_back({c.number, response.passages[c.number - 1]});
+    // A citation's rank is the cited passage's position in the passages the answer was made from.
+    if (c.rank >= 1 && c.rank <= response.passages.size()) {
+      response.citations.push_back({c.number, c.rank, response.passages[c.rank - 1]});
     }
   }
   root.SetAttribute("output.value", response.answer);
@@ -1163,7 +1167,8 @@ Result<DocumentDetail> Engine::ShowDocument(const std::string& document, Request
   for (auto& chunk : chunks) {
     if (chunk.doc_id != found->doc_id) continue;
     detail.chunks.push_back({chunk.chunk_id, chunk.ordinal, chunk.begin, chunk.end,
-                             std::move(chunk.section), chunk.page, std::move(chunk.text)});
+                             std::move(chunk.section), chunk.page, chunk.line, chunk.line_end,
+                             std::move(chunk.text)});
   }
   std::sort(detail.chunks.begin(), detail.chunks.end(),
             [](const DocumentChunk& a, const DocumentChunk& b) { return a.ordinal < b.ordinal; });
@@ -1390,7 +1395,11 @@ Result<IngestResponse> Engine::Ingest(const IngestRequest& request, RequestConte
                                                              request.progress(progress);
                                                          }));
   impl_->Publish(std::move(fresh));
-  if (!synced.unavailable.empty()) response.notes.push_back(synced.unavailable);
+  // The missing model matters to this command only when it stored chunks to embed (an unchanged
+  // re-ingest says nothing; searching says it again when dense retrieval is asked for).
+  if (!synced.unavailable.empty() && response.chunks > 0) {
+    response.notes.push_back(synced.unavailable);
+  }
   response.embedded = synced.embedded;
   response.vectors_removed = synced.removed;
   response.embed_model = synced.model;

@@ -29,11 +29,28 @@ json PassageToJson(const Passage& p, std::size_t number) {
   out["type"] = p.type;
   out["section"] = p.section;
   out["page"] = p.page;
+  if (p.line > 0) {
+    out["line"] = p.line;
+    out["line_end"] = p.line_end;
+  }
   out["begin"] = p.begin;
   out["end"] = p.end;
   out["scores"] = ScoresToJson(p.scores);
   out["text"] = p.text;
   if (!p.also_in.empty()) out["also_in"] = p.also_in;
+  return out;
+}
+
+std::string LineSuffix(std::size_t line, std::size_t line_end) {
+  if (line == 0) return {};
+  std::string out = ":" + std::to_string(line);
+  if (line_end > line) out += "-" + std::to_string(line_end);
+  return out;
+}
+
+json CitationToJson(const Citation& citation) {
+  json out = PassageToJson(citation.passage, citation.number);
+  out["passage_number"] = citation.passage_number;
   return out;
 }
 
@@ -71,10 +88,15 @@ json ToJson(const SearchResponse& r) {
 
 json ToJson(const AskResponse& r) {
   json citations = json::array();
-  for (const auto& c : r.citations) citations.push_back(PassageToJson(c.passage, c.number));
+  for (const auto& c : r.citations) citations.push_back(CitationToJson(c));
   json passages = json::array();
   for (std::size_t i = 0; i < r.passages.size(); ++i) {
     passages.push_back(PassageToJson(r.passages[i], i + 1));
+  }
+  for (const auto& c : r.citations) {
+    if (c.passage_number >= 1 && c.passage_number <= passages.size()) {
+      passages[c.passage_number - 1]["cited_as"] = c.number;
+    }
   }
   return {{"question", r.question},
           {"answer", r.answer},
@@ -179,6 +201,10 @@ json ToJson(const DocumentDetail& d) {
                       {"section", c.section},
                       {"page", c.page},
                       {"text", c.text}});
+    if (c.line > 0) {
+      chunks.back()["line"] = c.line;
+      chunks.back()["line_end"] = c.line_end;
+    }
   }
   json out = ToJson(d.document);
   out["chunk_list"] = chunks;

@@ -167,6 +167,7 @@ nlohmann::json AnswerToJson(const Answer& answer) {
   for (const Citation& citation : answer.citations) {
     const Passage& p = citation.passage;
     citations.push_back({{"number", citation.number},
+                         {"rank", citation.rank},
                          {"chunk_id", p.chunk_id},
                          {"source_path", p.source_path},
                          {"title", p.title},
@@ -176,6 +177,10 @@ nlohmann::json AnswerToJson(const Answer& answer) {
                          {"end", p.end},
                          {"text", p.text},
                          {"scores", StageScoresToJson(p.scores)}});
+    if (p.line > 0) {
+      citations.back()["line"] = p.line;
+      citations.back()["line_end"] = p.line_end;
+    }
   }
   return {{"answer", answer.text},
           {"extractive", answer.extractive},

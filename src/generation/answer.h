@@ -37,22 +37,27 @@ struct Passage {
   std::string title;        // document title ("" if none)
   std::string section;      // section the chunk starts in ("" if none)
   int page = 0;             // page the chunk starts on (0 = format has no pages)
+  std::size_t line = 0;     // lines of the file the chunk spans (0 = the format has no lines)
+  std::size_t line_end = 0;
   std::size_t begin = 0;  // byte offsets of the chunk in the extracted document text: [begin, end)
   std::size_t end = 0;
   retrieval::StageScores scores;
 };
 
-// A passage the answer cites; `number` is the n of "[n]" in Answer::text (1-based position of the
-// passage in the list the answer was made from).
+// A passage the answer cites. `number` is the n of "[n]" in Answer::text; `rank` is the 1-based
+// position of the passage in the list the answer was made from (best first). An LLM cites
+// passages by their position in its prompt, so number == rank; an extractive answer numbers the
+// passages it cites 1..m in the order it first cites them (no gaps), so number <= rank.
 struct Citation {
   std::size_t number = 0;
+  std::size_t rank = 0;
   Passage passage;
 };
 
 struct Answer {
   std::string text;
   bool extractive = false;          // true: sentences copied from the passages, no LLM involved
-  std::vector<Citation> citations;  // only the passages actually cited, by number
+  std::vector<Citation> citations;  // the passages cited, in the order the answer first cites them
   std::string model;                // LLM model that answered, or "extractive (<scorer>)"
   // Why this path was taken and anything a user should know, e.g.
   // "LLM unreachable: Timeout: ...; extractive answer", "2 passages dropped to fit 3000 tokens".
@@ -95,8 +100,9 @@ Result<Answer> GenerateAnswer(std::string_view question, const std::vector<Passa
 // The Answer as JSON (what `sieve ask --json` prints):
 // {"answer", "extractive", "model", "notes": [...], "passages_in_context",
 //  "usage": {"prompt_tokens", "completion_tokens", "total_tokens"},
-//  "citations": [{"number", "chunk_id", "source_path", "title", "section", "page", "begin", "end",
-//                 "text", "scores": {only the stages that saw the chunk}}]}
+//  "citations": [{"number", "rank", "chunk_id", "source_path", "title", "section", "page",
+//                 "line"? and "line_end"? (when the passage has lines), "begin", "end", "text",
+//                 "scores": {only the stages that saw the chunk}}]}
 nlohmann::json AnswerToJson(const Answer& answer);
 // {"bm25", "bm25_rank", "cosine", "dense_rank", "fused", "rerank"}, each only when set.
 nlohmann::json StageScoresToJson(const retrieval::StageScores& scores);

@@ -6,7 +6,6 @@
 #include <cmath>
 #include <map>
 #include <numeric>
-#include <set>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -404,17 +403,26 @@ Result<Answer> ExtractiveAnswer(std::string_view question, const std::vector<Pas
   });
 
   answer.text = std::string(kExtractivePrefix);
-  std::set<std::size_t> cited;
+  // Citation numbers in the order the answer first cites each passage: [1], [2], ... no gaps;
+  // each Citation keeps the passage's rank (its position in `passages`).
+  std::vector<std::size_t> cited;  // passage index of citation n+1
+  auto number_of = [&](std::size_t passage) {
+    auto it = std::find(cited.begin(), cited.end(), passage);
+    if (it != cited.end()) return static_cast<std::size_t>(it - cited.begin()) + 1;
+    cited.push_back(passage);
+    return cited.size();
+  };
   for (std::size_t k = 0; k < order.size(); ++k) {
     const Candidate& c = candidates[order[k]];
     if (k > 0) answer.text += ' ';
     answer.text += OneLine(c.sentence.text);
     // One citation after a run of sentences from the same passage.
     bool run_continues = k + 1 < order.size() && candidates[order[k + 1]].passage == c.passage;
-    if (!run_continues) answer.text += " [" + std::to_string(c.passage + 1) + "]";
-    cited.insert(c.passage);
+    if (!run_continues) answer.text += " [" + std::to_string(number_of(c.passage)) + "]";
   }
-  for (std::size_t p : cited) answer.citations.push_back({p + 1, passages[p]});
+  for (std::size_t n = 0; n < cited.size(); ++n) {
+    answer.citations.push_back({n + 1, cited[n] + 1, passages[cited[n]]});
+  }
   return answer;
 }
 

@@ -68,7 +68,9 @@ struct ExtractiveOptions {
 
 // The answer's text starts with "Extractive answer (no LLM): " and lists the chosen sentences in
 // document order (documents by their best passage's rank; within a document by byte offset),
-// each followed by its [n] (n = the passage's rank). Non-answer sentences
+// each followed by its [n]: the passages cited are numbered 1..m in the order the answer first
+// cites them (no gaps); Answer::citations holds them in that order, each with its passage's rank
+// (position in `passages`). Non-answer sentences
 // (IsNonAnswerSentence) are skipped while others are left. Zero passages give
 // "No relevant passages found." with no citations. Fails only when the scorer fails.
 Result<Answer> ExtractiveAnswer(std::string_view question, const std::vector<Passage>& passages,

@@ -179,7 +179,7 @@ std::vector<Citation> CitedPassages(std::string_view text, const std::vector<Pas
   std::vector<Citation> citations;
   for (std::size_t number : ParseCitationNumbers(text)) {
     if (number >= 1 && number <= passages.size()) {
-      citations.push_back({number, passages[number - 1]});
+      citations.push_back({number, number, passages[number - 1]});
     } else if (out_of_range != nullptr) {
       out_of_range->push_back(number);
     }

@@ -73,10 +73,18 @@ json Build() {
                           {"type", {{"type", "string"}}},
                           {"section", {{"type", "string"}}},
                           {"page", {{"type", "integer"}}},
+                          {"line", {{"type", "integer"}}},
+                          {"line_end", {{"type", "integer"}}},
                           {"begin", {{"type", "integer"}}},
                           {"end", {{"type", "integer"}}},
                           {"scores", {{"type", "object"}}},
-                          {"text", {{"type", "string"}}}}}};
+                          {"text", {{"type", "string"}}},
+                          {"cited_as", {{"type", "integer"}}}}}};
+  schemas["Citation"] = {
+      {"allOf", json::array({Ref("Passage"),
+                             {{"type", "object"},
+                              {"required", {"number", "passage_number"}},
+                              {"properties", {{"passage_number", {{"type", "integer"}}}}}}})}};
   schemas["Answer"] = {{"type", "object"},
                        {"required", {"question", "answer", "citations", "passages"}},
                        {"properties",
@@ -84,7 +92,7 @@ json Build() {
                          {"answer", {{"type", "string"}}},
                          {"extractive", {{"type", "boolean"}}},
                          {"model", {{"type", "string"}}},
-                         {"citations", {{"type", "array"}, {"items", Ref("Passage")}}},
+                         {"citations", {{"type", "array"}, {"items", Ref("Citation")}}},
                          {"passages", {{"type", "array"}, {"items", Ref("Passage")}}},
                          {"retrieval", {{"type", "object"}}},
                          {"usage", {{"type", "object"}}},
@@ -223,7 +231,7 @@ json Build() {
                                {"model", {{"type", "string"}}},
                                {"choices", {{"type", "array"}, {"items", {{"type", "object"}}}}},
                                {"usage", {{"type", "object"}}},
-                               {"citations", {{"type", "array"}, {"items", Ref("Passage")}}}}}};
+                               {"citations", {{"type", "array"}, {"items", Ref("Citation")}}}}}};
   schemas["DocumentList"] = {{"type", "object"},
                              {"required", {"object", "data"}},
                              {"properties",

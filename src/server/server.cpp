@@ -810,7 +810,7 @@ std::pair<std::string, std::vector<ChatTurn>> ChatQuestion(const json& body) {
 
 json CitationsJson(const AskResponse& answer) {
   json out = json::array();
-  for (const auto& c : answer.citations) out.push_back(engine::PassageToJson(c.passage, c.number));
+  for (const auto& c : answer.citations) out.push_back(engine::CitationToJson(c));
   return out;
 }
 

@@ -57,18 +57,19 @@ function highlight(text,sentences){
   let html=esc(text);
   for(const s of sentences){const e=esc(s);if(e.length>8&&html.includes(e))html=html.split(e).join('<mark>'+e+'</mark>');}
   return html;}
-function card(p,answer,cited){
+function lines(p){return p.line?(':'+p.line+(p.line_end>p.line?'-'+p.line_end:'')):'';}
+function card(p,answer){
   const sc=Object.entries(p.scores||{}).map(([k,v])=>k+'='+(typeof v==='number'?(Number.isInteger(v)?v:v.toFixed(3)):v)).join('  ');
   const where=[p.title||p.path,p.section?('§ '+p.section):'',p.page?('page '+p.page):''].filter(Boolean).map(esc).join(' · ');
-  return '<div class="card'+(cited?' cited':'')+'"><h3><span class="cite">['+p.number+']</span> '+where+'</h3>'+
-    '<div class="meta">'+esc(p.path)+' · bytes '+p.begin+'–'+p.end+'</div>'+
+  const cited=p.cited_as>0;
+  return '<div class="card'+(cited?' cited':'')+'"><h3>'+(cited?'<span class="cite">['+p.cited_as+']</span> ':'')+where+'</h3>'+
+    '<div class="meta">'+esc(p.path+lines(p))+' · bytes '+p.begin+'–'+p.end+'</div>'+
     '<div class="scores">'+esc(sc)+'</div>'+
-    '<div class="text">'+highlight(p.text,sentencesCiting(answer,p.number))+'</div></div>';}
+    '<div class="text">'+highlight(p.text,cited?sentencesCiting(answer,p.cited_as):[])+'</div></div>';}
 function show(result){
-  const cited=new Set((result.citations||[]).map(c=>c.number));
   $('#answer').textContent=result.answer;
   $('#notes').textContent=(result.notes||[]).join(' · ')+(result.model?' · '+result.model:'');
-  $('#sources').innerHTML=(result.passages||[]).map(p=>card(p,result.answer,cited.has(p.number))).join('');}
+  $('#sources').innerHTML=(result.passages||[]).map(p=>card(p,result.answer)).join('');}
 $('#ask').onsubmit=async e=>{
   e.preventDefault();const q=$('#q').value.trim();if(!q)return;
   $('#answer').textContent='';$('#sources').innerHTML='';$('#notes').textContent='';$('#status').textContent='thinking…';

@@ -27,6 +27,26 @@ constexpr const char* kFtsTokenizerSetting = "sieve_snowball remove_diacritics 2
 constexpr const char* kIndexIdKey = "index_id";
 constexpr const char* kGenerationKey = "vectors_generation";
 
+// Chunks carry the lines of the file they span (line, line_end). Indexes made before are migrated
+// on the first write open: the columns are added with 0 (no line) for the chunks already there,
+// which keep being shown without a line until their file changes (an unchanged file is not
+// chunked again). Read-only opens of such an index read 0.
+constexpr const char* kLinesMigration = R"sql(
+ALTER TABLE chunks ADD COLUMN line INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE chunks ADD COLUMN line_end INTEGER NOT NULL DEFAULT 0;
+)sql";
+
+// True when the chunks table has the line columns.
+Result<bool> ChunksHaveLines(sqlite3* db) {
+  SIEVE_ASSIGN_OR_RETURN(
+      auto columns, sqlite::Statement::Prepare(db, "SELECT name FROM pragma_table_info('chunks')"));
+  while (true) {
+    SIEVE_ASSIGN_OR_RETURN(bool row, columns.Step());
+    if (!row) return false;
+    if (columns.Text(0) == "line_end") return true;
+  }
+}
+
 // The full-text index's title column holds the document's title and, except for BEIR records,
 // its source path (so file and folder names are searchable). Indexes made before that (their
 // view lacks source_path) are migrated on the first write open: view and triggers are made
@@ -70,6 +90,8 @@ CREATE TABLE IF NOT EXISTS chunks(
   section TEXT NOT NULL DEFAULT '',
   page INTEGER NOT NULL DEFAULT 0,
   text TEXT NOT NULL,
+  line INTEGER NOT NULL DEFAULT 0,
+  line_end INTEGER NOT NULL DEFAULT 0,
   UNIQUE(doc_id, ordinal));
 CREATE VIEW IF NOT EXISTS chunk_fts_source AS
   SELECT c.chunk_id AS chunk_id, c.text AS text, c.section AS section,
@@ -295,6 +317,7 @@ Result<std::unique_ptr<DocumentStore>> DocumentStore::Open(const std::filesystem
       return Status::Unsupported(database_path.string() + ": index was built with tokenizer '" +
                                  tokenizer.value_or("") + "'; re-create the index");
     }
+    SIEVE_ASSIGN_OR_RETURN(store->chunk_lines_, ChunksHaveLines(store->db_.get()));
     return store;
   }
   // WAL: readers never block the writer; synchronous=NORMAL keeps every committed transaction
@@ -318,6 +341,8 @@ Result<std::unique_ptr<DocumentStore>> DocumentStore::Open(const std::filesystem
             store->Execute("INSERT INTO chunks_fts(chunks_fts) VALUES('rebuild');"));
       }
     }
+    SIEVE_ASSIGN_OR_RETURN(bool has_lines, ChunksHaveLines(store->db_.get()));
+    if (!has_lines) SIEVE_RETURN_IF_ERROR(store->Execute(kLinesMigration));
     SIEVE_ASSIGN_OR_RETURN(auto version, store->GetMeta("schema_version"));
     if (!version) {
       SIEVE_RETURN_IF_ERROR(store->SetMeta("schema_version", std::to_string(kSchemaVersion)));
@@ -457,8 +482,8 @@ Result<std::int64_t> DocumentStore::PutDocument(const DocumentInput& input) {
     doc_id = sqlite3_last_insert_rowid(db);
   }
   SIEVE_ASSIGN_OR_RETURN(auto insert_chunk, Statement::Prepare(db, R"sql(
-    INSERT INTO chunks(doc_id, ordinal, byte_begin, byte_end, section, page, text)
-    VALUES (?, ?, ?, ?, ?, ?, ?))sql"));
+    INSERT INTO chunks(doc_id, ordinal, byte_begin, byte_end, section, page, text, line,
+      line_end) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?))sql"));
   for (const auto& chunk : input.chunks) {
     SIEVE_RETURN_IF_ERROR(insert_chunk.Bind(1, doc_id)
                               .Bind(2, static_cast<std::int64_t>(chunk.ordinal))
@@ -467,6 +492,8 @@ Result<std::int64_t> DocumentStore::PutDocument(const DocumentInput& input) {
                               .Bind(5, chunk.section)
                               .Bind(6, chunk.page)
                               .Bind(7, chunk.text)
+                              .Bind(8, static_cast<std::int64_t>(chunk.line))
+                              .Bind(9, static_cast<std::int64_t>(chunk.line_end))
                               .Run());
   }
   SIEVE_RETURN_IF_ERROR(SetTags(doc_id, input.tags));
@@ -654,10 +681,13 @@ Result<std::vector<std::int64_t>> DocumentStore::ListChunkIds(const ChunkFilter&
 }
 
 Result<std::vector<ChunkRecord>> DocumentStore::GetChunks(std::span<const std::int64_t> chunk_ids) {
-  SIEVE_ASSIGN_OR_RETURN(auto stmt, Statement::Prepare(db_.get(), R"sql(
-    SELECT c.chunk_id, c.doc_id, c.ordinal, c.byte_begin, c.byte_end, c.section, c.page, c.text,
-           d.key, d.source_path, d.title, d.type
-    FROM chunks c JOIN documents d ON d.doc_id = c.doc_id WHERE c.chunk_id = ?)sql"));
+  const std::string sql =
+      std::string(
+          "SELECT c.chunk_id, c.doc_id, c.ordinal, c.byte_begin, c.byte_end, c.section, "
+          "c.page, c.text, d.key, d.source_path, d.title, d.type, ") +
+      (chunk_lines_ ? "c.line, c.line_end" : "0, 0") +
+      " FROM chunks c JOIN documents d ON d.doc_id = c.doc_id WHERE c.chunk_id = ?";
+  SIEVE_ASSIGN_OR_RETURN(auto stmt, Statement::Prepare(db_.get(), sql));
   std::vector<ChunkRecord> chunks;
   chunks.reserve(chunk_ids.size());
   // One read transaction for all lookups (not a lock round trip per chunk) and a consistent view.
@@ -687,6 +717,8 @@ Result<std::vector<ChunkRecord>> DocumentStore::GetChunks(std::span<const std::i
       chunk.source_path = stmt.Text(9);
       chunk.title = stmt.Text(10);
       chunk.type = stmt.Text(11);
+      chunk.line = static_cast<size_t>(stmt.Int(12));
+      chunk.line_end = static_cast<size_t>(stmt.Int(13));
       chunks.push_back(std::move(chunk));
     }
     stmt.Reset();

@@ -72,6 +72,10 @@ struct ChunkRecord {
   std::size_t end = 0;
   std::string section;
   int page = 0;
+  // Lines of the source file the chunk starts and ends on (0 = none: the format has no lines,
+  // or the chunk was stored by a Sieve that did not record them).
+  std::size_t line = 0;
+  std::size_t line_end = 0;
   std::string text;
   std::string doc_key;
   std::string source_path;
@@ -248,6 +252,9 @@ class DocumentStore {
   std::filesystem::path database_path_;
   DatabaseHandle db_;
   bool read_only_ = false;
+  // The chunks table has the line columns (a read-only open of an index made before them reads
+  // 0 instead; a write open adds them).
+  bool chunk_lines_ = true;
 };
 
 }  // namespace sieve::store

@@ -409,6 +409,13 @@ std::vector<Chunk> ChunkDocument(const ExtractedDocument& doc, const ChunkOption
     if (const long p = LastStartingAtOrBefore(doc.pages, chunk.begin); p >= 0) {
       chunk.page = doc.pages[static_cast<std::size_t>(p)].page;
     }
+    if (const long l = LastStartingAtOrBefore(doc.lines, chunk.begin); l >= 0) {
+      chunk.line = doc.lines[static_cast<std::size_t>(l)].line;
+      // The line of the chunk's last byte.
+      const long e =
+          LastStartingAtOrBefore(doc.lines, chunk.end > chunk.begin ? chunk.end - 1 : chunk.begin);
+      chunk.line_end = std::max(chunk.line, doc.lines[static_cast<std::size_t>(e)].line);
+    }
     chunks.push_back(std::move(chunk));
     if (end >= n) break;
 

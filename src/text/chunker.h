@@ -23,6 +23,10 @@ struct Chunk {
   std::string text;     // == document.text.substr(begin, end - begin)
   std::string section;  // title of the section the chunk starts in ("" if none)
   int page = 0;         // page the chunk starts on (0 = format has no pages)
+  // Lines of the source file the chunk starts and ends on (ExtractedDocument::lines; 0 = the
+  // format has no lines).
+  std::size_t line = 0;
+  std::size_t line_end = 0;
 };
 
 // Counts tokens in a piece of text. The default approximates a WordPiece tokenizer (words and

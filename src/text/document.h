@@ -38,6 +38,14 @@ struct PageStart {
   int page = 1;
 };
 
+// Where a line of the source file begins in ExtractedDocument::text: `line` (1-based) of the file
+// (decompressed; CRLF is one line end, a lone CR none) starts at byte `begin` of the text, or its
+// text does (markup and blank lines leave no text of their own).
+struct LineStart {
+  std::size_t begin = 0;
+  std::size_t line = 1;
+};
+
 struct ExtractedDocument {
   // Stable key of the document inside an index: the file path for ordinary files; for a BEIR
   // corpus the record's `_id`.
@@ -45,9 +53,12 @@ struct ExtractedDocument {
   std::string source_path;  // file it came from
   std::string title;        // document title if the format has one, else empty
   DocumentType type = DocumentType::kText;
-  std::string text;                       // valid UTF-8, NFC not applied (offsets stay byte-exact)
-  std::vector<Section> sections;          // sorted by begin
-  std::vector<PageStart> pages;           // sorted by begin; empty when the format has no pages
+  std::string text;               // valid UTF-8, NFC not applied (offsets stay byte-exact)
+  std::vector<Section> sections;  // sorted by begin
+  std::vector<PageStart> pages;   // sorted by begin; empty when the format has no pages
+  // Sorted by begin: the file's lines, for text-like formats (plain text, Markdown, man
+  // page source); empty when the text does not follow the file's lines (HTML, PDF, BEIR).
+  std::vector<LineStart> lines;
   std::size_t invalid_utf8_replaced = 0;  // bytes replaced by U+FFFD during normalisation
   // What the extractor had to cut or skip to stay within its bounds on hostile input (one line
   // each, without the file name), e.g. markup nested too deep. Empty for ordinary files.

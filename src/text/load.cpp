@@ -4,6 +4,7 @@
 #include <string_view>
 #include <system_error>
 #include <utility>
+#include <vector>
 
 #include "core/file.h"
 #include "text/document.h"
@@ -122,7 +123,11 @@ std::string HeadingTitle(std::string_view text) {
 
 ExtractedDocument ExtractPlainText(std::string_view bytes) {
   ExtractedDocument doc;
-  doc.text = NormalizeText(bytes, &doc.invalid_utf8_replaced);
+  std::vector<std::size_t> line_starts;
+  doc.text = NormalizeText(bytes, &doc.invalid_utf8_replaced, &line_starts);
+  doc.lines.reserve(line_starts.size() + 1);
+  doc.lines.push_back({0, 1});
+  for (std::size_t i = 0; i < line_starts.size(); ++i) doc.lines.push_back({line_starts[i], i + 2});
   doc.title = HeadingTitle(doc.text);
   return doc;
 }

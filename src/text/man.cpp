@@ -285,6 +285,7 @@ class ManConverter {
       if (end == std::string_view::npos) end = bytes.size();
       std::string_view line = bytes.substr(pos, end - pos);
       if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+      ++line_number_;
       Line(line);
       if (end == bytes.size()) break;
       pos = end + 1;
@@ -292,6 +293,7 @@ class ManConverter {
     ExtractedDocument doc;
     doc.type = DocumentType::kMan;
     doc.sections = std::move(sections_);
+    doc.lines = std::move(lines_);
     doc.invalid_utf8_replaced = builder_.invalid_utf8_replaced();
     doc.text = builder_.Finish();
     std::string name = Trim(name_text_);
@@ -302,6 +304,7 @@ class ManConverter {
 
  private:
   void Text(const std::string& text) {
+    builder_.MarkLine(line_number_, lines_);
     if (in_name_) name_text_ += (name_text_.empty() ? "" : " ") + text;
     if (nofill_) {
       builder_.AppendRaw(text);
@@ -328,6 +331,7 @@ class ManConverter {
   void StartSection(const std::string& raw, bool top_level) {
     const std::string title = Trim(raw);
     sections_.push_back({builder_.ContentOffset(), title});
+    builder_.MarkLine(line_number_, lines_);
     builder_.AppendCollapsed(title);
     builder_.ParagraphBreak();
     if (top_level) {
@@ -441,6 +445,8 @@ class ManConverter {
 
   TextBuilder builder_;
   std::vector<Section> sections_;
+  std::vector<LineStart> lines_;  // where the text of each source line begins
+  std::size_t line_number_ = 0;   // of the line being read (1-based)
   std::string th_title_;
   std::string name_text_;
   std::string mdoc_name_;

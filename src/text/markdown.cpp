@@ -6,6 +6,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "text/extract.h"
 #include "text/normalize.h"
@@ -150,9 +151,36 @@ ExtractedDocument ExtractMarkdown(std::string_view bytes) {
   RegisterExtensionsOnce();
   // Clean first so invalid bytes are counted here (cmark would replace them silently).
   std::size_t invalid_in_input = 0;
-  const std::string clean = NormalizeText(bytes, &invalid_in_input);
+  std::vector<std::size_t> file_line_starts;  // offsets in `clean` where file lines 2, 3... begin
+  const std::string clean = NormalizeText(bytes, &invalid_in_input, &file_line_starts);
   const FrontMatter front_matter = SplitFrontMatter(clean);
   ExtractedDocument doc;
+  // cmark numbers the lines of the body; a body line's offset in `clean` gives the file's line
+  // (lines differ where a form feed or lone CR became a line break).
+  const std::size_t body_offset = static_cast<std::size_t>(front_matter.body.data() - clean.data());
+  std::vector<std::size_t> body_lines{0};  // offset in the body where body line n+1 begins
+  for (std::size_t p = front_matter.body.find('\n'); p != std::string_view::npos;
+       p = front_matter.body.find('\n', p + 1)) {
+    body_lines.push_back(p + 1);
+  }
+  auto file_line = [&](int body_line) -> std::size_t {
+    const std::size_t index =
+        std::min(static_cast<std::size_t>(std::max(body_line, 1) - 1), body_lines.size() - 1);
+    const std::size_t offset = body_offset + body_lines[index];
+    return 1 + static_cast<std::size_t>(
+                   std::upper_bound(file_line_starts.begin(), file_line_starts.end(), offset) -
+                   file_line_starts.begin());
+  };
+  // The node's first line, or its nearest ancestor's when cmark gave it none.
+  auto node_line = [&](cmark_node* node) -> std::size_t {
+    for (cmark_node* n = node; n != nullptr; n = cmark_node_parent(n)) {
+      if (const int line = cmark_node_get_start_line(n); line > 0) return file_line(line);
+    }
+    return 0;
+  };
+  auto mark = [&](TextBuilder& out, cmark_node* node) {
+    if (const std::size_t line = node_line(node); line > 0) out.MarkLine(line, doc.lines);
+  };
   const TableSize tables = EstimateTables(front_matter.body);
   const bool read_tables = tables.columns <= kMaxTableColumns && tables.cells <= kMaxTableCells;
   if (!read_tables) {
@@ -200,6 +228,7 @@ ExtractedDocument ExtractMarkdown(std::string_view bytes) {
         break;
       case CMARK_NODE_TEXT:
       case CMARK_NODE_CODE:
+        mark(out, node);
         out.AppendRaw(Literal(node));
         break;
       case CMARK_NODE_SOFTBREAK:
@@ -208,13 +237,40 @@ ExtractedDocument ExtractMarkdown(std::string_view bytes) {
       case CMARK_NODE_LINEBREAK:
         out.LineBreak();
         break;
-      case CMARK_NODE_CODE_BLOCK:
+      case CMARK_NODE_CODE_BLOCK: {
         out.ParagraphBreak();
-        out.AppendRaw(Literal(node));
+        // A fenced block's text starts on the line after its fence; each of its lines is kept.
+        int fence_length = 0;
+        int fence_offset = 0;
+        char fence_char = 0;
+        const bool fenced =
+            cmark_node_get_fenced(node, &fence_length, &fence_offset, &fence_char) != 0;
+        const std::size_t first = node_line(node) + (fenced ? 1 : 0);
+        const std::string_view literal = Literal(node);
+        out.MarkLine(first, doc.lines);
+        out.AppendRaw(literal);
+        // The literal is the text's tail (only leading whitespace may have been dropped).
+        const std::size_t tail = out.text().size() - std::min(out.text().size(), literal.size());
+        std::size_t line = first;
+        for (std::size_t p = literal.find('\n');
+             p != std::string_view::npos && p + 1 < literal.size(); p = literal.find('\n', p + 1)) {
+          ++line;
+          const std::size_t begin = tail + p + 1;
+          if (doc.lines.empty() || begin >= out.text().size() || begin < doc.lines.back().begin) {
+            continue;  // in leading blank lines AppendRaw dropped
+          }
+          if (begin == doc.lines.back().begin) {
+            doc.lines.back().line = line;  // the block's text starts after blank lines
+          } else {
+            doc.lines.push_back({begin, line});
+          }
+        }
         out.ParagraphBreak();
         break;
+      }
       case CMARK_NODE_HTML_BLOCK:
         out.ParagraphBreak();
+        mark(out, node);
         out.AppendRaw(ExtractHtml(Literal(node)).text);
         out.ParagraphBreak();
         break;

@@ -31,7 +31,8 @@ bool IsValidUtf8(std::string_view bytes) {
   return true;
 }
 
-std::size_t AppendNormalized(std::string_view bytes, std::string& out) {
+std::size_t AppendNormalized(std::string_view bytes, std::string& out,
+                             std::vector<std::size_t>* file_line_starts) {
   if (bytes.substr(0, kByteOrderMark.size()) == kByteOrderMark) {
     bytes.remove_prefix(kByteOrderMark.size());
   }
@@ -58,9 +59,12 @@ std::size_t AppendNormalized(std::string_view bytes, std::string& out) {
       in_invalid_run = false;
       if (byte == '\n' || byte == '\t') {
         out.push_back(static_cast<char>(byte));
+        if (byte == '\n' && file_line_starts != nullptr) file_line_starts->push_back(out.size());
       } else if (byte == '\r') {
-        if (i + 1 < n && bytes[i + 1] == '\n') ++i;  // CRLF -> LF
+        const bool crlf = i + 1 < n && bytes[i + 1] == '\n';
+        if (crlf) ++i;  // CRLF -> LF
         out.push_back('\n');
+        if (crlf && file_line_starts != nullptr) file_line_starts->push_back(out.size());
       } else if (byte == '\f' || byte == '\v') {
         out.push_back('\n');
       }
@@ -85,9 +89,10 @@ std::size_t AppendNormalized(std::string_view bytes, std::string& out) {
   return invalid;
 }
 
-std::string NormalizeText(std::string_view bytes, std::size_t* invalid_bytes_replaced) {
+std::string NormalizeText(std::string_view bytes, std::size_t* invalid_bytes_replaced,
+                          std::vector<std::size_t>* file_line_starts) {
   std::string out;
-  std::size_t invalid = AppendNormalized(bytes, out);
+  std::size_t invalid = AppendNormalized(bytes, out, file_line_starts);
   if (invalid_bytes_replaced != nullptr) *invalid_bytes_replaced = invalid;
   return out;
 }

@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace sieve::text {
 
@@ -22,11 +23,15 @@ bool IsValidUtf8(std::string_view bytes);
 void AppendUtf8(char32_t cp, std::string& out);
 
 // Appends the cleaned form of `bytes` to `out`; returns how many input bytes were invalid UTF-8
-// (and so replaced by U+FFFD).
-std::size_t AppendNormalized(std::string_view bytes, std::string& out);
+// (and so replaced by U+FFFD). With `file_line_starts`, appends the offset in `out` where each
+// line of `bytes` after the first begins (just after each LF of the input, CRLF included): the
+// LFs that lone CR, form feed and vertical tab become start no line of the input.
+std::size_t AppendNormalized(std::string_view bytes, std::string& out,
+                             std::vector<std::size_t>* file_line_starts = nullptr);
 
 // Convenience form of AppendNormalized.
-std::string NormalizeText(std::string_view bytes, std::size_t* invalid_bytes_replaced = nullptr);
+std::string NormalizeText(std::string_view bytes, std::size_t* invalid_bytes_replaced = nullptr,
+                          std::vector<std::size_t>* file_line_starts = nullptr);
 
 // What share of a raw file looks like binary data rather than text.
 struct ByteProfile {

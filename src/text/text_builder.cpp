@@ -37,6 +37,23 @@ std::size_t TextBuilder::ContentOffset() {
   return text_.size();
 }
 
+std::size_t TextBuilder::NextContentOffset() const {
+  std::size_t size = text_.size();
+  if (pending_newlines_ > 0) {
+    while (size > 0 && IsAsciiSpace(text_[size - 1])) --size;
+    return size == 0 ? 0 : size + static_cast<std::size_t>(pending_newlines_);
+  }
+  if (pending_space_ && size > 0 && !IsAsciiSpace(text_[size - 1])) return size + 1;
+  return size;
+}
+
+void TextBuilder::MarkLine(std::size_t line, std::vector<LineStart>& lines) const {
+  const std::size_t begin = NextContentOffset();
+  while (!lines.empty() && lines.back().begin >= begin) lines.pop_back();
+  if (!lines.empty() && lines.back().line == line) return;
+  lines.push_back({begin, line});
+}
+
 void TextBuilder::AppendClean(std::string_view clean) {
   if (clean.empty()) return;
   PlacePendingBreak();
@@ -96,6 +113,7 @@ void ClampOffsets(ExtractedDocument& doc) {
   std::erase_if(doc.sections, [size](const Section& s) { return s.begin >= size && size > 0; });
   for (Section& section : doc.sections) section.begin = std::min(section.begin, size);
   for (PageStart& page : doc.pages) page.begin = std::min(page.begin, size);
+  for (LineStart& line : doc.lines) line.begin = std::min(line.begin, size);
 }
 
 }  // namespace sieve::text

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "text/document.h"
 
@@ -27,6 +28,11 @@ class TextBuilder {
   void ParagraphBreak();
   // Byte offset where the next content will begin (places any pending break now).
   std::size_t ContentOffset();
+  // Where the next content will begin, without placing anything (the text stays as it is).
+  std::size_t NextContentOffset() const;
+  // Records that the next content comes from line `line` of the source file (a LineStart at
+  // NextContentOffset()); entries at or past that offset are replaced, so `lines` stays sorted.
+  void MarkLine(std::size_t line, std::vector<LineStart>& lines) const;
   const std::string& text() const { return text_; }
   std::size_t invalid_utf8_replaced() const { return invalid_utf8_replaced_; }
   // The finished text, trailing whitespace removed. The builder is left empty.
@@ -43,7 +49,7 @@ class TextBuilder {
   std::size_t invalid_utf8_replaced_ = 0;
 };
 
-// Keeps section and page offsets inside the finished text (trailing whitespace was trimmed
+// Keeps section, page and line offsets inside the finished text (trailing whitespace was trimmed
 // after they were recorded) and drops sections that start at the very end.
 void ClampOffsets(ExtractedDocument& doc);
 

@@ -154,6 +154,139 @@ TEST_F(AskCliTest, OfflineAnswersLexicallyAndExtractivelySayingSoOnce) {
               HasSubstr("[" + std::to_string(cited["number"].get<int>()) + "]"));
 }
 
+TEST_F(AskCliTest, TheMissingEmbeddingModelNoteComesOncePerCommandWithSomethingToEmbed) {
+  // The Hugging Face cache is empty (HF_HUB_CACHE, HF_HOME unset, offline): the default
+  // embedding model is truly missing.
+  const std::string note = "sieve models pull BAAI/bge-small-en-v1.5";
+  Outcome first = Sieve({"ingest", (fs::path(SIEVE_SOURCE_DIR) / "samples").string()});
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  EXPECT_EQ(Count(first.err, note), 1u) << first.err;
+  // Nothing new to embed: no note.
+  Outcome again = Sieve({"ingest", (fs::path(SIEVE_SOURCE_DIR) / "samples").string()});
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_EQ(Count(again.err, note), 0u) << again.err;
+  // Lexical search embeds nothing: no note.
+  Outcome search = Sieve({"search", "bm25", "--mode", "lexical"});
+  ASSERT_EQ(search.exit_code, 0) << search.err;
+  EXPECT_EQ(Count(search.err, note), 0u) << search.err;
+  // A question to embed (hybrid by default): once.
+  Outcome ask = Sieve({"ask", "What does BM25 penalise?", "--no-rerank"});
+  ASSERT_EQ(ask.exit_code, 0) << ask.err;
+  EXPECT_EQ(Count(ask.err, note), 1u) << ask.err;
+}
+
+TEST_F(AskCliTest, CitationsOfTextFilesNameTheirLinesInTheFileWithCrlfToo) {
+  // 90 one-sentence lines (blank lines every 10): several chunks. Line 57 holds the answer.
+  std::vector<std::string> lines;
+  for (int i = 1; i <= 90; ++i) {
+    if (i == 57) {
+      lines.push_back("The numbat eats termites with its long sticky tongue every single day.");
+    } else if (i % 10 == 0) {
+      lines.push_back("");
+    } else {
+      lines.push_back("Filler sentence number " + std::to_string(i) +
+                      " talks about weather, rivers and old mountain roads.");
+    }
+  }
+  std::string lf;
+  std::string crlf;
+  for (const auto& line : lines) {
+    lf += line + "\n";
+    crlf += line + "\r\n";
+  }
+  fs::create_directories(dir_ / "notes");
+  std::ofstream(dir_ / "notes" / "animals.txt", std::ios::binary) << lf;
+  std::ofstream(dir_ / "notes" / "animals-dos", std::ios::binary) << crlf;
+  ASSERT_EQ(Sieve({"ingest", (dir_ / "notes").string()}).exit_code, 0);
+
+  for (const std::string name : {"animals.txt", "animals-dos"}) {
+    SCOPED_TRACE(name);
+    Outcome search = Sieve({"search", "numbat termites", "--json", "--mode", "lexical",
+                            "--path-prefix", (dir_ / "notes" / name).string()});
+    ASSERT_EQ(search.exit_code, 0) << search.err;
+    json out = Json(search);
+    ASSERT_FALSE(out["hits"].empty());
+    const json& hit = out["hits"][0];
+    ASSERT_TRUE(hit.contains("line") && hit.contains("line_end")) << hit.dump();
+    const auto first = hit["line"].get<std::size_t>();
+    const auto last = hit["line_end"].get<std::size_t>();
+    EXPECT_LE(first, 57u);
+    EXPECT_GE(last, 57u);
+    EXPECT_LT(first, last);
+    // The chunk starts with the file's line `line` and ends with its line `line_end`.
+    const std::string text = hit["text"].get<std::string>();
+    EXPECT_TRUE(text.starts_with(lines[first - 1])) << first << ": " << text;
+    EXPECT_TRUE(text.ends_with(lines[last - 1])) << last << ": " << text;
+
+    Outcome plain = Sieve({"search", "numbat termites", "--mode", "lexical", "--path-prefix",
+                           (dir_ / "notes" / name).string()});
+    EXPECT_THAT(plain.out,
+                HasSubstr(name + ":" + std::to_string(first) + "-" + std::to_string(last)));
+  }
+  Outcome ask = Sieve({"ask", "What does the numbat eat?", "--no-rerank"});
+  ASSERT_EQ(ask.exit_code, 0) << ask.err;
+  EXPECT_THAT(ask.out, HasSubstr("termites"));
+  EXPECT_THAT(ask.out, ::testing::ContainsRegex(
+                           "\n\\[1\\] [^\n]*/notes/animals(\\.txt|-dos):[0-9]+-[0-9]+"));
+}
+
+TEST_F(AskCliTest, ManPageCitationsNameLinesOfTheRoffSource) {
+  fs::create_directories(dir_ / "man" / "man1");
+  std::ofstream(dir_ / "man" / "man1" / "frob.1", std::ios::binary)
+      << ".TH FROB 1\n"                                          // 1
+      << ".SH NAME\n"                                            // 2
+      << "frob \\- frobnicate files\n"                           // 3
+      << ".SH DESCRIPTION\n"                                     // 4
+      << ".B frob\n"                                             // 5
+      << "turns every widget into a gadget.\n"                   // 6
+      << ".SH OPTIONS\n"                                         // 7
+      << ".TP\n"                                                 // 8
+      << ".B \\-q\n"                                             // 9
+      << "Quiet: print nothing about the quokka population.\n";  // 10
+  ASSERT_EQ(Sieve({"ingest", (dir_ / "man").string()}).exit_code, 0);
+  Outcome search = Sieve({"search", "quokka", "--json", "--mode", "lexical"});
+  ASSERT_EQ(search.exit_code, 0) << search.err;
+  json out = Json(search);
+  ASSERT_FALSE(out["hits"].empty());
+  EXPECT_EQ(out["hits"][0]["type"], "man");
+  EXPECT_EQ(out["hits"][0]["section"], "OPTIONS");
+  EXPECT_EQ(out["hits"][0]["line"], 7);  // the section's heading
+  EXPECT_EQ(out["hits"][0]["line_end"], 10);
+}
+
+TEST_F(AskCliTest, ExtractiveCitationNumbersHaveNoGapsAndMapToTheirPassages) {
+  ASSERT_EQ(Sieve({"ingest", (fs::path(SIEVE_SOURCE_DIR) / "samples").string()}).exit_code, 0);
+  for (const std::string question :
+       {"What does BM25 penalise?", "Why does a cross-encoder only rerank a few candidates?",
+        "How are chunks made from documents?"}) {
+    SCOPED_TRACE(question);
+    Outcome ask = Sieve({"ask", question, "--json", "--top-n", "8"});
+    ASSERT_EQ(ask.exit_code, 0) << ask.err;
+    json out = Json(ask);
+    ASSERT_EQ(out["extractive"], true);
+    const std::string answer = out["answer"].get<std::string>();
+    const json& passages = out["passages"];
+    std::size_t cited_passages = 0;
+    for (const json& p : passages) cited_passages += p.contains("cited_as") ? 1 : 0;
+    EXPECT_EQ(cited_passages, out["citations"].size());
+    for (std::size_t i = 0; i < out["citations"].size(); ++i) {
+      const json& c = out["citations"][i];
+      // [1], [2], ... in the order the answer first uses them.
+      EXPECT_EQ(c["number"].get<std::size_t>(), i + 1);
+      EXPECT_THAT(answer, HasSubstr("[" + std::to_string(i + 1) + "]"));
+      const auto n = c["passage_number"].get<std::size_t>();
+      ASSERT_GE(n, 1u);
+      ASSERT_LE(n, passages.size());
+      const json& p = passages[n - 1];
+      EXPECT_EQ(p["number"], n);
+      EXPECT_EQ(p["chunk_id"], c["chunk_id"]);
+      EXPECT_EQ(p["path"], c["path"]);
+      EXPECT_EQ(p["cited_as"], c["number"]);
+    }
+    EXPECT_THAT(answer, Not(HasSubstr("[" + std::to_string(out["citations"].size() + 1) + "]")));
+  }
+}
+
 TEST_F(AskCliTest, ModelsTheUserNamedMustLoad) {
   ASSERT_EQ(Sieve({"ingest", (fs::path(SIEVE_SOURCE_DIR) / "samples").string()}).exit_code, 0);
   Outcome embed = Sieve({"ask", "what is bm25", "--embed-model", "BAAI/not-cached-model"});
@@ -237,8 +370,11 @@ TEST_F(AskCliTest, EveryModeWithAndWithoutRerankOnCranfield) {
         }
         EXPECT_FALSE(p["key"].get<std::string>().empty());  // the Cranfield document id
       }
-      for (const json& c : out["citations"]) {
-        const auto n = c["number"].get<std::size_t>();
+      for (std::size_t i = 0; i < out["citations"].size(); ++i) {
+        // Extractive: [1]..[m] without gaps; passage_number finds the cited passage.
+        const json& c = out["citations"][i];
+        EXPECT_EQ(c["number"].get<std::size_t>(), i + 1);
+        const auto n = c["passage_number"].get<std::size_t>();
         ASSERT_GE(n, 1u);
         ASSERT_LE(n, passages.size());
         EXPECT_EQ(c["chunk_id"], passages[n - 1]["chunk_id"]);

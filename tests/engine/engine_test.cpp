@@ -125,14 +125,22 @@ TEST_F(EngineTest, IngestSearchAskEmbedRerankStats) {
   EXPECT_TRUE(answer->extractive);  // no LLM configured
   EXPECT_FALSE(answer->answer.empty());
   ASSERT_FALSE(answer->citations.empty());
-  for (const auto& c : answer->citations) {
-    ASSERT_GE(c.number, 1u);
-    ASSERT_LE(c.number, answer->passages.size());
-    EXPECT_EQ(c.passage.chunk_id, answer->passages[c.number - 1].chunk_id);
+  for (std::size_t i = 0; i < answer->citations.size(); ++i) {
+    const Citation& c = answer->citations[i];
+    // Extractive: [1]..[m] in the order of first use; passage_number finds the passage.
+    EXPECT_EQ(c.number, i + 1);
+    ASSERT_GE(c.passage_number, 1u);
+    ASSERT_LE(c.passage_number, answer->passages.size());
+    EXPECT_EQ(c.passage.chunk_id, answer->passages[c.passage_number - 1].chunk_id);
   }
   json as_json = engine::ToJson(*answer);
   EXPECT_EQ(as_json["retrieval"]["mode"], "hybrid");
-  EXPECT_EQ(as_json["citations"].size(), answer->citations.size());
+  ASSERT_EQ(as_json["citations"].size(), answer->citations.size());
+  for (const json& c : as_json["citations"]) {
+    const json& p = as_json["passages"][c["passage_number"].get<std::size_t>() - 1];
+    EXPECT_EQ(p["chunk_id"], c["chunk_id"]);
+    EXPECT_EQ(p["cited_as"], c["number"]);
+  }
 
   auto embedded = engine->Embed({.texts = {"lift of a wing", ""}, .is_query = true}, ctx);
   ASSERT_TRUE(embedded.ok()) << embedded.status().ToString();

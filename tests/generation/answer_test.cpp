@@ -81,6 +81,8 @@ TEST(GenerateAnswerTest, LlmAnswerKeepsOnlyTheCitedPassagesWithTheirSources) {
   EXPECT_EQ(answer->citations[1].passage.begin, 1200u);
   EXPECT_EQ(answer->citations[1].passage.end, 1400u);
   EXPECT_EQ(answer->citations[1].passage.chunk_id, 11);
+  // An LLM cites passages by their position in the prompt: number and rank agree.
+  EXPECT_EQ(answer->citations[1].rank, 2u);
   EXPECT_EQ(answer->usage.total_tokens, 18u);
   EXPECT_EQ(answer->passages_in_context, 3u);
   EXPECT_THAT(answer->notes, IsEmpty());
@@ -210,8 +212,13 @@ TEST(GenerateAnswerTest, ExtractiveFallbackUsesTheCrossEncoderWhenGiven) {
   options.extractive_sentences = 1;
   Result<Answer> answer = GenerateAnswer(kQuestion, SamplePassages(), options, &cross_encoder);
   ASSERT_TRUE(answer.ok());
+  // The second passage's sentence, cited as [1] (no gaps), with its rank 2.
   EXPECT_EQ(answer->text, std::string(kExtractivePrefix) +
-                              "Heat transfer rises sharply at the separation point. [2]");
+                              "Heat transfer rises sharply at the separation point. [1]");
+  ASSERT_EQ(answer->citations.size(), 1u);
+  EXPECT_EQ(answer->citations[0].number, 1u);
+  EXPECT_EQ(answer->citations[0].rank, 2u);
+  EXPECT_EQ(answer->citations[0].passage.chunk_id, 11);
   EXPECT_EQ(answer->model, "extractive (cross-encoder fake/ce)");
 }
 
@@ -246,7 +253,10 @@ TEST(AnswerJsonTest, CarriesTextCitationsWithSourcesAndOnlyTheScoresThatWereSet)
   answer.notes = {"a note"};
   Citation citation;
   citation.number = 1;
+  citation.rank = 2;
   citation.passage = SamplePassages()[1];
+  citation.passage.line = 12;
+  citation.passage.line_end = 14;
   citation.passage.scores.bm25 = 7.5;
   citation.passage.scores.bm25_rank = 2;
   citation.passage.scores.rerank = 0.875;
@@ -258,6 +268,9 @@ TEST(AnswerJsonTest, CarriesTextCitationsWithSourcesAndOnlyTheScoresThatWereSet)
   ASSERT_EQ(json["citations"].size(), 1u);
   const nlohmann::json& cited = json["citations"][0];
   EXPECT_EQ(cited["number"], 1);
+  EXPECT_EQ(cited["rank"], 2);
+  EXPECT_EQ(cited["line"], 12);
+  EXPECT_EQ(cited["line_end"], 14);
   EXPECT_EQ(cited["source_path"], "papers/heat.pdf");
   EXPECT_EQ(cited["page"], 7);
   EXPECT_EQ(cited["begin"], 1200);

@@ -109,16 +109,22 @@ TEST(ExtractiveAnswerTest, PicksTheBestSentencesAndListsThemInDocumentOrder) {
   EXPECT_TRUE(answer->extractive);
   EXPECT_EQ(answer->model, "extractive (keyword)");
   EXPECT_EQ(scorer.calls, 1);
-  // b.md's best passage is ranked first, so b.md comes first; inside it, byte order.
+  // b.md's best passage is ranked first, so b.md comes first; inside it, byte order. Citations
+  // are numbered in the order the answer uses them; each keeps its passage's rank.
   EXPECT_EQ(answer->text,
             std::string(kExtractivePrefix) +
-                "First KEY KEY KEY fact. [3] Second KEY KEY fact. [1] A KEY sentence from a. [2]");
+                "First KEY KEY KEY fact. [1] Second KEY KEY fact. [2] A KEY sentence from a. [3]");
   ASSERT_EQ(answer->citations.size(), 3u);
   EXPECT_EQ(answer->citations[0].number, 1u);
+  EXPECT_EQ(answer->citations[0].rank, 3u);
   EXPECT_EQ(answer->citations[0].passage.source_path, "b.md");
+  EXPECT_EQ(answer->citations[0].passage.begin, 100u);
   EXPECT_EQ(answer->citations[1].number, 2u);
+  EXPECT_EQ(answer->citations[1].rank, 1u);
+  EXPECT_EQ(answer->citations[1].passage.begin, 500u);
   EXPECT_EQ(answer->citations[2].number, 3u);
-  EXPECT_EQ(answer->citations[2].passage.begin, 100u);
+  EXPECT_EQ(answer->citations[2].rank, 2u);
+  EXPECT_EQ(answer->citations[2].passage.source_path, "a.md");
   EXPECT_EQ(answer->passages_in_context, 3u);
 }
 
@@ -145,6 +151,25 @@ TEST(ExtractiveAnswerTest, IrrelevantSentencesAreLeftOutAndRunsFromOnePassageCit
   ASSERT_TRUE(answer.ok());
   EXPECT_EQ(answer->text, std::string(kExtractivePrefix) + "KEY one. KEY two. [1]");
   ASSERT_EQ(answer->citations.size(), 1u);
+}
+
+TEST(ExtractiveAnswerTest, CitationNumbersHaveNoGapsAndKeepThePassageRanks) {
+  // The answer uses passages 1 and 3 (ranks): it cites them as [1] and [2].
+  std::vector<Passage> passages = {MakePassage("a.md", 0, "KEY KEY fact from a."),
+                                   MakePassage("b.md", 0, "Nothing here."),
+                                   MakePassage("c.md", 0, "KEY fact from c.")};
+  KeywordScorer scorer;
+  Result<Answer> answer = ExtractiveAnswer("q", passages, {3, 5}, scorer);
+  ASSERT_TRUE(answer.ok());
+  EXPECT_EQ(answer->text,
+            std::string(kExtractivePrefix) + "KEY KEY fact from a. [1] KEY fact from c. [2]");
+  ASSERT_EQ(answer->citations.size(), 2u);
+  EXPECT_EQ(answer->citations[0].number, 1u);
+  EXPECT_EQ(answer->citations[0].rank, 1u);
+  EXPECT_EQ(answer->citations[0].passage.source_path, "a.md");
+  EXPECT_EQ(answer->citations[1].number, 2u);
+  EXPECT_EQ(answer->citations[1].rank, 3u);
+  EXPECT_EQ(answer->citations[1].passage.source_path, "c.md");
 }
 
 TEST(ExtractiveAnswerTest, QuestionsHeadingsTablesAndBoilerplateAreNotAnswers) {

@@ -339,6 +339,14 @@ TEST_F(ServerTest, QueryAnswersWithCitationsAndStreams) {
   EXPECT_EQ(body["passages"].size(), 3u);
   ASSERT_FALSE(body["citations"].empty());
   EXPECT_TRUE(body["citations"][0].contains("path"));
+  for (const json& c : body["citations"]) {
+    // Each [n] maps to its passage through passage_number (and back through cited_as).
+    const auto n = c["passage_number"].get<std::size_t>();
+    ASSERT_GE(n, 1u);
+    ASSERT_LE(n, body["passages"].size());
+    EXPECT_EQ(body["passages"][n - 1]["chunk_id"], c["chunk_id"]);
+    EXPECT_EQ(body["passages"][n - 1]["cited_as"], c["number"]);
+  }
   EXPECT_TRUE(body["passages"][0]["scores"].contains("rerank"));
   EXPECT_FALSE(body["timings"].empty());
 

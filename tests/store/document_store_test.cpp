@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "store/fts_tokenizer.h"
+
 namespace sieve::store {
 namespace {
 
@@ -431,6 +433,70 @@ TEST_F(DocumentStoreTest, AnIndexFromBeforeTheSourcePathColumnIsMigrated) {
   Put(input);
   EXPECT_TRUE(store_->CheckIntegrity().ok());
   EXPECT_TRUE(SearchKeys("numbat").empty());
+}
+
+TEST_F(DocumentStoreTest, ChunksKeepTheirLinesAndOlderIndexesGainTheColumns) {
+  DocumentInput input = MakeDocument("/docs/a.txt", {"first chunk", "second chunk"});
+  input.chunks[0].line = 3;
+  input.chunks[0].line_end = 9;
+  input.chunks[1].line = 9;
+  input.chunks[1].line_end = 9;
+  Put(input);
+  auto ids = store_->ListChunkIds({});
+  ASSERT_TRUE(ids.ok());
+  auto chunks = store_->GetChunks(*ids);
+  ASSERT_TRUE(chunks.ok());
+  ASSERT_EQ(chunks->size(), 2u);
+  EXPECT_EQ((*chunks)[0].line, 3u);
+  EXPECT_EQ((*chunks)[0].line_end, 9u);
+  EXPECT_EQ((*chunks)[1].line, 9u);
+
+  // An index from before the line columns.
+  const fs::path index = store_->database_path().parent_path();
+  store_.reset();
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open((index / "sieve.db").c_str(), &db), SQLITE_OK);
+    ASSERT_TRUE(RegisterFtsExtensions(db).ok());  // the triggers name the FTS tokenizer
+    ASSERT_EQ(sqlite3_exec(db,
+                           "ALTER TABLE chunks DROP COLUMN line; "
+                           "ALTER TABLE chunks DROP COLUMN line_end;",
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK)
+        << sqlite3_errmsg(db);
+    sqlite3_close(db);
+  }
+  // A reader reads it as it is: no lines.
+  {
+    OpenOptions read_only;
+    read_only.read_only = true;
+    auto reader = DocumentStore::Open(index, read_only);
+    ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+    auto old = (*reader)->GetChunks(*ids);
+    ASSERT_TRUE(old.ok()) << old.status().ToString();
+    ASSERT_EQ(old->size(), 2u);
+    EXPECT_EQ((*old)[0].line, 0u);
+    EXPECT_EQ((*old)[0].line_end, 0u);
+    EXPECT_EQ((*old)[0].text, "first chunk");
+  }
+  // A writer adds the columns: old chunks have no line, new ones do.
+  auto reopened = DocumentStore::Open(index);
+  ASSERT_TRUE(reopened.ok()) << reopened.status().ToString();
+  store_ = std::move(*reopened);
+  EXPECT_TRUE(store_->CheckIntegrity().ok());
+  DocumentInput other = MakeDocument("/docs/b.txt", {"third chunk"});
+  other.chunks[0].line = 40;
+  other.chunks[0].line_end = 42;
+  Put(other);
+  auto all_ids = store_->ListChunkIds({});
+  ASSERT_TRUE(all_ids.ok());
+  auto all = store_->GetChunks(*all_ids);
+  ASSERT_TRUE(all.ok()) << all.status().ToString();
+  ASSERT_EQ(all->size(), 3u);
+  EXPECT_EQ((*all)[0].line, 0u);
+  EXPECT_EQ((*all)[2].line, 40u);
+  EXPECT_EQ((*all)[2].line_end, 42u);
+  EXPECT_THAT(SearchKeys("third"), ::testing::ElementsAre("/docs/b.txt"));
 }
 
 TEST_F(DocumentStoreTest, TermIdfComesFromTheIndex) {
