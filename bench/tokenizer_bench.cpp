@@ -61,6 +61,21 @@ void BM_SentencePieceCranfield(benchmark::State& state) {
 }
 BENCHMARK(BM_SentencePieceCranfield)->Unit(benchmark::kMillisecond);
 
+// Loading: parsing tokenizer.json and building the vocabulary and WordPiece tries (part of every
+// cold start of `sieve embed`).
+void BM_LoadWordPiece(benchmark::State& state) {
+  for (auto _ : state) {
+    auto tokenizer =
+        sieve::tokenizer::LoadTokenizer(SIEVE_SHARED_DIR "/data/tokenizers/bert-base-uncased");
+    if (!tokenizer.ok()) {
+      state.SkipWithError(tokenizer.status().ToString().c_str());
+      return;
+    }
+    benchmark::DoNotOptimize(tokenizer);
+  }
+}
+BENCHMARK(BM_LoadWordPiece)->Unit(benchmark::kMillisecond);
+
 }  // namespace
 
 BENCHMARK_MAIN();

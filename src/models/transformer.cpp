@@ -1,7 +1,11 @@
 #include "models/transformer.h"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <string>
 
 #include "models/safetensors.h"
@@ -189,7 +193,27 @@ Result<TransformerModel> TransformerModel::Build(const TransformerConfig& config
   if (precision == Precision::kInt8) {
     const nn::Int8Kernel kernel = nn::BestInt8Kernel();
     model.int8_layers_.reserve(c.num_layers);
-    for (const Layer& layer : model.layers_) {
+    // The float32 weights of a quantised matrix are not read again: a converted copy is freed,
+    // and pages of the file mapping are dropped from the process (MADV_DONTNEED on a read-only
+    // private file mapping: they stay in the page cache and would be read back if touched), so
+    // an int8 model does not hold both forms (peak RSS; issue 10).
+    const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+    auto release = [&model, page](const float*& weight, std::size_t count) {
+      for (std::vector<float>& buffer : model.owned_) {
+        if (!buffer.empty() && buffer.data() == weight) {
+          std::vector<float>().swap(buffer);
+          weight = nullptr;
+          return;
+        }
+      }
+      const auto first = reinterpret_cast<std::uintptr_t>(weight);
+      const std::uintptr_t begin = (first + page - 1) & ~(page - 1);
+      const std::uintptr_t end = (first + count * sizeof(float)) & ~(page - 1);
+      // Only whole pages of this tensor (its neighbours in the file may still be in use).
+      if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+      weight = nullptr;
+    };
+    for (Layer& layer : model.layers_) {
       model.int8_layers_.push_back(
           Int8Layer{nn::Int8Matrix::Quantize(layer.query_weight, h, h, kernel),
                     nn::Int8Matrix::Quantize(layer.key_weight, h, h, kernel),
@@ -197,6 +221,12 @@ Result<TransformerModel> TransformerModel::Build(const TransformerConfig& config
                     nn::Int8Matrix::Quantize(layer.attention_out_weight, h, h, kernel),
                     nn::Int8Matrix::Quantize(layer.intermediate_weight, inter, h, kernel),
                     nn::Int8Matrix::Quantize(layer.output_weight, h, inter, kernel)});
+      release(layer.query_weight, h * h);
+      release(layer.key_weight, h * h);
+      release(layer.value_weight, h * h);
+      release(layer.attention_out_weight, h * h);
+      release(layer.intermediate_weight, inter * h);
+      release(layer.output_weight, h * inter);
     }
   }
   nn::UseSingleThreadedGemm();

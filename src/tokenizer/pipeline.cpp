@@ -225,10 +225,30 @@ void AddedTokenMatcher::Split(const std::vector<char32_t>& text, Span span,
 
 // ---- Vocabulary and WordPiece ----------------------------------------------------------------
 
+void TokenVocab::Reserve(std::size_t tokens) {
+  ids_.reserve(tokens);
+  tokens_by_id_.reserve(tokens);
+  has_token_.reserve(tokens);
+}
+
 void TokenVocab::Insert(std::string token, std::int32_t id) {
   max_token_bytes_ = std::max(max_token_bytes_, token.size());
   max_id_ = std::max(max_id_, id);
-  tokens_by_id_.emplace(id, token);
+  // Ids up to a few times the vocabulary's size go in the vector; a stray huge id (a hostile
+  // file) must not allocate gigabytes.
+  const auto index = static_cast<std::size_t>(id);
+  if (id >= 0 && index < 4 * (ids_.size() + 1) + 1024) {
+    if (index >= tokens_by_id_.size()) {
+      tokens_by_id_.resize(index + 1);
+      has_token_.resize(index + 1, false);
+    }
+    if (!has_token_[index]) {
+      tokens_by_id_[index] = token;
+      has_token_[index] = true;
+    }
+  } else {
+    sparse_tokens_by_id_.emplace(id, token);
+  }
   ids_.insert_or_assign(std::move(token), id);
 }
 
@@ -239,47 +259,47 @@ std::optional<std::int32_t> TokenVocab::Find(std::string_view token) const {
 }
 
 std::string TokenVocab::IdToToken(std::int32_t id) const {
-  auto it = tokens_by_id_.find(id);
-  return it == tokens_by_id_.end() ? std::string() : it->second;
+  const auto index = static_cast<std::size_t>(id);
+  if (id >= 0 && index < tokens_by_id_.size() && has_token_[index]) return tokens_by_id_[index];
+  auto it = sparse_tokens_by_id_.find(id);
+  return it == sparse_tokens_by_id_.end() ? std::string() : it->second;
 }
 
-void PrefixTrie::Insert(std::string_view token, std::int32_t id) {
-  std::uint32_t node = 0;
-  for (char c : token) {
-    const auto byte = static_cast<unsigned char>(c);
-    auto& children = building_[node].children;
-    auto it = std::lower_bound(children.begin(), children.end(), byte,
-                               [](const auto& edge, unsigned char b) { return edge.first < b; });
-    if (it != children.end() && it->first == byte) {
-      node = it->second;
-      continue;
-    }
-    const auto child = static_cast<std::uint32_t>(building_.size());
-    children.insert(it, {byte, child});
-    building_.emplace_back();  // after the last use of `children`: this may move the nodes
-    node = child;
-  }
-  building_[node].id = id;
-}
-
-void PrefixTrie::Freeze() {
+void PrefixTrie::Build(std::span<const Entry> entries) {
   node_ids_.clear();
   edge_begin_.clear();
   edge_bytes_.clear();
   edge_targets_.clear();
-  for (const BuildNode& node : building_) {
-    node_ids_.push_back(node.id);
+  // Breadth first: node k covers the entries [lo, hi) that share their first `depth` bytes, so
+  // nodes are numbered in the order their edges are written.
+  struct Range {
+    std::size_t lo, hi, depth;
+  };
+  std::vector<Range> nodes;
+  nodes.reserve(entries.size() + 1);
+  nodes.push_back({0, entries.size(), 0});
+  for (std::size_t k = 0; k < nodes.size(); ++k) {
+    auto [lo, hi, depth] = nodes[k];
+    std::int32_t id = -1;
+    // Sorted: the token that ends here (if any) comes first in its range.
+    while (lo < hi && entries[lo].token.size() == depth) id = entries[lo++].id;
+    node_ids_.push_back(id);
     edge_begin_.push_back(static_cast<std::uint32_t>(edge_bytes_.size()));
-    for (const auto& [byte, child] : node.children) {
+    while (lo < hi) {
+      const auto byte = static_cast<unsigned char>(entries[lo].token[depth]);
+      std::size_t end = lo + 1;
+      while (end < hi && static_cast<unsigned char>(entries[end].token[depth]) == byte) ++end;
       edge_bytes_.push_back(byte);
-      edge_targets_.push_back(child);
+      edge_targets_.push_back(static_cast<std::uint32_t>(nodes.size()));
+      nodes.push_back({lo, end, depth + 1});
+      lo = end;
     }
   }
   edge_begin_.push_back(static_cast<std::uint32_t>(edge_bytes_.size()));
   root_children_.assign(256, 0);
-  for (const auto& [byte, child] : building_[0].children) root_children_[byte] = child;
-  building_.clear();
-  building_.shrink_to_fit();
+  for (std::uint32_t e = edge_begin_[0]; e < edge_begin_[1]; ++e) {
+    root_children_[edge_bytes_[e]] = edge_targets_[e];
+  }
 }
 
 std::uint32_t PrefixTrie::Child(std::uint32_t node, unsigned char byte) const {
@@ -312,15 +332,25 @@ WordPieceModel::WordPieceModel(TokenVocab vocab, std::int32_t unk_id, std::strin
       unk_id_(unk_id),
       prefix_(std::move(continuing_prefix)),
       max_chars_(max_input_chars_per_word) {
-  vocab_.ForEach([this](const std::string& token, std::int32_t id) {
-    word_starts_.Insert(token, id);
-    if (!prefix_.empty() && token.size() > prefix_.size() &&
-        token.compare(0, prefix_.size(), prefix_) == 0) {
-      continuations_.Insert(std::string_view(token).substr(prefix_.size()), id);
-    }
+  std::vector<PrefixTrie::Entry> entries;
+  entries.reserve(vocab_.size());
+  vocab_.ForEach([&](const std::string& token, std::int32_t id) {
+    entries.push_back({token, id});
   });
-  word_starts_.Freeze();
-  continuations_.Freeze();
+  std::sort(
+      entries.begin(), entries.end(),
+      [](const PrefixTrie::Entry& a, const PrefixTrie::Entry& b) { return a.token < b.token; });
+  word_starts_.Build(entries);
+  // Tokens that start with the prefix are one run of the sorted list, still sorted without it.
+  std::vector<PrefixTrie::Entry> continuations;
+  if (!prefix_.empty()) {
+    for (const PrefixTrie::Entry& entry : entries) {
+      if (entry.token.size() > prefix_.size() && entry.token.starts_with(prefix_)) {
+        continuations.push_back({entry.token.substr(prefix_.size()), entry.id});
+      }
+    }
+  }
+  continuations_.Build(continuations);
 }
 
 void WordPieceModel::EncodeWord(const char32_t* begin, const char32_t* end,

@@ -14,6 +14,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -135,6 +136,9 @@ class WordModel {
 // A vocabulary keyed by token text, looked up by string_view without copies.
 class TokenVocab {
  public:
+  // Room for `tokens` entries without rehashing (a hint).
+  void Reserve(std::size_t tokens);
+  // A token given twice keeps the last id; an id given twice keeps its first token.
   void Insert(std::string token, std::int32_t id);
   std::optional<std::int32_t> Find(std::string_view token) const;
   std::string IdToToken(std::int32_t id) const;
@@ -152,7 +156,10 @@ class TokenVocab {
     std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
   std::unordered_map<std::string, std::int32_t, Hash, std::equal_to<>> ids_;
-  std::unordered_map<std::int32_t, std::string> tokens_by_id_;  // first token of each id
+  // First token of each id: dense ids (the usual case) in a vector, any far-out id in a map.
+  std::vector<std::string> tokens_by_id_;
+  std::vector<bool> has_token_;
+  std::unordered_map<std::int32_t, std::string> sparse_tokens_by_id_;
   std::size_t max_token_bytes_ = 0;
   std::int32_t max_id_ = -1;
 };
@@ -161,9 +168,13 @@ class TokenVocab {
 // (what WordPiece's "try the longest substring first" loop finds, without a lookup per length).
 class PrefixTrie {
  public:
-  void Insert(std::string_view token, std::int32_t id);
-  // Packs the trie into flat arrays for lookups; call once after the last Insert.
-  void Freeze();
+  struct Entry {
+    std::string_view token;
+    std::int32_t id = -1;
+  };
+  // Builds the trie from `entries` sorted by token bytes (std::string_view's order); a token
+  // given twice keeps the id of its last entry. Replaces any earlier contents.
+  void Build(std::span<const Entry> entries);
   struct Match {
     std::size_t bytes = 0;  // 0: no token is a prefix
     std::int32_t id = -1;
@@ -172,14 +183,9 @@ class PrefixTrie {
   Match LongestPrefix(std::string_view text) const;
 
  private:
-  struct BuildNode {
-    std::int32_t id = -1;
-    std::vector<std::pair<unsigned char, std::uint32_t>> children;  // sorted by byte
-  };
   std::uint32_t Child(std::uint32_t node, unsigned char byte) const;
 
-  std::vector<BuildNode> building_{BuildNode{}};  // building_[0] is the root; empty once frozen
-  // Frozen form: node k's edges are edge_bytes_/edge_targets_[edge_begin_[k], edge_begin_[k+1]).
+  // Node k's edges are edge_bytes_/edge_targets_[edge_begin_[k], edge_begin_[k+1]), by byte.
   std::vector<std::int32_t> node_ids_;
   std::vector<std::uint32_t> edge_begin_;
   std::vector<unsigned char> edge_bytes_;

@@ -356,7 +356,12 @@ Result<std::vector<AddedToken>> ParseAddedTokens(const Reader& r, const json& do
   return tokens;
 }
 
-Result<std::unique_ptr<WordModel>> ParseModel(const Reader& r, const json& doc) {
+// The entries of model.vocab, taken out of the document while it is parsed (a std::map of 30k
+// nodes would cost more than the rest of the load); values are kept as parsed.
+using VocabEntries = std::vector<std::pair<std::string, json>>;
+
+Result<std::unique_ptr<WordModel>> ParseModel(const Reader& r, const json& doc,
+                                              const VocabEntries& captured) {
   auto model = doc.find("model");
   if (model == doc.end() || model->is_null()) return r.Invalid("model is missing");
   if (!model->is_object()) {
@@ -376,12 +381,25 @@ Result<std::unique_ptr<WordModel>> ParseModel(const Reader& r, const json& doc) 
     return r.Invalid(std::string("model.vocab must be an object of token -> id, not ") +
                      TypeName(*vocab_node));
   }
-  if (vocab_node->empty()) return r.Invalid("model.vocab is empty");
+  if (vocab_node->empty() && captured.empty()) return r.Invalid("model.vocab is empty");
   TokenVocab vocab;
-  for (const auto& [token, id] : vocab_node->items()) {
+  vocab.Reserve(vocab_node->size() + captured.size());
+  auto insert = [&](const std::string& token, const json& id) -> Status {
+    // The common case without building the error's text (30k entries).
+    if (id.is_number_unsigned() &&
+        id.get<std::uint64_t>() <=
+            static_cast<std::uint64_t>(std::numeric_limits<std::int32_t>::max())) {
+      vocab.Insert(token, static_cast<std::int32_t>(id.get<std::uint64_t>()));
+      return Status::Ok();
+    }
     SIEVE_ASSIGN_OR_RETURN(std::int32_t value, r.Id(id, "model.vocab[\"" + token + "\"]"));
     vocab.Insert(token, value);
-  }
+    return Status::Ok();
+  };
+  // Captured entries in document order (a repeated token keeps its last id, as the DOM would),
+  // then any left in the document (none when the parse captured them).
+  for (const auto& [token, id] : captured) SIEVE_RETURN_IF_ERROR(insert(token, id));
+  for (const auto& [token, id] : vocab_node->items()) SIEVE_RETURN_IF_ERROR(insert(token, id));
   const std::string default_unk = "[UNK]";
   const std::string default_prefix = "##";
   SIEVE_ASSIGN_OR_RETURN(std::string unk, r.String(*model, "unk_token", "model", &default_unk));
@@ -395,12 +413,13 @@ Result<std::unique_ptr<WordModel>> ParseModel(const Reader& r, const json& doc) 
       std::move(vocab), *unk_id, std::move(prefix), static_cast<std::size_t>(max_chars)));
 }
 
-Result<std::unique_ptr<PipelineTokenizer>> Build(const Reader& r, const json& doc) {
+Result<std::unique_ptr<PipelineTokenizer>> Build(const Reader& r, const json& doc,
+                                                 const VocabEntries& captured) {
   if (!doc.is_object()) {
     return r.Invalid(std::string("top level must be a JSON object, not ") + TypeName(doc));
   }
   PipelineParts parts;
-  SIEVE_ASSIGN_OR_RETURN(parts.model, ParseModel(r, doc));
+  SIEVE_ASSIGN_OR_RETURN(parts.model, ParseModel(r, doc, captured));
   SIEVE_ASSIGN_OR_RETURN(parts.added_tokens, ParseAddedTokens(r, doc));
   if (auto it = doc.find("normalizer"); it != doc.end()) {
     SIEVE_RETURN_IF_ERROR(ParseNormalizer(r, *it, "normalizer", parts.normalizer, 0));
@@ -431,8 +450,48 @@ Result<std::unique_ptr<PipelineTokenizer>> ParseTokenizerJsonText(std::string_vi
     return reader.Invalid("JSON nested deeper than " + std::to_string(kMaxNesting) + " levels");
   }
   try {
-    const json doc = json::parse(json_text.begin(), json_text.end());
-    return Build(reader, doc);
+    // Depths as nlohmann's callback gives them: top-level keys 1, model's keys 2, the entries
+    // of model.vocab 3. Its primitive values are captured and dropped from the document.
+    VocabEntries captured;
+    std::string keys[4];
+    bool in_vocab = false;
+    auto callback = [&](int depth, json::parse_event_t event, json& parsed) -> bool {
+      switch (event) {
+        case json::parse_event_t::key:
+          if (depth >= 1 && depth <= 3) keys[depth] = parsed.get<std::string>();
+          // Dropping the key keeps the entry out of the document's map (its value is then
+          // handed to the callback below and not stored).
+          return !(in_vocab && depth == 3);
+        case json::parse_event_t::object_start:
+        case json::parse_event_t::array_start:
+          if (in_vocab && depth == 3) {
+            // Not an id: kept as an empty container of its kind, so ParseModel names the type.
+            captured.emplace_back(std::move(keys[3]), event == json::parse_event_t::object_start
+                                                          ? json::object()
+                                                          : json::array());
+            return false;
+          }
+          if (event == json::parse_event_t::object_start && depth == 2 && keys[1] == "model" &&
+              keys[2] == "vocab") {
+            in_vocab = true;
+            captured.clear();  // a repeated "vocab" key: the last one counts, as in the DOM
+          }
+          return true;
+        case json::parse_event_t::object_end:
+          if (depth == 2) in_vocab = false;
+          return true;
+        case json::parse_event_t::value:
+          if (in_vocab && depth == 3) {
+            captured.emplace_back(std::move(keys[3]), std::move(parsed));
+            return false;
+          }
+          return true;
+        default:
+          return true;
+      }
+    };
+    const json doc = json::parse(json_text.begin(), json_text.end(), callback);
+    return Build(reader, doc, captured);
   } catch (const json::parse_error& e) {
     return reader.Invalid(std::string("not valid JSON: ") + e.what());
   } catch (const json::exception& e) {
