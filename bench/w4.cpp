@@ -4,6 +4,7 @@
 //   build/bench/w4 --index DIR --embed-model EMB --rerank-model RR --corpus corpus.jsonl
 //                  --queries queries.jsonl [--chunks 100000] [--asks 50] [--warmup 3]
 //                  [--k 50] [--top-n 5] [--rerank-depth 50] [--threads 2] [--json OUT]
+//                  [--exact]
 //
 // Building the index (once; reused while DIR/w4-built exists):
 // - 100k synthetic BEIR records, each of random Cranfield sentences up to about 110 words
@@ -32,6 +33,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <limits>
 #include <map>
 #include <random>
 #include <string>
@@ -54,6 +56,7 @@ struct Args {
   fs::path index, embed_model, rerank_model, corpus, queries, json_out;
   std::size_t chunks = 100000, asks = 50, warmup = 3, k = 50, top_n = 5, rerank_depth = 50;
   std::size_t threads = 2;
+  bool exact = false;  // flat (exact) vector search at any size instead of HNSW
 };
 
 int Fail(const std::string& what) {
@@ -102,6 +105,7 @@ sieve::config::Config MakeConfig(const Args& args) {
   config.engine.sessions = 1;
   config.retrieval.k = args.k;
   config.retrieval.top_n = args.top_n;
+  if (args.exact) config.index.exact_search_below = std::numeric_limits<std::size_t>::max();
   return config;
 }
 
@@ -152,6 +156,7 @@ int Build(const Args& args) {
   if (!ids.ok()) return Fail(ids.status().ToString());
   sieve::store::VectorStoreOptions open;
   open.binding = (*docs)->Binding();
+  if (args.exact) open.faiss.exact_threshold = std::numeric_limits<std::size_t>::max();
   auto vectors = sieve::store::OpenVectorStore(sieve::store::FaissUri(args.index), open);
   if (!vectors.ok()) return Fail(vectors.status().ToString());
   if (auto bound = (*vectors)->BindModel(identity); !bound.ok()) return Fail(bound.ToString());
@@ -190,9 +195,14 @@ double Percentile(std::vector<double> values, double p) {
 
 int main(int argc, char** argv) {
   Args args;
-  for (int i = 1; i + 1 < argc; i += 2) {
+  for (int i = 1; i < argc; i += 2) {
     const std::string flag = argv[i];
-    const std::string value = argv[i + 1];
+    if (flag == "--exact") {
+      args.exact = true;
+      --i;
+      continue;
+    }
+    const std::string value = i + 1 < argc ? argv[i + 1] : "";
     if (flag == "--index") args.index = value;
     if (flag == "--embed-model") args.embed_model = value;
     if (flag == "--rerank-model") args.rerank_model = value;
