@@ -475,13 +475,22 @@ struct Engine::Impl {
   Result<std::shared_ptr<store::VectorStore>> Vectors() {
     std::lock_guard<std::mutex> lock(state_mutex);
     if (vectors) return vectors;
+    // Opening the index: what a killed save left is removed when no writer is at work (the lock
+    // is taken only if free, and let go at once).
+    if (auto idle = store::IndexWriteLock::TryAcquireIfIdle(settings.index_dir)) {
+      store::RemoveStaleTemporaries(settings.vector_store_uri, *idle);
+    }
     SIEVE_ASSIGN_OR_RETURN(vectors, OpenVectors());
     return vectors;
   }
 
-  // Takes the index folder's writer lock (other processes); callers hold the write mutex.
+  // Takes the index folder's writer lock (other processes); callers hold the write mutex. Then
+  // removes the temporary files of a killed save: with the lock held none is being written.
   Result<store::IndexWriteLock> LockForWriting() {
-    return store::IndexWriteLock::Acquire(settings.index_dir, options.write_lock_wait);
+    SIEVE_ASSIGN_OR_RETURN(
+        auto lock, store::IndexWriteLock::Acquire(settings.index_dir, options.write_lock_wait));
+    store::RemoveStaleTemporaries(settings.vector_store_uri, lock);
+    return lock;
   }
 
   // The bi-encoder: the one configured, else the one that made the index's vectors, else the

@@ -35,6 +35,7 @@
 #include "engine/json.h"
 #include "server/metrics.h"
 #include "server/queues.h"
+#include "server/requests.h"
 #include "server/site.h"
 #include "trace/trace.h"
 
@@ -141,94 +142,16 @@ void WriteJson(httplib::Response& res, const json& body, int status = 200) {
   res.set_content(engine::Dump(body), "application/json");
 }
 
-// ---- request parsing ----
+// ---- request parsing (server/requests.h) ----
 
-json ParseBody(const httplib::Request& req) {
-  if (req.body.empty()) Fail(BadRequest("the request body is empty (expected a JSON object)"));
-  json body = json::parse(req.body, nullptr, /*allow_exceptions=*/false);
-  if (body.is_discarded()) Fail(BadRequest("the request body is not valid JSON", "invalid_json"));
-  if (!body.is_object()) Fail(BadRequest("the request body must be a JSON object"));
-  return body;
-}
-
-std::string TypeName(const json& value) {
-  return value.is_null() ? "null" : value.type_name();
-}
-
-std::optional<std::string> OptString(const json& body, const char* key) {
-  auto it = body.find(key);
-  if (it == body.end() || it->is_null()) return std::nullopt;
-  if (!it->is_string())
-    Fail(BadRequest(std::string("\"") + key + "\" must be a string, not " + TypeName(*it),
-                    "invalid_type"));
-  return it->get<std::string>();
-}
-
-std::optional<bool> OptBool(const json& body, const char* key) {
-  auto it = body.find(key);
-  if (it == body.end() || it->is_null()) return std::nullopt;
-  if (!it->is_boolean())
-    Fail(BadRequest(std::string("\"") + key + "\" must be a boolean, not " + TypeName(*it),
-                    "invalid_type"));
-  return it->get<bool>();
-}
-
-std::optional<std::size_t> OptCount(const json& body, const char* key, std::size_t min,
-                                    std::size_t max) {
-  auto it = body.find(key);
-  if (it == body.end() || it->is_null()) return std::nullopt;
-  if (!it->is_number_integer()) {
-    Fail(BadRequest(std::string("\"") + key + "\" must be an integer, not " + TypeName(*it),
-                    "invalid_type"));
+// The parsed body, or the handler answers the parser's refusal.
+template <typename T>
+T Take(Parsed<T> parsed) {
+  if (auto* e = std::get_if<RequestError>(&parsed)) {
+    Fail(HttpError{e->status, "invalid_request_error", std::move(e->code), std::move(e->message),
+                   0});
   }
-  const auto value = it->get<std::int64_t>();
-  if (value < static_cast<std::int64_t>(min) || value > static_cast<std::int64_t>(max)) {
-    Fail(BadRequest(std::string("\"") + key + "\" must be between " + std::to_string(min) +
-                        " and " + std::to_string(max),
-                    "invalid_value"));
-  }
-  return static_cast<std::size_t>(value);
-}
-
-std::vector<std::string> StringList(const json& value, const char* key) {
-  std::vector<std::string> out;
-  if (value.is_string()) {
-    out.push_back(value.get<std::string>());
-    return out;
-  }
-  if (!value.is_array()) {
-    Fail(BadRequest(std::string("\"") + key + "\" must be a string or an array of strings",
-                    "invalid_type"));
-  }
-  for (const auto& item : value) {
-    if (!item.is_string()) {
-      if (item.is_number_integer() || item.is_array()) {
-        Fail(BadRequest(std::string("\"") + key +
-                            "\": token ids are not accepted; send the text (for LangChain's "
-                            "OpenAIEmbeddings set check_embedding_ctx_length=False)",
-                        "invalid_type"));
-      }
-      Fail(BadRequest(std::string("\"") + key + "\" must hold strings, not " + TypeName(item),
-                      "invalid_type"));
-    }
-    out.push_back(item.get<std::string>());
-  }
-  return out;
-}
-
-Filter ParseFilter(const json& body) {
-  Filter filter;
-  auto it = body.find("filter");
-  if (it == body.end() || it->is_null()) return filter;
-  if (!it->is_object()) Fail(BadRequest("\"filter\" must be an object", "invalid_type"));
-  if (auto p = OptString(*it, "path_prefix")) filter.path_prefix = *p;
-  if (auto t = it->find("types"); t != it->end() && !t->is_null()) {
-    filter.types = StringList(*t, "filter.types");
-  }
-  if (auto t = it->find("tags"); t != it->end() && !t->is_null()) {
-    filter.tags = StringList(*t, "filter.tags");
-  }
-  return filter;
+  return std::move(std::get<T>(parsed));
 }
 
 // ---- small helpers ----
@@ -264,24 +187,6 @@ std::int64_t UnixNow() {
   return std::chrono::duration_cast<std::chrono::seconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-// A file name safe to create inside the upload folder: the last path component, with anything
-// but letters, digits, '.', '-' and '_' replaced by '_', no leading dots, at most 120 bytes.
-// Empty when nothing usable is left.
-std::string SafeFileName(std::string_view name) {
-  const auto slash = name.find_last_of("/\\");
-  if (slash != std::string_view::npos) name = name.substr(slash + 1);
-  std::string out;
-  for (char c : name) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '.' || c == '-' || c == '_';
-    out += ok ? c : '_';
-  }
-  while (!out.empty() && out.front() == '.') out.erase(out.begin());
-  if (out.size() > 120) out = out.substr(out.size() - 120);
-  if (out.empty() || out.find_first_not_of("._-") == std::string::npos) return "";
-  return out;
 }
 
 json DocumentJson(const DocumentSummary& d) {
@@ -385,9 +290,10 @@ struct Server::Impl {
   EmbedResponse EmbedTexts(const std::vector<std::string>& texts, bool is_query, bool truncate,
                            int too_long_status, RequestContext& ctx);
   RerankResponse RerankTexts(const RerankRequest& request, RequestContext& ctx);
-  void CheckModel(const std::optional<std::string>& model, const std::set<std::string>& names,
-                  const char* what) const;
-  std::vector<std::string> Inputs(const json& value, const char* key) const;
+  // What the request parsers check bodies against.
+  RequestLimits Limits() const {
+    return {options.max_inputs, &embed_names, &rerank_names, embed_dimension};
+  }
 };
 
 bool Server::Impl::Authorized(const httplib::Request& req, Access access) const {
@@ -476,35 +382,6 @@ void Server::Impl::Route(const char* method, const std::string& pattern, const s
   }
 }
 
-void Server::Impl::CheckModel(const std::optional<std::string>& model,
-                              const std::set<std::string>& names, const char* what) const {
-  if (!model || model->empty() || names.count(*model) > 0) return;
-  std::string known;
-  for (const auto& n : names) known += (known.empty() ? "" : ", ") + n;
-  Fail(HttpError{
-      404, "invalid_request_error", "model_not_found",
-      "unknown " + std::string(what) + " model \"" + *model + "\" (this server has: " + known + ")",
-      0});
-}
-
-std::vector<std::string> Server::Impl::Inputs(const json& value, const char* key) const {
-  std::vector<std::string> texts = StringList(value, key);
-  if (texts.empty()) Fail(BadRequest(std::string("\"") + key + "\" is empty", "empty_input"));
-  if (texts.size() > options.max_inputs) {
-    Fail(HttpError{413, "invalid_request_error", "too_many_inputs",
-                   std::string("\"") + key + "\" has " + std::to_string(texts.size()) +
-                       " items; at most " + std::to_string(options.max_inputs) + " per request",
-                   0});
-  }
-  for (std::size_t i = 0; i < texts.size(); ++i) {
-    if (texts[i].find_first_not_of(" \t\r\n") == std::string::npos) {
-      Fail(BadRequest(std::string("\"") + key + "\"[" + std::to_string(i) + "] is empty",
-                      "empty_input"));
-    }
-  }
-  return texts;
-}
-
 EmbedResponse Server::Impl::EmbedTexts(const std::vector<std::string>& texts, bool is_query,
                                        bool truncate, int too_long_status, RequestContext& ctx) {
   TokenizeResponse tokens = Unwrap(engine.Tokenize({.texts = texts}, ctx));
@@ -544,23 +421,9 @@ RerankResponse Server::Impl::RerankTexts(const RerankRequest& request, RequestCo
 // POST /v1/embeddings (OpenAI).
 void Server::Impl::Embeddings(const httplib::Request& req, httplib::Response& res,
                               RequestContext& ctx) {
-  const json body = ParseBody(req);
-  CheckModel(OptString(body, "model"), embed_names, "embedding");
-  auto input = body.find("input");
-  if (input == body.end() || input->is_null()) Fail(BadRequest("\"input\" is required"));
-  const std::vector<std::string> texts = Inputs(*input, "input");
-  const std::string format = OptString(body, "encoding_format").value_or("float");
-  if (format != "float" && format != "base64") {
-    Fail(BadRequest("\"encoding_format\" must be \"float\" or \"base64\"", "invalid_value"));
-  }
-  const auto dimensions = OptCount(body, "dimensions", 1, 1u << 20);
-  if (dimensions && embed_dimension > 0 && *dimensions > embed_dimension) {
-    Fail(BadRequest("\"dimensions\" is " + std::to_string(*dimensions) + "; the model gives " +
-                        std::to_string(embed_dimension),
-                    "invalid_value"));
-  }
-  const std::string input_type = OptString(body, "input_type").value_or("document");
-  EmbedResponse out = EmbedTexts(texts, input_type == "query", false, 400, ctx);
+  const EmbeddingsBody body = Take(ParseEmbeddingsBody(req.body, Limits()));
+  const auto& dimensions = body.dimensions;
+  EmbedResponse out = EmbedTexts(body.texts, body.is_query, false, 400, ctx);
   json data = json::array();
   for (std::size_t i = 0; i < out.vectors.size(); ++i) {
     std::vector<float> v = std::move(out.vectors[i]);
@@ -575,7 +438,7 @@ void Server::Impl::Embeddings(const httplib::Request& req, httplib::Response& re
       }
     }
     json item = {{"object", "embedding"}, {"index", i}};
-    if (format == "base64") {
+    if (body.base64) {
       // Little-endian float32, as OpenAI sends it.
       std::string bytes(v.size() * sizeof(float), '\0');
       for (std::size_t j = 0; j < v.size(); ++j) {
@@ -598,15 +461,9 @@ void Server::Impl::Embeddings(const httplib::Request& req, httplib::Response& re
 // POST /embed (TEI): [[floats], ...].
 void Server::Impl::TeiEmbed(const httplib::Request& req, httplib::Response& res,
                             RequestContext& ctx) {
-  const json body = ParseBody(req);
-  auto input = body.find("inputs");
-  if (input == body.end() || input->is_null()) Fail(BadRequest("\"inputs\" is required"));
-  const std::vector<std::string> texts = Inputs(*input, "inputs");
-  const bool truncate = OptBool(body, "truncate").value_or(false);
-  const std::string prompt = OptString(body, "prompt_name").value_or("");
-  EmbedResponse out = EmbedTexts(texts, prompt == "query", truncate, 413, ctx);
-  const bool normalize = OptBool(body, "normalize").value_or(true);
-  if (!normalize && !out.normalized) {
+  const TeiEmbedBody body = Take(ParseTeiEmbedBody(req.body, Limits()));
+  EmbedResponse out = EmbedTexts(body.texts, body.is_query, body.truncate, 413, ctx);
+  if (!body.normalize && !out.normalized) {
     // The model's vectors are what they are; nothing to undo.
   }
   WriteJson(res, json(out.vectors));
@@ -615,41 +472,13 @@ void Server::Impl::TeiEmbed(const httplib::Request& req, httplib::Response& res,
 // POST /v1/rerank and /rerank: Cohere/Jina shape with "documents", TEI shape with "texts".
 void Server::Impl::Rerank(const httplib::Request& req, httplib::Response& res,
                           RequestContext& ctx) {
-  const json body = ParseBody(req);
-  CheckModel(OptString(body, "model"), rerank_names, "rerank");
-  const std::optional<std::string> query = OptString(body, "query");
-  if (!query) Fail(BadRequest("\"query\" is required"));
-  if (query->find_first_not_of(" \t\r\n") == std::string::npos) {
-    Fail(BadRequest("\"query\" is empty", "empty_input"));
-  }
-  const bool tei = body.contains("texts") && !body.contains("documents");
-  RerankRequest request;
-  request.query = *query;
-  if (tei) {
-    request.documents = Inputs(body["texts"], "texts");
-  } else {
-    auto docs = body.find("documents");
-    if (docs == body.end() || docs->is_null()) {
-      Fail(BadRequest("\"documents\" (or TEI's \"texts\") is required"));
-    }
-    if (!docs->is_array()) Fail(BadRequest("\"documents\" must be an array", "invalid_type"));
-    json texts = json::array();
-    for (const auto& d : *docs) {
-      // Cohere and Jina accept {"text": ...} objects as well as strings.
-      if (d.is_object() && d.contains("text")) {
-        texts.push_back(d["text"]);
-      } else {
-        texts.push_back(d);
-      }
-    }
-    request.documents = Inputs(texts, "documents");
-  }
-  const auto top_n = OptCount(body, "top_n", 1, 1u << 20);
-  request.top_n = top_n.value_or(0);
+  const RerankBody body = Take(ParseRerankBody(req.body, Limits()));
+  const RerankRequest& request = body.request;
+  const bool tei = body.tei;
   RerankResponse out = RerankTexts(request, ctx);
   if (tei) {
-    const bool return_text = OptBool(body, "return_text").value_or(false);
-    const bool raw = OptBool(body, "raw_scores").value_or(false);
+    const bool return_text = body.return_text;
+    const bool raw = body.raw_scores;
     json results = json::array();
     for (const auto& r : out.results) {
       json item = {{"index", r.index}, {"score", raw ? r.logit : r.score}};
@@ -659,7 +488,7 @@ void Server::Impl::Rerank(const httplib::Request& req, httplib::Response& res,
     WriteJson(res, results);
     return;
   }
-  const bool return_documents = OptBool(body, "return_documents").value_or(true);
+  const bool return_documents = body.return_documents;
   json results = json::array();
   for (const auto& r : out.results) {
     json item = {{"index", r.index}, {"relevance_score", r.score}};
@@ -679,17 +508,10 @@ void Server::Impl::Rerank(const httplib::Request& req, httplib::Response& res,
 // POST /tokenize (TEI): [[{"id", "text", "special", "start", "stop"}, ...], ...].
 void Server::Impl::Tokenize(const httplib::Request& req, httplib::Response& res,
                             RequestContext& ctx) {
-  const json body = ParseBody(req);
-  auto input = body.find("inputs");
-  if (input == body.end() || input->is_null()) Fail(BadRequest("\"inputs\" is required"));
-  const std::vector<std::string> texts = StringList(*input, "inputs");
-  if (texts.empty()) Fail(BadRequest("\"inputs\" is empty", "empty_input"));
-  if (texts.size() > options.max_inputs) {
-    Fail(HttpError{413, "invalid_request_error", "too_many_inputs", "too many inputs", 0});
-  }
-  const bool special = OptBool(body, "add_special_tokens").value_or(true);
+  TokenizeBody body = Take(ParseTokenizeBody(req.body, Limits()));
+  const bool special = body.add_special_tokens;
   TokenizeResponse out =
-      Unwrap(engine.Tokenize({.texts = texts, .add_special_tokens = special}, ctx));
+      Unwrap(engine.Tokenize({.texts = std::move(body.texts), .add_special_tokens = special}, ctx));
   json all = json::array();
   for (const auto& t : out.texts) {
     json tokens = json::array();
@@ -724,88 +546,11 @@ void Server::Impl::Info(httplib::Response& res) {
 
 namespace {
 
-AskRequest ParseAsk(const json& body, const char* text_key) {
-  AskRequest ask;
-  std::optional<std::string> q = OptString(body, text_key);
-  if (!q) q = OptString(body, "question");
-  if (!q) Fail(BadRequest(std::string("\"") + text_key + "\" is required"));
-  if (q->find_first_not_of(" \t\r\n") == std::string::npos) {
-    Fail(BadRequest(std::string("\"") + text_key + "\" is empty", "empty_input"));
-  }
-  ask.query = *q;
-  if (auto mode = OptString(body, "mode")) {
-    auto parsed = ParseMode(*mode);
-    if (!parsed.ok()) Fail(BadRequest(parsed.status().message(), "invalid_value"));
-    ask.mode = *parsed;
-  }
-  ask.k = OptCount(body, "k", 1, 100000);
-  ask.top_n = OptCount(body, "top_n", 1, 1000);
-  ask.rerank = OptBool(body, "rerank");
-  ask.filter = ParseFilter(body);
-  return ask;
-}
-
 std::string SseEvent(const char* event, const json& data) {
   std::string out;
   if (event != nullptr) out += std::string("event: ") + event + "\n";
   out += "data: " + engine::Dump(data) + "\n\n";
   return out;
-}
-
-// The text of a chat message: its "content" string, or its text parts joined by newlines.
-std::string MessageText(const json& message) {
-  const auto content = message.find("content");
-  if (content != message.end() && content->is_string()) return content->get<std::string>();
-  if (content == message.end() || !content->is_array()) {
-    Fail(BadRequest("a message's \"content\" must be a string or an array of parts",
-                    "invalid_type"));
-  }
-  std::string text;
-  for (const auto& part : *content) {
-    if (part.is_object() && part.value("type", "") == "text" && part.contains("text") &&
-        part["text"].is_string()) {
-      text += (text.empty() ? "" : "\n") + part["text"].get<std::string>();
-    }
-  }
-  return text;
-}
-
-bool Blank(const std::string& text) {
-  return text.find_first_not_of(" \t\r\n") == std::string::npos;
-}
-
-// The question of a chat (the text of the last user message) and the user and assistant turns
-// before it, oldest first (system messages and empty turns left out), for condensing.
-std::pair<std::string, std::vector<ChatTurn>> ChatQuestion(const json& body) {
-  auto messages = body.find("messages");
-  if (messages == body.end() || !messages->is_array()) {
-    Fail(BadRequest("\"messages\" must be an array of {role, content}", "invalid_type"));
-  }
-  if (messages->empty()) Fail(BadRequest("\"messages\" is empty", "empty_input"));
-  std::size_t last_user = messages->size();
-  for (std::size_t i = 0; i < messages->size(); ++i) {
-    const json& m = (*messages)[i];
-    if (!m.is_object()) Fail(BadRequest("each message must be an object", "invalid_type"));
-    if (!m.contains("role") || !m["role"].is_string()) {
-      Fail(BadRequest("each message needs a \"role\" string", "invalid_type"));
-    }
-    MessageText(m);  // checks the content's type
-    if (m.value("role", "") == "user") last_user = i;
-  }
-  if (last_user == messages->size()) {
-    Fail(BadRequest("\"messages\" has no user message", "empty_input"));
-  }
-  std::string question = MessageText((*messages)[last_user]);
-  if (Blank(question)) Fail(BadRequest("the last user message is empty", "empty_input"));
-  std::vector<ChatTurn> history;
-  for (std::size_t i = 0; i < last_user; ++i) {
-    const json& m = (*messages)[i];
-    const std::string role = m.value("role", "");
-    if (role != "user" && role != "assistant") continue;
-    std::string text = MessageText(m);
-    if (!Blank(text)) history.push_back({role, std::move(text)});
-  }
-  return {std::move(question), std::move(history)};
 }
 
 json CitationsJson(const AskResponse& answer) {
@@ -818,9 +563,9 @@ json CitationsJson(const AskResponse& answer) {
 
 // POST /v1/query: Sieve's own RAG endpoint; "stream": true gives SSE tokens, then citations.
 void Server::Impl::Query(const httplib::Request& req, httplib::Response& res, RequestContext& ctx) {
-  const json body = ParseBody(req);
-  AskRequest ask = ParseAsk(body, "query");
-  if (!OptBool(body, "stream").value_or(false)) {
+  QueryBody body = Take(ParseQueryBody(req.body));
+  AskRequest ask = std::move(body.ask);
+  if (!body.stream) {
     AskResponse answer = Unwrap(engine.Ask(ask, ctx));
     WriteJson(res, engine::ToJson(answer));
     return;
@@ -858,33 +603,13 @@ void Server::Impl::Query(const httplib::Request& req, httplib::Response& res, Re
 
 // POST /v1/chat/completions: OpenAI's chat shape over Ask; citations in an extra field.
 void Server::Impl::Chat(const httplib::Request& req, httplib::Response& res, RequestContext& ctx) {
-  const json body = ParseBody(req);
-  const std::optional<std::string> model = OptString(body, "model");
-  if (model && *model != "sieve") {
-    Fail(HttpError{404, "invalid_request_error", "model_not_found",
-                   "unknown model \"" + *model + "\" (this server has: sieve)", 0});
-  }
-  AskRequest ask;
-  std::tie(ask.query, ask.history) = ChatQuestion(body);
-  // Earlier turns are condensed into a standalone question unless "condense_history": false.
-  ask.condense_history = OptBool(body, "condense_history");
-  ask.top_n = OptCount(body, "top_n", 1, 1000);
-  ask.filter = ParseFilter(body);
-  // The conversation, for traces (session.id): the body's session_id, else the X-Session-Id
-  // header, else OpenAI's `user`.
-  std::optional<std::string> session = OptString(body, "session_id");
-  if (!session && req.has_header("X-Session-Id")) session = req.get_header_value("X-Session-Id");
-  if (!session) session = OptString(body, "user");
-  if (session) {
-    if (session->size() > 256) {
-      Fail(HttpError{400, "invalid_request_error", "invalid_value",
-                     "session_id is longer than 256 bytes", 0});
-    }
-    ask.session_id = *session;
-  }
+  std::optional<std::string> session_header;
+  if (req.has_header("X-Session-Id")) session_header = req.get_header_value("X-Session-Id");
+  ChatBody body = Take(ParseChatBody(req.body, session_header));
+  AskRequest ask = std::move(body.ask);
   const std::string id = RandomId("chatcmpl-");
   const std::int64_t created = UnixNow();
-  if (!OptBool(body, "stream").value_or(false)) {
+  if (!body.stream) {
     AskResponse answer = Unwrap(engine.Ask(ask, ctx));
     WriteJson(res, {{"id", id},
                     {"object", "chat.completion"},
@@ -957,57 +682,15 @@ void Server::Impl::Chat(const httplib::Request& req, httplib::Response& res, Req
 // temporary file renamed), then ingested through the writer queue.
 void Server::Impl::AddDocuments(const httplib::Request& req, httplib::Response& res,
                                 RequestContext& ctx) {
-  struct Upload {
-    std::string name;
-    std::string content;
-  };
-  std::vector<Upload> uploads;
-  std::vector<std::string> tags;
-  auto add_tags = [&](const std::string& text) {
-    std::size_t start = 0;
-    while (start <= text.size()) {
-      std::size_t comma = text.find(',', start);
-      if (comma == std::string::npos) comma = text.size();
-      std::string tag = text.substr(start, comma - start);
-      tag.erase(0, tag.find_first_not_of(" \t"));
-      tag.erase(tag.find_last_not_of(" \t") + 1);
-      if (!tag.empty()) tags.push_back(tag);
-      start = comma + 1;
-    }
-  };
+  DocumentsBody body;
   if (req.is_multipart_form_data()) {
-    for (const auto& [field, part] : req.files) {
-      if (field == "tags") {
-        add_tags(part.content);
-      } else if (!part.filename.empty()) {
-        uploads.push_back({part.filename, part.content});
-      }
-    }
+    std::vector<FormPart> parts;
+    for (const auto& [field, part] : req.files)
+      parts.push_back({field, part.filename, part.content});
+    body = Take(ParseDocumentsForm(std::move(parts)));
   } else {
-    const json body = ParseBody(req);
-    const std::optional<std::string> text = OptString(body, "text");
-    if (!text) Fail(BadRequest("\"text\" is required (or upload files as multipart/form-data)"));
-    if (text->find_first_not_of(" \t\r\n") == std::string::npos) {
-      Fail(BadRequest("\"text\" is empty", "empty_input"));
-    }
-    std::string name = OptString(body, "name").value_or("");
-    if (name.empty()) {
-      unsigned char digest[SHA256_DIGEST_LENGTH];
-      SHA256(reinterpret_cast<const unsigned char*>(text->data()), text->size(), digest);
-      static constexpr char kHex[] = "0123456789abcdef";
-      name = "text-";
-      for (int i = 0; i < 8; ++i) {
-        name += kHex[digest[i] >> 4];
-        name += kHex[digest[i] & 0xf];
-      }
-      name += ".txt";
-    }
-    uploads.push_back({name, *text});
-    if (auto t = body.find("tags"); t != body.end() && !t->is_null()) {
-      for (const auto& tag : StringList(*t, "tags")) add_tags(tag);
-    }
+    body = Take(ParseDocumentsJson(req.body));
   }
-  if (uploads.empty()) Fail(BadRequest("no file in the upload (a part with a file name)"));
   std::error_code ec;
   fs::create_directories(options.upload_dir, ec);
   if (ec) Fail(Status::IoError("cannot create " + options.upload_dir.string()));
@@ -1020,12 +703,9 @@ void Server::Impl::AddDocuments(const httplib::Request& req, httplib::Response& 
     std::vector<DocumentSummary> documents;
   };
   auto work = std::make_shared<Work>();
-  work->tags = tags;
-  for (auto& upload : uploads) {
-    const std::string safe = SafeFileName(upload.name);
-    if (safe.empty())
-      Fail(BadRequest("unusable file name \"" + upload.name + "\"", "invalid_name"));
-    const fs::path target = root / safe;
+  work->tags = std::move(body.tags);
+  for (auto& upload : body.uploads) {
+    const fs::path target = root / upload.name;  // made safe by the parser
     if (target.parent_path() != root) Fail(BadRequest("unusable file name", "invalid_name"));
     work->files.emplace_back(target, std::move(upload.content));
   }

@@ -266,14 +266,15 @@ Status CheckIndexHeader(std::FILE* f, std::uint64_t payload_bytes, std::size_t d
 
 // Removes temporary files a killed save left (vectors.faiss.tmp.PID, vectors.json.tmp.PID):
 // called by a writer, which holds the index's writer lock, so none of them is being written.
-void RemoveStaleTemporaries(const fs::path& dir) {
+// `keep_own`: spare this process's (a Flush, whose own files are not stale).
+void RemoveTemporaries(const fs::path& dir, bool keep_own) {
   std::error_code ec;
   const std::string own = ".tmp." + std::to_string(::getpid());
   for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
     const std::string name = it->path().filename().string();
     const bool ours = name.starts_with(std::string(kVectorIndexFile) + ".tmp.") ||
                       name.starts_with(std::string(kVectorManifestFile) + ".tmp.");
-    if (ours && !name.ends_with(own)) {
+    if (ours && !(keep_own && name.ends_with(own))) {
       std::error_code ignored;
       fs::remove(it->path(), ignored);
     }
@@ -347,6 +348,11 @@ Result<std::unique_ptr<FaissVectorStore>> FaissVectorStore::Open(
   std::unique_ptr<FaissVectorStore> store(new FaissVectorStore(dir, options));
   SIEVE_RETURN_IF_ERROR(store->LoadFiles());
   return store;
+}
+
+void FaissVectorStore::RemoveStaleTemporaries(const fs::path& dir, const IndexWriteLock& lock) {
+  // Every save runs under the writer lock, in this process too: with it held, none is running.
+  if (lock.held()) RemoveTemporaries(dir, /*keep_own=*/false);
 }
 
 std::string FaissUri(const fs::path& dir) {
@@ -819,7 +825,7 @@ Result<std::vector<std::vector<VectorMatch>>> FaissVectorStore::Search(
 Status FaissVectorStore::Flush() {
   std::unique_lock lock(mutex_);
   if (!model_ || !index_) return Status::Ok();  // nothing bound, nothing to record
-  RemoveStaleTemporaries(dir_);
+  RemoveTemporaries(dir_, /*keep_own=*/true);
   // The database's generation goes up first: vectors are never newer than their sieve.db.
   IndexIdentity identity;
   if (options_.binding.advance) {

@@ -24,6 +24,7 @@
 #include <shared_mutex>
 #include <string>
 
+#include "store/index_lock.h"
 #include "store/vector_store.h"
 
 namespace faiss {
@@ -52,6 +53,13 @@ class FaissVectorStore : public VectorStore {
   // Reads only.
   static Result<std::unique_ptr<FaissVectorStore>> Open(const std::filesystem::path& dir,
                                                         const VectorStoreOptions& options = {});
+
+  // Removes the temporary files a killed save left in `dir` (vectors.faiss.tmp.PID,
+  // vectors.json.tmp.PID, whatever the PID: a container's process may have the pid of the one
+  // that was killed). `lock` is the index's writer lock, held by the caller: every save runs
+  // under it, so none of these files is being written. Errors are ignored (a read-only folder
+  // keeps them; they are harmless, only taking space). Thread-safe.
+  static void RemoveStaleTemporaries(const std::filesystem::path& dir, const IndexWriteLock& lock);
 
   std::string uri() const override;
   std::optional<models::ModelInfo> model() const override;

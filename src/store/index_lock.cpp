@@ -67,6 +67,17 @@ Result<IndexWriteLock> IndexWriteLock::Acquire(const fs::path& dir,
   return lock;
 }
 
+std::optional<IndexWriteLock> IndexWriteLock::TryAcquireIfIdle(const fs::path& dir) {
+  const fs::path path = dir / kIndexLockFile;
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  IndexWriteLock lock(dir, fd);  // closes fd unless returned
+  while (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    if (errno != EINTR) return std::nullopt;
+  }
+  return lock;
+}
+
 IndexWriteLock::IndexWriteLock(IndexWriteLock&& other) noexcept
     : dir_(std::move(other.dir_)), fd_(std::exchange(other.fd_, -1)) {}
 

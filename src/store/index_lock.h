@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <optional>
 
 #include "core/status.h"
 
@@ -25,6 +26,12 @@ class IndexWriteLock {
   // (pid N); ...". wait = 0 tries once. Thread-safe (each call its own descriptor).
   static Result<IndexWriteLock> Acquire(const std::filesystem::path& dir,
                                         std::chrono::milliseconds wait);
+  // Takes the lock on `dir` only when nobody holds it now: never waits, never creates the folder
+  // or its LOCK file (a folder without one has never been written), never writes the pid (the
+  // descriptor is read-only, so a read-only index works too). For brief housekeeping by readers
+  // (removing what a killed writer left); a writer that asks meanwhile waits as for any holder.
+  // nullopt when the lock is held or the file cannot be opened. Thread-safe.
+  static std::optional<IndexWriteLock> TryAcquireIfIdle(const std::filesystem::path& dir);
 
   IndexWriteLock(IndexWriteLock&& other) noexcept;
   IndexWriteLock& operator=(IndexWriteLock&& other) noexcept;

@@ -235,6 +235,8 @@ Result<FileIngestReport> IngestFile(DocumentStore& store, const fs::path& path,
     input.tags = tags.empty() && existing ? existing->tags : tags;
     input.chunks = text::ChunkDocument(doc, options.chunking);
     report.chunks_written += input.chunks.size();
+    // The chunks hold what is stored: the document's text goes before they are written.
+    std::string().swap(doc.text);
     auto put = store.PutDocument(input);
     if (!put.ok()) return put.status().WithContext(name);
     ++(existing ? report.documents_replaced : report.documents_added);

@@ -7,9 +7,18 @@
 
 namespace sieve::store {
 
+namespace {
+constexpr std::string_view kFaiss = "faiss:";
+}  // namespace
+
+void RemoveStaleTemporaries(const std::string& uri, const IndexWriteLock& lock) {
+  if (uri.starts_with(kFaiss) && uri.size() > kFaiss.size()) {
+    FaissVectorStore::RemoveStaleTemporaries(uri.substr(kFaiss.size()), lock);
+  }
+}
+
 Result<std::unique_ptr<VectorStore>> OpenVectorStore(const std::string& uri,
                                                      const VectorStoreOptions& options) {
-  constexpr std::string_view kFaiss = "faiss:";
   if (uri.starts_with(kFaiss)) {
     const std::string dir = uri.substr(kFaiss.size());
     if (dir.empty()) return Status::InvalidArgument("vector store URI " + uri + " names no folder");

@@ -29,6 +29,7 @@
 #include "models/encoder.h"
 #include "store/filter.h"
 #include "store/index_identity.h"
+#include "store/index_lock.h"
 
 namespace sieve::store {
 
@@ -185,6 +186,11 @@ class VectorStore {
 // fails here).
 Result<std::unique_ptr<VectorStore>> OpenVectorStore(const std::string& uri,
                                                      const VectorStoreOptions& options = {});
+
+// Removes what a killed save of the store at `uri` left behind (FAISS: its temporary files, see
+// FaissVectorStore::RemoveStaleTemporaries; other backends keep nothing locally). `lock` is the
+// index's writer lock, held by the caller. Errors are ignored. Thread-safe.
+void RemoveStaleTemporaries(const std::string& uri, const IndexWriteLock& lock);
 
 // The URI of the FAISS vectors of an index folder: "faiss:" + dir.
 std::string FaissUri(const std::filesystem::path& dir);

@@ -101,15 +101,22 @@ class RecordReader final : public nlohmann::json_sax<nlohmann::json> {
   Field* current_ = nullptr;  // the wanted field whose value comes next
 };
 
-// A string field that may be absent or null (-> ""); anything else is an error.
-Result<std::string> OptionalString(const Field& field, const char* name, std::size_t line_number) {
+// A string field that may be absent or null (-> ""); anything else is an error. Takes the
+// field's value (one copy of a record's text at a time: it may be hundreds of megabytes).
+Result<std::string> OptionalString(Field& field, const char* name, std::size_t line_number) {
   if (field.kind == Field::kAbsent || field.kind == Field::kNull) return std::string();
   if (field.kind != Field::kString) {
     return LineError(line_number, std::string("\"") + name + "\" is not a string");
   }
   std::string clean;
   AppendNormalized(field.value, clean);  // escapes like \u0000
-  return std::string(TrimWhitespace(clean));
+  std::string().swap(field.value);
+  const std::string_view trimmed = TrimWhitespace(clean);
+  if (trimmed.empty()) return std::string();
+  const auto offset = static_cast<std::size_t>(trimmed.data() - clean.data());
+  clean.resize(offset + trimmed.size());  // trimmed in place: no second copy
+  clean.erase(0, offset);
+  return clean;
 }
 
 }  // namespace

@@ -152,7 +152,9 @@ class Packer {
 
   // Appends `span` to `units`, cut into pieces of at most max_tokens: at word boundaries, and
   // a word that alone is too long at code point boundaries.
-  // `tokens` gets the count of each piece.
+  // `tokens` gets the count of each piece. Works through the span in windows of words (code
+  // points), widened while everything in them fits: memory stays in proportion to a chunk, not
+  // to the span (one sentence or word may be the whole of a hostile document).
   void AddUnit(TextSpan span, std::vector<TextSpan>& units,
                std::vector<std::size_t>& tokens) const {
     if (const std::size_t count = Count(span.begin, span.end); count <= max_tokens_) {
@@ -161,44 +163,73 @@ class Packer {
       return;
     }
     std::vector<TextSpan> words;
-    for (std::size_t i = span.begin; i < span.end;) {
-      while (i < span.end && IsSpace(text_[i])) ++i;
-      const std::size_t word_begin = i;
-      while (i < span.end && !IsSpace(text_[i])) ++i;
-      if (i > word_begin) words.push_back({word_begin, i});
-    }
     std::vector<std::size_t> word_ends;
-    word_ends.reserve(words.size());
-    for (const TextSpan& w : words) word_ends.push_back(w.end);
-    for (std::size_t w = 0; w < words.size();) {
-      const std::size_t n = FitPrefix(words[w].begin, word_ends, w, words.size(), max_tokens_);
-      if (n > 0) {
-        units.push_back({words[w].begin, words[w + n - 1].end});
-        tokens.push_back(Count(units.back().begin, units.back().end));
-        w += n;
-      } else {
-        SplitWord(words[w], units, tokens);
-        ++w;
+    std::size_t window = InitialWindow();
+    std::size_t next = span.begin;  // where the words not yet in `words` start
+    while (true) {
+      // The next `window` words from `next` (fewer at the end of the span).
+      words.clear();
+      word_ends.clear();
+      std::size_t i = next;
+      while (words.size() < window) {
+        while (i < span.end && IsSpace(text_[i])) ++i;
+        const std::size_t word_begin = i;
+        while (i < span.end && !IsSpace(text_[i])) ++i;
+        if (i == word_begin) break;
+        words.push_back({word_begin, i});
+        word_ends.push_back(i);
       }
+      if (words.empty()) return;
+      const bool more = HasWord(i, span.end);
+      const std::size_t n = FitPrefix(words[0].begin, word_ends, 0, words.size(), max_tokens_);
+      if (n == words.size() && more) {
+        window *= 2;  // all of them fit: there may be room for more
+        continue;
+      }
+      if (n > 0) {
+        units.push_back({words[0].begin, words[n - 1].end});
+        tokens.push_back(Count(units.back().begin, units.back().end));
+        next = words[n - 1].end;
+      } else {
+        SplitWord(words[0], units, tokens);
+        next = words[0].end;
+      }
+      if (n == words.size() && !more) return;
     }
   }
 
  private:
+  // Words or code points first looked at for one piece (enough for a piece of ordinary text).
+  std::size_t InitialWindow() const {
+    return std::min<std::size_t>(max_tokens_, 1u << 16) * 8 + 16;
+  }
+
+  bool HasWord(std::size_t i, std::size_t end) const {
+    while (i < end && IsSpace(text_[i])) ++i;
+    return i < end;
+  }
+
   void SplitWord(TextSpan word, std::vector<TextSpan>& units,
                  std::vector<std::size_t>& tokens) const {
-    std::vector<std::size_t> boundaries;  // end of each code point
-    for (std::size_t i = word.begin + 1; i <= word.end; ++i) {
-      if (i == word.end || (static_cast<unsigned char>(text_[i]) & 0xC0) != 0x80) {
-        boundaries.push_back(i);
+    std::vector<std::size_t> boundaries;  // end of each code point in the window
+    std::size_t window = InitialWindow();
+    std::size_t begin = word.begin;
+    while (begin < word.end) {
+      boundaries.clear();
+      for (std::size_t i = begin + 1; i <= word.end && boundaries.size() < window; ++i) {
+        if (i == word.end || (static_cast<unsigned char>(text_[i]) & 0xC0) != 0x80) {
+          boundaries.push_back(i);
+        }
       }
-    }
-    for (std::size_t b = 0, begin = word.begin; b < boundaries.size();) {
-      std::size_t n = FitPrefix(begin, boundaries, b, boundaries.size(), max_tokens_);
+      std::size_t n = FitPrefix(begin, boundaries, 0, boundaries.size(), max_tokens_);
+      if (n == boundaries.size() && boundaries.back() < word.end) {
+        window *= 2;  // all of them fit: there may be room for more
+        continue;
+      }
       n = std::max<std::size_t>(n, 1);  // a code point that alone is over budget still goes
-      units.push_back({begin, boundaries[b + n - 1]});
+      units.push_back({begin, boundaries[n - 1]});
       tokens.push_back(Count(units.back().begin, units.back().end));
-      begin = boundaries[b + n - 1];
-      b += n;
+      begin = boundaries[n - 1];
     }
   }
 

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "store/document_store.h"
+#include "store/index_lock.h"
 
 namespace {
 
@@ -145,6 +146,33 @@ TEST_F(CliReliabilityTest, ReadsAreNotBlockedByALongWriteTransaction) {
   EXPECT_EQ(stats.exit_code, 0) << stats.err;
   EXPECT_EQ(search.exit_code, 0) << search.err;
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(8));
+}
+
+// Issue 8: temporary files of a killed save are removed on the next open, never while a writer
+// (which holds the index's writer lock) may be writing them.
+TEST_F(CliReliabilityTest, TemporaryFilesOfAKilledSaveAreRemovedOnTheNextOpen) {
+  ASSERT_EQ(Sieve({"ingest", docs_.string()}).exit_code, 0);
+  const std::vector<fs::path> stale = {
+      index_ / "vectors.faiss.tmp.999999", index_ / "vectors.json.tmp.999999",
+      index_ / ("vectors.faiss.tmp." + std::to_string(::getpid()))};
+  for (const auto& path : stale) std::ofstream(path) << "half a save";
+  {
+    // A live writer: its files are kept by a reader's open.
+    auto writer = sieve::store::IndexWriteLock::Acquire(index_, std::chrono::milliseconds(0));
+    ASSERT_TRUE(writer.ok()) << writer.status().ToString();
+    Outcome stats = Sieve({"stats", "--json"});
+    ASSERT_EQ(stats.exit_code, 0) << stats.err;
+    for (const auto& path : stale) EXPECT_TRUE(fs::exists(path)) << path;
+  }
+  // No writer: a reader's open removes them.
+  Outcome stats = Sieve({"stats", "--json"});
+  ASSERT_EQ(stats.exit_code, 0) << stats.err;
+  for (const auto& path : stale) EXPECT_FALSE(fs::exists(path)) << path;
+  // A writer removes them once it holds the lock, before it saves anything.
+  for (const auto& path : stale) std::ofstream(path) << "half a save";
+  std::ofstream(docs_ / "extra.txt") << "One more note about compressor stalls.";
+  ASSERT_EQ(Sieve({"ingest", docs_.string()}).exit_code, 0);
+  for (const auto& path : stale) EXPECT_FALSE(fs::exists(path)) << path;
 }
 
 TEST_F(CliReliabilityTest, CheckReportsAHealthyIndexAndRepairsStaleVectorsFile) {

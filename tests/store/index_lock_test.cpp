@@ -62,6 +62,27 @@ TEST_F(IndexLockTest, ReleasedOnDestructionAndHandedToAWaiter) {
   EXPECT_FALSE(IndexWriteLock::Acquire(dir_, 0ms).ok());
 }
 
+// Readers' housekeeping: the lock only when free, never created, and it excludes writers while
+// held.
+TEST_F(IndexLockTest, TryAcquireIfIdleTakesOnlyAFreeLockAndCreatesNothing) {
+  EXPECT_FALSE(IndexWriteLock::TryAcquireIfIdle(dir_).has_value());  // no folder
+  EXPECT_FALSE(fs::exists(dir_));
+  fs::create_directories(dir_);
+  EXPECT_FALSE(IndexWriteLock::TryAcquireIfIdle(dir_).has_value());  // never written: no LOCK
+  EXPECT_FALSE(fs::exists(dir_ / kIndexLockFile));
+  {
+    auto writer = IndexWriteLock::Acquire(dir_, 0ms);
+    ASSERT_TRUE(writer.ok());
+    EXPECT_FALSE(IndexWriteLock::TryAcquireIfIdle(dir_).has_value());  // a writer at work
+  }
+  auto idle = IndexWriteLock::TryAcquireIfIdle(dir_);
+  ASSERT_TRUE(idle.has_value());
+  EXPECT_TRUE(idle->held());
+  EXPECT_FALSE(IndexWriteLock::Acquire(dir_, 0ms).ok());  // a writer waits for it
+  idle.reset();
+  EXPECT_TRUE(IndexWriteLock::Acquire(dir_, 0ms).ok());
+}
+
 TEST_F(IndexLockTest, AKilledHolderLeavesNoLock) {
   fs::create_directories(dir_);
   int ready[2];

@@ -241,6 +241,29 @@ TEST(ChunkerTest, HugeWordIsCutAtCodePoints) {
   EXPECT_GT(chunks.size(), 10u);
 }
 
+// A hostile document may be one word: it is cut into pieces as long as the budget allows, found
+// in windows of code points that widen while all of them fit (here: marks that count nothing).
+TEST(ChunkerTest, PiecesOfAHugeWordAreAsLongAsTheBudgetAllows) {
+  ChunkOptions options;
+  options.max_tokens = 256;
+  options.overlap_tokens = 0;
+  const ExtractedDocument doc = Doc(std::string(100000, 'x'));
+  const auto chunks = ChunkDocument(doc, options);
+  ExpectValidChunks(doc, chunks, options, ApproxTokenCount);
+  ASSERT_EQ(chunks.size(), 66u);  // 6 + 255 * 6 = 1536 letters make 256 tokens
+  for (std::size_t i = 0; i + 1 < chunks.size(); ++i) EXPECT_EQ(chunks[i].text.size(), 1536u);
+
+  std::string marked = "a";
+  for (int i = 0; i < 3000; ++i) marked += "\xCC\x81";  // U+0301, a combining accent: 0 tokens
+  marked += std::string(100, 'b');
+  options.max_tokens = 7;
+  const ExtractedDocument accents = Doc(marked);
+  const auto pieces = ChunkDocument(accents, options);
+  ExpectValidChunks(accents, pieces, options, ApproxTokenCount);
+  ASSERT_FALSE(pieces.empty());
+  EXPECT_GE(pieces[0].end, 1u + 2 * 3000);  // every accent fits in the first piece
+}
+
 TEST(ChunkerTest, UnicodeTextNeverSplitsSequences) {
   std::mt19937 rng(5);
   const char* pieces[] = {"\xF0\x9F\x9A\x80",
