@@ -6,6 +6,29 @@
 
 namespace sieve::server {
 
+namespace {
+
+// The worker's wait before it takes a batch: until the queued items' tokens reach the budget,
+// the first item has waited max_wait, the queue empties or the batcher stops. `lock` holds the
+// batcher's mutex; `items` are its queue (each item's tokens: item.job->tokens[item.index]).
+template <typename Items>
+void WaitForCompany(std::unique_lock<std::mutex>& lock, std::condition_variable& work_ready,
+                    const Items& items, const BatcherOptions& options, const bool& stopping) {
+  const auto deadline = std::chrono::steady_clock::now() + options.max_wait;
+  auto queued_tokens = [&] {
+    std::size_t sum = 0;
+    for (const auto& item : items) sum += item.job->tokens[item.index];
+    return sum;
+  };
+  while (!stopping && queued_tokens() < options.max_batch_tokens &&
+         std::chrono::steady_clock::now() < deadline) {
+    if (work_ready.wait_until(lock, deadline) == std::cv_status::timeout) break;
+    if (items.empty()) break;
+  }
+}
+
+}  // namespace
+
 struct EmbedBatcher::Job {
   std::vector<std::string> texts;
   std::vector<std::size_t> tokens;
@@ -101,18 +124,7 @@ void EmbedBatcher::Work() {
       if (stopping_) return;
       continue;
     }
-    // Wait for company until the budget fills or the first text has waited max_wait.
-    const auto deadline = std::chrono::steady_clock::now() + options_.max_wait;
-    auto queued_tokens = [&] {
-      std::size_t sum = 0;
-      for (const auto& item : items_) sum += item.job->tokens[item.index];
-      return sum;
-    };
-    while (!stopping_ && queued_tokens() < options_.max_batch_tokens &&
-           std::chrono::steady_clock::now() < deadline) {
-      if (work_ready_.wait_until(lock, deadline) == std::cv_status::timeout) break;
-      if (items_.empty()) break;
-    }
+    WaitForCompany(lock, work_ready_, items_, options_, stopping_);
     if (items_.empty()) continue;
     // Take texts in order, of one kind (query or document), up to the budget.
     std::vector<Item> batch;
@@ -267,18 +279,7 @@ void RerankBatcher::Work() {
       if (stopping_) return;
       continue;
     }
-    // Wait for company until the budget fills or the first pair has waited max_wait.
-    const auto deadline = std::chrono::steady_clock::now() + options_.max_wait;
-    auto queued_tokens = [&] {
-      std::size_t sum = 0;
-      for (const auto& item : items_) sum += item.job->tokens[item.index];
-      return sum;
-    };
-    while (!stopping_ && queued_tokens() < options_.max_batch_tokens &&
-           std::chrono::steady_clock::now() < deadline) {
-      if (work_ready_.wait_until(lock, deadline) == std::cv_status::timeout) break;
-      if (items_.empty()) break;
-    }
+    WaitForCompany(lock, work_ready_, items_, options_, stopping_);
     if (items_.empty()) continue;
     // Take pairs in order, whatever their query, up to the budget.
     std::vector<Item> batch;
