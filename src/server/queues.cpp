@@ -27,6 +27,27 @@ void WaitForCompany(std::unique_lock<std::mutex>& lock, std::condition_variable&
   }
 }
 
+// A batcher's workers: at least one thread running `work`.
+template <typename Work>
+void StartWorkers(std::size_t workers, std::vector<std::thread>& threads, Work work) {
+  for (std::size_t i = 0; i < std::max<std::size_t>(1, workers); ++i) threads.emplace_back(work);
+}
+
+// Sets `stopping` under `mutex`, wakes the workers and joins them. Idempotent.
+void StopWorkers(std::mutex& mutex, bool& stopping, std::condition_variable& work_ready,
+                 std::vector<std::thread>& threads) {
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (stopping && threads.empty()) return;
+    stopping = true;
+  }
+  work_ready.notify_all();
+  for (auto& thread : threads) {
+    if (thread.joinable()) thread.join();
+  }
+  threads.clear();
+}
+
 }  // namespace
 
 struct EmbedBatcher::Job {
@@ -43,8 +64,7 @@ struct EmbedBatcher::Job {
 
 EmbedBatcher::EmbedBatcher(Engine& engine, BatcherOptions options, Metrics& metrics)
     : engine_(engine), options_(options), metrics_(metrics) {
-  const std::size_t workers = std::max<std::size_t>(1, options_.workers);
-  for (std::size_t i = 0; i < workers; ++i) threads_.emplace_back([this] { Work(); });
+  StartWorkers(options_.workers, threads_, [this] { Work(); });
 }
 
 EmbedBatcher::~EmbedBatcher() {
@@ -52,16 +72,7 @@ EmbedBatcher::~EmbedBatcher() {
 }
 
 void EmbedBatcher::Stop() {
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (stopping_ && threads_.empty()) return;
-    stopping_ = true;
-  }
-  work_ready_.notify_all();
-  for (auto& thread : threads_) {
-    if (thread.joinable()) thread.join();
-  }
-  threads_.clear();
+  StopWorkers(mutex_, stopping_, work_ready_, threads_);
 }
 
 Result<EmbedResponse> EmbedBatcher::Embed(const std::vector<std::string>& texts,
@@ -186,8 +197,7 @@ struct RerankBatcher::Job {
 
 RerankBatcher::RerankBatcher(Engine& engine, BatcherOptions options, Metrics& metrics)
     : engine_(engine), options_(options), metrics_(metrics) {
-  const std::size_t workers = std::max<std::size_t>(1, options_.workers);
-  for (std::size_t i = 0; i < workers; ++i) threads_.emplace_back([this] { Work(); });
+  StartWorkers(options_.workers, threads_, [this] { Work(); });
 }
 
 RerankBatcher::~RerankBatcher() {
@@ -195,16 +205,7 @@ RerankBatcher::~RerankBatcher() {
 }
 
 void RerankBatcher::Stop() {
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (stopping_ && threads_.empty()) return;
-    stopping_ = true;
-  }
-  work_ready_.notify_all();
-  for (auto& thread : threads_) {
-    if (thread.joinable()) thread.join();
-  }
-  threads_.clear();
+  StopWorkers(mutex_, stopping_, work_ready_, threads_);
 }
 
 Result<RerankResponse> RerankBatcher::Rerank(const RerankRequest& request,
