@@ -113,6 +113,10 @@ std::size_t TransformerModel::owned_bytes() const {
       total += m->bytes();
     }
   }
+  for (const PackedLayer& layer : packed_layers_) {
+    total += layer.qkv.bytes() + layer.attention_out.bytes() + layer.intermediate.bytes() +
+             layer.output.bytes() + layer.qkv_bias.size() * sizeof(float);
+  }
   return total;
 }
 
@@ -190,29 +194,29 @@ Result<TransformerModel> TransformerModel::Build(const TransformerConfig& config
         read("classifier.out_proj.weight", {c.num_labels, h}, model.classifier_weight_));
     SIEVE_RETURN_IF_ERROR(read("classifier.out_proj.bias", {c.num_labels}, model.classifier_bias_));
   }
+  // The float32 weights of a packed or quantised matrix are not read again: a converted copy is
+  // freed, and pages of the file mapping are dropped from the process (MADV_DONTNEED on a
+  // read-only private file mapping: they stay in the page cache and would be read back if
+  // touched), so the model does not hold both forms (peak RSS; issue 10).
+  const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+  auto release = [&model, page](const float*& weight, std::size_t count) {
+    for (std::vector<float>& buffer : model.owned_) {
+      if (!buffer.empty() && buffer.data() == weight) {
+        std::vector<float>().swap(buffer);
+        weight = nullptr;
+        return;
+      }
+    }
+    const auto first = reinterpret_cast<std::uintptr_t>(weight);
+    const std::uintptr_t begin = (first + page - 1) & ~(page - 1);
+    const std::uintptr_t end = (first + count * sizeof(float)) & ~(page - 1);
+    // Only whole pages of this tensor (its neighbours in the file may still be in use).
+    if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+    weight = nullptr;
+  };
   if (precision == Precision::kInt8) {
     const nn::Int8Kernel kernel = nn::BestInt8Kernel();
     model.int8_layers_.reserve(c.num_layers);
-    // The float32 weights of a quantised matrix are not read again: a converted copy is freed,
-    // and pages of the file mapping are dropped from the process (MADV_DONTNEED on a read-only
-    // private file mapping: they stay in the page cache and would be read back if touched), so
-    // an int8 model does not hold both forms (peak RSS; issue 10).
-    const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
-    auto release = [&model, page](const float*& weight, std::size_t count) {
-      for (std::vector<float>& buffer : model.owned_) {
-        if (!buffer.empty() && buffer.data() == weight) {
-          std::vector<float>().swap(buffer);
-          weight = nullptr;
-          return;
-        }
-      }
-      const auto first = reinterpret_cast<std::uintptr_t>(weight);
-      const std::uintptr_t begin = (first + page - 1) & ~(page - 1);
-      const std::uintptr_t end = (first + count * sizeof(float)) & ~(page - 1);
-      // Only whole pages of this tensor (its neighbours in the file may still be in use).
-      if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
-      weight = nullptr;
-    };
     for (Layer& layer : model.layers_) {
       model.int8_layers_.push_back(
           Int8Layer{nn::Int8Matrix::Quantize(layer.query_weight, h, h, kernel),
@@ -227,6 +231,33 @@ Result<TransformerModel> TransformerModel::Build(const TransformerConfig& config
       release(layer.attention_out_weight, h * h);
       release(layer.intermediate_weight, inter * h);
       release(layer.output_weight, h * inter);
+    }
+  } else {
+    const nn::GemmKernel kernel = nn::BestGemmKernel();
+    model.packed_layers_.reserve(c.num_layers);
+    for (Layer& layer : model.layers_) {
+      PackedLayer packed;
+      const float* qkv_parts[] = {layer.query_weight, layer.key_weight, layer.value_weight};
+      const std::size_t qkv_rows[] = {h, h, h};
+      packed.qkv = nn::PackedMatrix::Pack(qkv_parts, qkv_rows, h, kernel);
+      packed.attention_out = nn::PackedMatrix::Pack(layer.attention_out_weight, h, h, kernel);
+      packed.intermediate = nn::PackedMatrix::Pack(layer.intermediate_weight, inter, h, kernel);
+      packed.output = nn::PackedMatrix::Pack(layer.output_weight, h, inter, kernel);
+      packed.qkv_bias.reserve(3 * h);
+      for (const float* bias : {layer.query_bias, layer.key_bias, layer.value_bias}) {
+        packed.qkv_bias.insert(packed.qkv_bias.end(), bias, bias + h);
+      }
+      // A matrix packed into memory of its own no longer needs its source (a portable-kernel
+      // PackedMatrix of one part is a view of it: bytes() == 0).
+      if (packed.qkv.bytes() > 0) {
+        release(layer.query_weight, h * h);
+        release(layer.key_weight, h * h);
+        release(layer.value_weight, h * h);
+      }
+      if (packed.attention_out.bytes() > 0) release(layer.attention_out_weight, h * h);
+      if (packed.intermediate.bytes() > 0) release(layer.intermediate_weight, inter * h);
+      if (packed.output.bytes() > 0) release(layer.output_weight, h * inter);
+      model.packed_layers_.push_back(std::move(packed));
     }
   }
   nn::UseSingleThreadedGemm();
@@ -293,30 +324,36 @@ Result<const float*> TransformerModel::Encode(const TokenBatch& batch, nn::Arena
   for (std::size_t i = 0; i < layers_.size(); ++i) {
     const Layer& layer = layers_[i];
     const Int8Layer* q = int8_layers_.empty() ? nullptr : &int8_layers_[i];
-    // y = input · weightᵀ + bias, in float32 or with the layer's int8 weights.
-    const auto linear = [&](const float* input, const float* weight,
+    const PackedLayer* packed = packed_layers_.empty() ? nullptr : &packed_layers_[i];
+    // y = input · weightᵀ + bias, with the layer's packed float32 weights or its int8 weights;
+    // GELU applied in the GEMM's epilogue when `gelu` (float32 only).
+    const auto linear = [&](const float* input, const nn::PackedMatrix* fp32,
                             const nn::Int8Matrix* quantised, const float* bias, float* y,
-                            std::size_t n, std::size_t k, std::size_t ldy) {
+                            std::size_t ldy, bool gelu) {
       if (quantised != nullptr) {
         nn::LinearInt8(input, *quantised, bias, y, tokens, int8_scratch, pool, ldy);
       } else {
-        nn::Linear(input, weight, bias, y, tokens, n, k, pool, ldy);
+        nn::LinearPacked(input, *fp32, bias, y, tokens, pool, ldy, gelu);
       }
     };
-    linear(x, layer.query_weight, q ? &q->query : nullptr, layer.query_bias, qkv, h, h, 3 * h);
-    linear(x, layer.key_weight, q ? &q->key : nullptr, layer.key_bias, qkv + h, h, h, 3 * h);
-    linear(x, layer.value_weight, q ? &q->value : nullptr, layer.value_bias, qkv + 2 * h, h, h,
-           3 * h);
+    if (packed != nullptr) {
+      linear(x, &packed->qkv, nullptr, packed->qkv_bias.data(), qkv, 0, false);
+    } else {
+      linear(x, nullptr, &q->query, layer.query_bias, qkv, 3 * h, false);
+      linear(x, nullptr, &q->key, layer.key_bias, qkv + h, 3 * h, false);
+      linear(x, nullptr, &q->value, layer.value_bias, qkv + 2 * h, 3 * h, false);
+    }
     nn::SelfAttention(qkv, batch.attention_mask.data(), shape, context, arena, pool);
-    linear(context, layer.attention_out_weight, q ? &q->attention_out : nullptr,
-           layer.attention_out_bias, attention_out, h, h, 0);
+    linear(context, packed ? &packed->attention_out : nullptr, q ? &q->attention_out : nullptr,
+           layer.attention_out_bias, attention_out, 0, false);
     nn::AddLayerNorm(attention_out, x, layer.attention_norm_weight, layer.attention_norm_bias,
                      tokens, h, c.layer_norm_eps, pool);
-    linear(attention_out, layer.intermediate_weight, q ? &q->intermediate : nullptr,
-           layer.intermediate_bias, intermediate, c.intermediate_size, h, 0);
-    nn::Activate(c.hidden_act, intermediate, tokens * c.intermediate_size, pool);
-    linear(intermediate, layer.output_weight, q ? &q->output : nullptr, layer.output_bias, x, h,
-           c.intermediate_size, 0);
+    const bool fused_gelu = packed != nullptr && c.hidden_act == nn::Activation::kGeluErf;
+    linear(attention_out, packed ? &packed->intermediate : nullptr, q ? &q->intermediate : nullptr,
+           layer.intermediate_bias, intermediate, 0, fused_gelu);
+    if (!fused_gelu) nn::Activate(c.hidden_act, intermediate, tokens * c.intermediate_size, pool);
+    linear(intermediate, packed ? &packed->output : nullptr, q ? &q->output : nullptr,
+           layer.output_bias, x, 0, false);
     nn::AddLayerNorm(x, attention_out, layer.output_norm_weight, layer.output_norm_bias, tokens, h,
                      c.layer_norm_eps, pool);
   }

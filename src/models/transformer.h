@@ -14,6 +14,7 @@
 #include "models/encoder.h"
 #include "models/model_config.h"
 #include "nn/arena.h"
+#include "nn/gemm.h"
 #include "nn/quant.h"
 #include "nn/thread_pool.h"
 
@@ -35,7 +36,9 @@ class TransformerModel {
  public:
   // Reads config.json and model.safetensors from a Hub-layout folder, checking every tensor's
   // shape against the config. F32 tensors are used in place from the memory-mapped file (the
-  // model keeps the mapping); F16/BF16 weights are converted to F32 once. With Precision::kInt8
+  // model keeps the mapping); F16/BF16 weights are converted to F32 once. In float32 the six
+  // linear layers of every encoder layer are packed once for nn::LinearPacked (the CPU's best GEMM
+  // kernel), and the source weights are then released. With Precision::kInt8
   // the six linear layers of every encoder layer are quantised at load (nn/quant.h: per output
   // channel weights, activations per row at run time, the CPU's best int8 kernel); embeddings,
   // LayerNorms, attention scores and the classification head stay float32.
@@ -108,11 +111,20 @@ class TransformerModel {
     nn::Int8Matrix query, key, value, attention_out, intermediate, output;
   };
 
+  // The float32 linear weights of a layer packed for nn::LinearPacked (Precision::kFp32 only):
+  // query, key and value stacked into one [3·hidden, hidden] matrix (one GEMM writes the qkv
+  // buffer), with their biases stacked in `qkv_bias`.
+  struct PackedLayer {
+    nn::PackedMatrix qkv, attention_out, intermediate, output;
+    std::vector<float> qkv_bias;
+  };
+
   TransformerConfig config_;
   Precision precision_ = Precision::kFp32;
-  std::vector<Int8Layer> int8_layers_;     // empty for kFp32
-  std::shared_ptr<const void> mapping_;    // the safetensors mapping views point into
-  std::vector<std::vector<float>> owned_;  // tensors converted or built at load
+  std::vector<Int8Layer> int8_layers_;      // empty for kFp32
+  std::vector<PackedLayer> packed_layers_;  // empty for kInt8
+  std::shared_ptr<const void> mapping_;     // the safetensors mapping views point into
+  std::vector<std::vector<float>> owned_;   // tensors converted or built at load
   std::size_t weight_bytes_ = 0;
   const float *word_embeddings_ = nullptr, *position_embeddings_ = nullptr,
               *token_type_embeddings_ = nullptr;

@@ -376,7 +376,9 @@ TEST_F(LargeModelTest, SecondSessionAddsLessThanFivePercentOfTheWeights) {
   ASSERT_TRUE(model);
   const std::size_t weights = model->weight_bytes();
   ASSERT_GT(weights, 40'000'000u);
-  EXPECT_EQ(model->transformer().owned_bytes(), 0u);  // F32 weights are used in place
+  // F32 tensors are used in place from the mapping; the model owns only the linear layers packed
+  // for the GEMM (their mapped sources are released), less than the whole.
+  EXPECT_LT(model->transformer().owned_bytes(), weights);
   auto first = NewEmbedderSession(model);
   ASSERT_TRUE(first.ok());
   const auto expected = EmbedAll(**first);
