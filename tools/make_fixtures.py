@@ -196,6 +196,19 @@ def pad_batch(encodings, pad_id):
     return input_ids, type_ids, mask
 
 
+def masked_batch(batch):
+    """The padded batch with masks that are not a prefix (an engine that assumes real tokens come
+    first must fail on it): sequence 1 gets holes, sequence 2 its first token and one more masked,
+    sequence 3 nothing real at all. Only real rows of its last_hidden_state are meaningful."""
+    input_ids, type_ids, mask = batch
+    mask = [list(row) for row in mask]
+    assert len(mask) == 4 and sum(mask[1]) >= 6 and sum(mask[2]) >= 6
+    mask[1][2] = mask[1][4] = 0
+    mask[2][0] = mask[2][3] = 0
+    mask[3] = [0] * len(mask[3])
+    return input_ids, type_ids, mask
+
+
 def check_wordpiece_against_golden():
     """The reference WordPiece must reproduce the shared golden encodings it can handle."""
     with open(BERT_BASE_VOCAB, encoding="utf-8") as f:
@@ -536,12 +549,19 @@ def generate(spec, out_root, wordpiece_vocab, spm_tokenizer):
         else:
             record["logits"] = rounded(compared)
             record["scores"] = rounded(scores)
-        if index == 0:
+        if index <= 1:  # the single input and the padded batch
             record["last_hidden_state"] = rounded(hidden)
         reference_cases.append(record)
 
+    masked = masked_batch(batches[1])
+    _, masked_hidden, _ = case_outputs(spec, model, masked)
     reference = collections.OrderedDict([("model", spec.name), ("kind", spec.kind),
-                                         ("cases", reference_cases)])
+                                         ("cases", reference_cases),
+                                         ("masked", collections.OrderedDict([
+                                             ("input_ids", masked[0]),
+                                             ("token_type_ids", masked[1]),
+                                             ("attention_mask", masked[2]),
+                                             ("last_hidden_state", rounded(masked_hidden))]))])
     write_json(os.path.join(folder, "reference.json"), reference, compact=True)
 
     ok = True
@@ -554,7 +574,7 @@ def generate(spec, out_root, wordpiece_vocab, spm_tokenizer):
     # Outputs must be reproduced from the files alone; last_hidden_state (unnormalized, for
     # debugging) carries more float32 noise and gets 1e-4.
     for field, diff in numpy_consumer.recompute(folder).items():
-        limit = 1e-4 if field == "last_hidden_state" else FLOAT32_NOISE_MAX
+        limit = 1e-4 if field in ("last_hidden_state", "masked hidden") else FLOAT32_NOISE_MAX
         print(f"  files on disk -> float64 numpy, {field:17s} max|diff| {diff:.2e}")
         if diff > limit:
             print(f"  FAIL: {field} from the written files differs by more than {limit}",

@@ -267,9 +267,9 @@ Result<TransformerModel> TransformerModel::Build(const TransformerConfig& config
 Result<const float*> TransformerModel::Encode(const TokenBatch& batch, nn::Arena& arena,
                                               nn::ThreadPool* pool) const {
   const TransformerConfig& c = config_;
-  const std::size_t tokens = batch.batch * batch.seq_len;
-  if (batch.input_ids.size() != tokens || batch.token_type_ids.size() != tokens ||
-      batch.attention_mask.size() != tokens) {
+  const std::size_t padded = batch.batch * batch.seq_len;
+  if (batch.input_ids.size() != padded || batch.token_type_ids.size() != padded ||
+      batch.attention_mask.size() != padded) {
     return Status::Internal("token batch: id/type/mask sizes do not match batch x seq_len");
   }
   if (batch.seq_len > c.max_positions()) {
@@ -278,9 +278,14 @@ Result<const float*> TransformerModel::Encode(const TokenBatch& batch, nn::Arena
                                    std::to_string(c.max_positions()) + " positions");
   }
   const std::size_t h = c.hidden_size;
-  float* x = arena.Allocate(tokens * h);
+  // Padding never enters the forward pass: only tokens with a non-zero mask are packed, in order,
+  // into `tokens` rows; sequence b owns packed rows [offsets[b], offsets[b + 1]), and rows[r] is
+  // packed row r's index in the padded batch. Attention runs per sequence on its own rows, which
+  // gives real tokens exactly what masked attention over the padded batch gives them.
+  std::vector<std::size_t> offsets(batch.batch + 1, 0);
+  std::vector<std::size_t> rows;
+  rows.reserve(padded);
   for (std::size_t b = 0; b < batch.batch; ++b) {
-    std::size_t running = 0;  // XLM-R: count of non-pad tokens so far
     for (std::size_t t = 0; t < batch.seq_len; ++t) {
       const std::size_t index = b * batch.seq_len + t;
       const std::int32_t id = batch.input_ids[index];
@@ -295,16 +300,36 @@ Result<const float*> TransformerModel::Encode(const TokenBatch& batch, nn::Arena
                                        " is outside the model's " +
                                        std::to_string(c.type_vocab_size) + " types");
       }
+      if (batch.attention_mask[index] != 0) rows.push_back(index);
+    }
+    offsets[b + 1] = rows.size();
+  }
+  const std::size_t tokens = rows.size();
+  if (tokens == 0) {  // nothing but padding: every row is zero
+    float* zeros = arena.Allocate(padded * h);
+    std::fill_n(zeros, padded * h, 0.0f);
+    return static_cast<const float*>(zeros);
+  }
+  float* x = arena.Allocate(tokens * h);
+  for (std::size_t b = 0; b < batch.batch; ++b) {
+    std::size_t running = 0;  // XLM-R: count of non-pad ids so far (masked ones included, as HF)
+    std::size_t packed = offsets[b];
+    for (std::size_t t = 0; t < batch.seq_len; ++t) {
+      const std::size_t index = b * batch.seq_len + t;
+      const std::int32_t id = batch.input_ids[index];
       std::size_t position = t;
       if (c.is_xlmr()) {
         // HF create_position_ids_from_input_ids: pads get padding_idx, others count from it.
         const auto pad = static_cast<std::size_t>(c.pad_token_id);
         position = id == c.pad_token_id ? pad : pad + (++running);
       }
-      float* row = x + index * h;
+      if (batch.attention_mask[index] == 0) continue;
+      float* row = x + packed * h;
+      ++packed;
       const float* word = word_embeddings_ + static_cast<std::size_t>(id) * h;
       const float* pos = position_embeddings_ + position * h;
-      const float* typ = token_type_embeddings_ + static_cast<std::size_t>(type) * h;
+      const float* typ =
+          token_type_embeddings_ + static_cast<std::size_t>(batch.token_type_ids[index]) * h;
       for (std::size_t i = 0; i < h; ++i) row[i] = word[i] + pos[i] + typ[i];
     }
   }
@@ -315,7 +340,7 @@ Result<const float*> TransformerModel::Encode(const TokenBatch& batch, nn::Arena
   float* context = arena.Allocate(tokens * h);
   float* attention_out = arena.Allocate(tokens * h);
   float* intermediate = arena.Allocate(tokens * c.intermediate_size);
-  const nn::AttentionShape shape{batch.batch, batch.seq_len, c.num_heads, h / c.num_heads};
+  const nn::VarlenAttentionShape shape{offsets.data(), batch.batch, c.num_heads, h / c.num_heads};
   // Quantised activations of the int8 layers: one buffer for every layer (sized for the widest).
   float* int8_scratch =
       int8_layers_.empty()
@@ -343,7 +368,7 @@ Result<const float*> TransformerModel::Encode(const TokenBatch& batch, nn::Arena
       linear(x, nullptr, &q->key, layer.key_bias, qkv + h, 3 * h, false);
       linear(x, nullptr, &q->value, layer.value_bias, qkv + 2 * h, 3 * h, false);
     }
-    nn::SelfAttention(qkv, batch.attention_mask.data(), shape, context, arena, pool);
+    nn::VarlenSelfAttention(qkv, shape, context, arena, pool);
     linear(context, packed ? &packed->attention_out : nullptr, q ? &q->attention_out : nullptr,
            layer.attention_out_bias, attention_out, 0, false);
     nn::AddLayerNorm(attention_out, x, layer.attention_norm_weight, layer.attention_norm_bias,
@@ -357,7 +382,14 @@ Result<const float*> TransformerModel::Encode(const TokenBatch& batch, nn::Arena
     nn::AddLayerNorm(x, attention_out, layer.output_norm_weight, layer.output_norm_bias, tokens, h,
                      c.layer_norm_eps, pool);
   }
-  return static_cast<const float*>(x);
+  // Without padding the packed rows are already the padded layout.
+  if (tokens == padded) return static_cast<const float*>(x);
+  float* hidden_states = arena.Allocate(padded * h);
+  std::fill_n(hidden_states, padded * h, 0.0f);
+  for (std::size_t r = 0; r < tokens; ++r) {
+    std::copy_n(x + r * h, h, hidden_states + rows[r] * h);
+  }
+  return static_cast<const float*>(hidden_states);
 }
 
 std::vector<float> TransformerModel::Classify(const float* hidden_states, const TokenBatch& batch,

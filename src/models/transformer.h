@@ -68,14 +68,21 @@ class TransformerModel {
   std::size_t owned_bytes() const;
 
   // Last hidden states [batch · seq_len, hidden_size], in memory from `arena` (valid until its
-  // Reset()). Kernels are split over `pool` (null = calling thread). Fails on ids outside the
-  // vocabulary / type vocabulary or a batch too long for the position table.
+  // Reset()). Rows of tokens with attention_mask 1 (any non-zero value) hold the model's output,
+  // equal to PyTorch's for those rows (each sequence attends to its own unmasked tokens, wherever
+  // they are); rows with mask 0 are all zero (PyTorch computes values there; Encode never runs
+  // padding through the model, and the arena holds activations for the real tokens only).
+  // Positions stay the tokens' indices in the padded row (XLM-R: HF's padding-aware positions).
+  // Kernels are split over `pool` (null = calling thread). Fails on ids outside the vocabulary /
+  // type vocabulary (padding's ids are checked too) or a batch too long for the position table.
   Result<const float*> Encode(const TokenBatch& batch, nn::Arena& arena,
                               nn::ThreadPool* pool = nullptr) const;
 
   // Classification logits [batch · num_labels] from the hidden states Encode() returned: BERT
   // uses pooler (dense + tanh on [CLS]) then classifier; XLM-R uses classifier.dense + tanh +
-  // classifier.out_proj on <s>. Only for *ForSequenceClassification models.
+  // classifier.out_proj on <s>. Only for *ForSequenceClassification models. The head reads row 0
+  // of each sequence; a sequence whose first token is padding (its row is zero) gets the head's
+  // logits of a zero vector.
   std::vector<float> Classify(const float* hidden_states, const TokenBatch& batch, nn::Arena& arena,
                               nn::ThreadPool* pool = nullptr) const;
 

@@ -2,9 +2,6 @@
 
 #include <cblas.h>
 
-#if defined(__SSE2__)
-#endif
-
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -73,22 +70,11 @@ void AddInPlace(float* x, const float* y, std::size_t n) {
 
 void AddLayerNorm(float* x, const float* residual, const float* gamma, const float* beta,
                   std::size_t rows, std::size_t cols, float eps, ThreadPool* pool) {
+  const MathPath path = BestMathPath();
   const auto normalise = [&](std::size_t begin, std::size_t end) {
     for (std::size_t row = begin; row < end; ++row) {
-      float* v = x + row * cols;
-      if (residual != nullptr) AddInPlace(v, residual + row * cols, cols);
-      double sum = 0;
-      for (std::size_t i = 0; i < cols; ++i) sum += v[i];
-      const double mean = sum / static_cast<double>(cols);
-      double squares = 0;
-      for (std::size_t i = 0; i < cols; ++i) {
-        const double d = v[i] - mean;
-        squares += d * d;
-      }
-      const double variance = squares / static_cast<double>(cols);
-      const float inv_std = static_cast<float>(1.0 / std::sqrt(variance + eps));
-      const float mean_f = static_cast<float>(mean);
-      for (std::size_t i = 0; i < cols; ++i) v[i] = (v[i] - mean_f) * inv_std * gamma[i] + beta[i];
+      AddLayerNormRow(x + row * cols, residual == nullptr ? nullptr : residual + row * cols, gamma,
+                      beta, cols, eps, path);
     }
   };
   if (rows * cols < kElementUnit) {
@@ -133,24 +119,12 @@ void Activate(Activation activation, float* x, std::size_t n, ThreadPool* pool) 
 }
 
 void Softmax(float* x, const std::int32_t* keep, std::size_t n) {
-  float max_value = -std::numeric_limits<float>::infinity();
-  for (std::size_t i = 0; i < n; ++i) {
-    if (keep == nullptr || keep[i] != 0) max_value = std::max(max_value, x[i]);
-  }
-  if (max_value == -std::numeric_limits<float>::infinity()) {
-    std::fill(x, x + n, 0.0f);
-    return;
-  }
-  float sum = ExpShiftedInPlace(x, n, max_value);
   if (keep != nullptr) {
-    sum = 0;
     for (std::size_t i = 0; i < n; ++i) {
-      if (keep[i] == 0) x[i] = 0.0f;
-      sum += x[i];
+      if (keep[i] == 0) x[i] = -std::numeric_limits<float>::infinity();
     }
   }
-  const float inv_sum = 1.0f / sum;
-  for (std::size_t i = 0; i < n; ++i) x[i] *= inv_sum;
+  SoftmaxInPlace(x, n);
 }
 
 void SelfAttention(const float* qkv, const std::int32_t* mask, const AttentionShape& shape,
@@ -191,6 +165,70 @@ void SelfAttention(const float* qkv, const std::int32_t* mask, const AttentionSh
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(seq),
                   static_cast<int>(head_dim), static_cast<int>(keys), 1.0f, scores,
                   static_cast<int>(keys), v, qkv_stride, 0.0f, out_head, static_cast<int>(hidden));
+    }
+  };
+  ParallelFor(pool, slots, [&](std::size_t begin, std::size_t end) {
+    for (std::size_t slot = begin; slot < end; ++slot) run(slot);
+  });
+}
+
+namespace {
+
+// Relative cost of one head of a sequence of `len` tokens: two len × len × head_dim GEMMs and
+// len softmax rows; the len² term dominates, so balancing by count would not do.
+double AttentionCost(std::size_t len) {
+  return static_cast<double>(len) * static_cast<double>(len + 1);
+}
+
+}  // namespace
+
+void VarlenSelfAttention(const float* qkv, const VarlenAttentionShape& shape, float* out,
+                         Arena& arena, ThreadPool* pool) {
+  const std::size_t heads = shape.num_heads;
+  const std::size_t head_dim = shape.head_dim;
+  const std::size_t hidden = heads * head_dim;
+  const std::size_t pairs = shape.sequences * heads;
+  if (pairs == 0 || head_dim == 0) return;
+  std::size_t longest = 0;
+  double total = 0;
+  for (std::size_t s = 0; s < shape.sequences; ++s) {
+    const std::size_t len = shape.offsets[s + 1] - shape.offsets[s];
+    longest = std::max(longest, len);
+    total += AttentionCost(len) * static_cast<double>(heads);
+  }
+  if (longest == 0) return;
+  const int qkv_stride = static_cast<int>(3 * hidden);
+  const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(head_dim)));
+  // (sequence, head) pairs are cut into `slots` contiguous runs of nearly equal cost: a pair
+  // belongs to the slot its cost midpoint falls in. Each slot has its own scores buffer from the
+  // arena (allocated here, before any thread starts). A pair's result does not depend on its
+  // slot, so the output is the same for every pool size.
+  const std::size_t slots = std::min(pairs, Parallelism(pool));
+  float* scores_base = arena.Allocate(slots * longest * longest);
+  const auto run = [&](std::size_t slot) {
+    float* scores = scores_base + slot * longest * longest;
+    double before = 0;
+    for (std::size_t s = 0; s < shape.sequences; ++s) {
+      const std::size_t first = shape.offsets[s];
+      const std::size_t len = shape.offsets[s + 1] - first;
+      const double cost = AttentionCost(len);
+      for (std::size_t h = 0; h < heads; ++h, before += cost) {
+        if (len == 0) continue;
+        const auto owner = std::min(
+            slots - 1,
+            static_cast<std::size_t>((before + cost / 2) * static_cast<double>(slots) / total));
+        if (owner != slot) continue;
+        const float* q = qkv + first * 3 * hidden + h * head_dim;
+        const float* k = q + hidden;
+        const float* v = q + 2 * hidden;
+        const int n = static_cast<int>(len);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, static_cast<int>(head_dim),
+                    scale, q, qkv_stride, k, qkv_stride, 0.0f, scores, n);
+        for (std::size_t t = 0; t < len; ++t) SoftmaxInPlace(scores + t * len, len);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, static_cast<int>(head_dim), n,
+                    1.0f, scores, n, v, qkv_stride, 0.0f, out + first * hidden + h * head_dim,
+                    static_cast<int>(hidden));
+      }
     }
   };
   ParallelFor(pool, slots, [&](std::size_t begin, std::size_t end) {

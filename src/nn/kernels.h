@@ -40,8 +40,9 @@ enum class Activation { kGeluErf, kGeluTanh, kRelu, kTanh };
 // In place. kGeluErf is 0.5·x·(1 + erf(x/√2)) (torch's default "gelu").
 void Activate(Activation activation, float* x, std::size_t n, ThreadPool* pool = nullptr);
 
-// Softmax of one row, in place; entries with keep[i] == 0 get probability 0 (keep may be null).
-// A row with nothing kept becomes all zeros.
+// Softmax of one row, in place; entries with keep[i] == 0 get probability 0 (keep may be null;
+// their inputs are overwritten first). A row with nothing kept becomes all zeros. AVX2 when the
+// CPU has it (nn/vector_math.h SoftmaxInPlace).
 void Softmax(float* x, const std::int32_t* keep, std::size_t n);
 
 struct AttentionShape {
@@ -51,7 +52,8 @@ struct AttentionShape {
   std::size_t head_dim = 0;
 };
 
-// Multi-head self-attention over a padded batch.
+// Multi-head self-attention over a padded batch (the reference form; the encoder runs
+// VarlenSelfAttention on packed rows instead).
 // qkv: [batch·seq_len, 3·hidden], each row q | k | v (hidden = num_heads·head_dim, heads
 // contiguous inside each part). mask: [batch·seq_len], 1 = real token, 0 = padding; padded keys get
 // zero weight. Every query row is computed (padded rows too, as PyTorch does).
@@ -59,6 +61,24 @@ struct AttentionShape {
 // over `pool`.
 void SelfAttention(const float* qkv, const std::int32_t* mask, const AttentionShape& shape,
                    float* out, Arena& arena, ThreadPool* pool = nullptr);
+
+// The sequences of a packed batch (padding removed): sequence s owns rows
+// [offsets[s], offsets[s + 1]) of the packed matrices. `offsets` has sequences + 1 entries,
+// offsets[0] = 0, non-decreasing (a sequence may be empty).
+struct VarlenAttentionShape {
+  const std::size_t* offsets = nullptr;
+  std::size_t sequences = 0;
+  std::size_t num_heads = 0;
+  std::size_t head_dim = 0;
+};
+
+// Multi-head self-attention of each sequence over its own rows only, no mask.
+// qkv: [offsets[sequences], 3·hidden], each row q | k | v (as SelfAttention);
+// out: [offsets[sequences], hidden]. Scratch (one longest² scores buffer per slot) comes from
+// `arena`; (sequence, head) pairs are split over `pool` in runs of nearly equal cost (len²), and
+// the results do not depend on the pool's size.
+void VarlenSelfAttention(const float* qkv, const VarlenAttentionShape& shape, float* out,
+                         Arena& arena, ThreadPool* pool = nullptr);
 
 // out[hidden] = mean of hidden_states[t] over t with mask[t] == 1 (one sequence).
 void MeanPool(const float* hidden_states, const std::int32_t* mask, std::size_t seq_len,

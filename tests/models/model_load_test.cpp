@@ -332,5 +332,64 @@ TEST(TransformerModelTest, ArenaIsReusedAcrossCalls) {
   EXPECT_EQ(arena.capacity(), capacity);
 }
 
+// Padding costs no activations: a batch of one long sequence and seven single-token ones needs
+// far less arena than the same batch with every token real, and its real rows are what each
+// sequence gives when encoded alone.
+TEST(TransformerModelTest, PaddingIsLeftOutOfTheForwardPass) {
+  auto model = TransformerModel::Load(Fixture("tiny-bge"));
+  ASSERT_TRUE(model.ok());
+  const std::size_t batch_size = 8, seq = 64, hidden = model->config().hidden_size;
+  TokenBatch full{batch_size,
+                  seq,
+                  {},
+                  std::vector<std::int32_t>(batch_size * seq, 0),
+                  std::vector<std::int32_t>(batch_size * seq, 1)};
+  for (std::size_t i = 0; i < batch_size * seq; ++i) {
+    full.input_ids.push_back(static_cast<std::int32_t>(5 + (i * 37) % 900));
+  }
+  TokenBatch sparse = full;
+  for (std::size_t b = 1; b < batch_size; ++b) {
+    for (std::size_t t = 1; t < seq; ++t) sparse.attention_mask[b * seq + t] = 0;
+  }
+  nn::Arena full_arena, sparse_arena;
+  ASSERT_TRUE(model->Encode(full, full_arena).ok());
+  auto states = model->Encode(sparse, sparse_arena);
+  ASSERT_TRUE(states.ok());
+  full_arena.Reset();
+  sparse_arena.Reset();
+  EXPECT_LT(sparse_arena.capacity() * 2, full_arena.capacity());
+  for (std::size_t b = 0; b < batch_size; ++b) {
+    const std::size_t len = b == 0 ? seq : 1;
+    TokenBatch alone{1, len,
+                     std::vector<std::int32_t>(full.input_ids.begin() + b * seq,
+                                               full.input_ids.begin() + b * seq + len),
+                     std::vector<std::int32_t>(len, 0), std::vector<std::int32_t>(len, 1)};
+    nn::Arena arena;
+    auto expected = model->Encode(alone, arena);
+    ASSERT_TRUE(expected.ok());
+    for (std::size_t i = 0; i < len * hidden; ++i) {
+      ASSERT_NEAR((*states)[b * seq * hidden + i], (*expected)[i], 1e-5) << "sequence " << b;
+    }
+    for (std::size_t i = len * hidden; i < seq * hidden; ++i) {
+      ASSERT_EQ((*states)[b * seq * hidden + i], 0.0f) << "sequence " << b;
+    }
+  }
+}
+
+TEST(TransformerModelTest, AllPaddingBatchGivesZeroRows) {
+  auto model = TransformerModel::Load(Fixture("tiny-ms-marco"));
+  ASSERT_TRUE(model.ok());
+  nn::Arena arena;
+  TokenBatch batch{
+      2, 3, {2, 10, 0, 2, 11, 0}, std::vector<std::int32_t>(6, 0), std::vector<std::int32_t>(6, 0)};
+  auto states = model->Encode(batch, arena);
+  ASSERT_TRUE(states.ok());
+  for (std::size_t i = 0; i < 6 * model->config().hidden_size; ++i) ASSERT_EQ((*states)[i], 0.0f);
+  const std::vector<float> logits = model->Classify(*states, batch, arena);
+  ASSERT_EQ(logits.size(), 2 * model->config().num_labels);
+  EXPECT_EQ(logits[0], logits[model->config().num_labels]);  // both see a zero row
+  EXPECT_TRUE(std::isfinite(logits[0]));
+}
+
 }  // namespace
 }  // namespace sieve::models

@@ -116,6 +116,10 @@ TEST(SoftmaxTest, MaskedEntriesGetZeroAndRowSumsToOne) {
   Softmax(none.data(), keep_none.data(), 2);
   EXPECT_EQ(none[0], 0.0f);
   EXPECT_EQ(none[1], 0.0f);
+  std::vector<float> plain = {0, std::log(3.0f)};
+  Softmax(plain.data(), nullptr, 2);
+  EXPECT_NEAR(plain[0], 0.25f, 1e-6);
+  EXPECT_NEAR(plain[1], 0.75f, 1e-6);
 }
 
 // Naive attention of one unpadded sequence: qkv [len, 3·hidden].
@@ -193,6 +197,119 @@ TEST(SelfAttentionTest, MaskHoleInTheMiddleIsIgnored) {
   auto expected = NaiveAttention(two, 2, heads, head_dim);
   EXPECT_NEAR(out[0], expected[0], 1e-5);
   EXPECT_NEAR(out[2 * hidden + 1], expected[hidden + 1], 1e-5);
+}
+
+// Packs the rows of `padded` ([batch·seq, width]) whose mask is non-zero, in order; fills
+// `offsets` (batch + 1 entries).
+std::vector<float> PackRows(const std::vector<float>& padded, const std::vector<std::int32_t>& mask,
+                            std::size_t batch, std::size_t seq, std::size_t width,
+                            std::vector<std::size_t>& offsets) {
+  std::vector<float> packed;
+  offsets.assign(1, 0);
+  for (std::size_t b = 0; b < batch; ++b) {
+    for (std::size_t t = 0; t < seq; ++t) {
+      if (mask[b * seq + t] == 0) continue;
+      const auto row = padded.begin() + static_cast<std::ptrdiff_t>((b * seq + t) * width);
+      packed.insert(packed.end(), row, row + static_cast<std::ptrdiff_t>(width));
+    }
+    offsets.push_back(packed.size() / width);
+  }
+  return packed;
+}
+
+// Random batches (length-1 sequences, an all-padding one, masks with holes and leading padding,
+// garbage in padded rows) through VarlenSelfAttention on the packed rows, against the padded
+// SelfAttention's real rows; a pool of 1, 2 and 3 threads gives bit-identical results.
+TEST(VarlenSelfAttentionTest, MatchesPaddedAttentionOnRealRowsForAnyMask) {
+  UseSingleThreadedGemm();
+  std::mt19937 rng(17);
+  ThreadPool pool2(2), pool3(3);
+  for (int trial = 0; trial < 40; ++trial) {
+    const std::size_t batch = 1 + rng() % 6, seq = 1 + rng() % 40;
+    const std::size_t heads = 1 + rng() % 4, head_dim = 1 + rng() % 20;
+    const std::size_t hidden = heads * head_dim;
+    std::vector<std::int32_t> mask(batch * seq);
+    for (std::size_t b = 0; b < batch; ++b) {
+      const unsigned kind = rng() % 5;
+      const std::size_t len = 1 + rng() % seq;
+      for (std::size_t t = 0; t < seq; ++t) {
+        std::int32_t& m = mask[b * seq + t];
+        switch (kind) {
+          case 0:  // prefix of `len` tokens
+            m = t < len ? 1 : 0;
+            break;
+          case 1:  // one token only, anywhere
+            m = t == len - 1 ? 1 : 0;
+            break;
+          case 2:  // all padding
+            m = 0;
+            break;
+          default:  // random holes
+            m = static_cast<std::int32_t>(rng() % 3 != 0);
+            break;
+        }
+      }
+    }
+    auto qkv = RandomVector(batch * seq * 3 * hidden, rng, 2.0f);
+    for (std::size_t i = 0; i < batch * seq; ++i) {
+      if (mask[i] != 0) continue;
+      for (std::size_t j = 0; j < 3 * hidden; ++j) qkv[i * 3 * hidden + j] = 1e4f;
+    }
+    std::vector<float> padded_out(batch * seq * hidden);
+    Arena arena;
+    SelfAttention(qkv.data(), mask.data(), {batch, seq, heads, head_dim}, padded_out.data(), arena);
+    std::vector<std::size_t> offsets;
+    const std::vector<float> packed_qkv = PackRows(qkv, mask, batch, seq, 3 * hidden, offsets);
+    const std::size_t rows = offsets.back();
+    const VarlenAttentionShape shape{offsets.data(), batch, heads, head_dim};
+    std::vector<float> one(rows * hidden, -1.0f), two(rows * hidden, -2.0f),
+        three(rows * hidden, -3.0f);
+    arena.Reset();
+    VarlenSelfAttention(packed_qkv.data(), shape, one.data(), arena);
+    VarlenSelfAttention(packed_qkv.data(), shape, two.data(), arena, &pool2);
+    VarlenSelfAttention(packed_qkv.data(), shape, three.data(), arena, &pool3);
+    EXPECT_EQ(one, two) << "trial " << trial;
+    EXPECT_EQ(one, three) << "trial " << trial;
+    const std::vector<float> expected = PackRows(padded_out, mask, batch, seq, hidden, offsets);
+    ASSERT_EQ(expected.size(), one.size());
+    for (std::size_t i = 0; i < one.size(); ++i) {
+      ASSERT_NEAR(one[i], expected[i], 2e-5f * std::max(1.0f, std::fabs(expected[i])))
+          << "trial " << trial << " at " << i;
+    }
+  }
+}
+
+// One sequence alone against the double-precision naive attention, and a batch where one long
+// sequence dominates the cost (work is balanced by len², so most slots get few pairs).
+TEST(VarlenSelfAttentionTest, MatchesNaiveAttentionWithUnevenLengths) {
+  std::mt19937 rng(5);
+  ThreadPool pool(4);
+  const std::size_t heads = 3, head_dim = 8, hidden = heads * head_dim;
+  const std::vector<std::size_t> lengths = {200, 1, 3, 0, 17, 2};
+  std::vector<std::size_t> offsets = {0};
+  for (std::size_t len : lengths) offsets.push_back(offsets.back() + len);
+  auto qkv = RandomVector(offsets.back() * 3 * hidden, rng);
+  std::vector<float> out(offsets.back() * hidden, 7.0f);
+  Arena arena;
+  VarlenSelfAttention(qkv.data(), {offsets.data(), lengths.size(), heads, head_dim}, out.data(),
+                      arena, &pool);
+  for (std::size_t s = 0; s < lengths.size(); ++s) {
+    const std::vector<float> alone(
+        qkv.begin() + static_cast<std::ptrdiff_t>(offsets[s] * 3 * hidden),
+        qkv.begin() + static_cast<std::ptrdiff_t>(offsets[s + 1] * 3 * hidden));
+    const auto expected = NaiveAttention(alone, lengths[s], heads, head_dim);
+    for (std::size_t i = 0; i < expected.size(); ++i) {
+      ASSERT_NEAR(out[offsets[s] * hidden + i], expected[i], 1e-5) << "sequence " << s;
+    }
+  }
+}
+
+TEST(VarlenSelfAttentionTest, EmptyBatchTouchesNothing) {
+  std::vector<std::size_t> offsets = {0, 0, 0};
+  float out = 3.0f;
+  Arena arena;
+  VarlenSelfAttention(nullptr, {offsets.data(), 2, 2, 4}, &out, arena);
+  EXPECT_EQ(out, 3.0f);
 }
 
 TEST(PoolingTest, MeanPoolSkipsPaddingAndL2Normalizes) {

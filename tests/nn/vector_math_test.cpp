@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iostream>
 #include <limits>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -51,6 +53,105 @@ TEST_P(MathPathTest, ExpShiftedIsWithinItsBoundAndSums) {
   for (std::size_t n = 0; n < 8; ++n) {
     std::vector<float> tail(n, 1.0f);
     EXPECT_NEAR(ExpShiftedInPlace(tail.data(), n, 1.0f, GetParam()), float(n), 1e-6f);
+  }
+}
+
+// Rows of every length 0..40 and a few long ones (vector lanes and tails), with large and
+// −inf entries, against softmax in double.
+TEST_P(MathPathTest, SoftmaxMatchesDoublePrecision) {
+  std::mt19937 rng(3);
+  std::normal_distribution<float> dist(0.0f, 8.0f);
+  std::vector<std::size_t> lengths;
+  for (std::size_t n = 0; n <= 40; ++n) lengths.push_back(n);
+  for (std::size_t n : {127, 256, 512, 1001}) lengths.push_back(n);
+  for (std::size_t n : lengths) {
+    std::vector<float> x(n);
+    for (float& v : x) v = dist(rng);
+    if (n > 3) x[n / 2] = -std::numeric_limits<float>::infinity();
+    if (n > 5) x[1] = 90.0f;  // exp would overflow without the shift
+    std::vector<float> y = x;
+    SoftmaxInPlace(y.data(), n, GetParam());
+    double max_value = -std::numeric_limits<double>::infinity();
+    for (float v : x) max_value = std::max(max_value, double(v));
+    double sum = 0;
+    for (float v : x) sum += std::exp(double(v) - max_value);
+    double total = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      const double want = std::exp(double(x[i]) - max_value) / sum;
+      ASSERT_NEAR(y[i], want, 1e-6) << "n " << n << " i " << i;
+      total += y[i];
+    }
+    if (n > 0) {
+      EXPECT_NEAR(total, 1.0, 1e-5) << "n " << n;
+    }
+    if (n > 3) {
+      EXPECT_EQ(y[n / 2], 0.0f);
+    }
+  }
+  std::vector<float> none(9, -std::numeric_limits<float>::infinity());
+  SoftmaxInPlace(none.data(), none.size(), GetParam());
+  for (float v : none) EXPECT_EQ(v, 0.0f);
+}
+
+// LayerNorm rows (with and without residual) of lengths 1..40, 384, 768 and 4096, with an offset
+// mean (where a one-pass variance would lose digits), against double precision.
+TEST_P(MathPathTest, AddLayerNormRowMatchesDoublePrecision) {
+  std::mt19937 rng(9);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  std::vector<std::size_t> lengths;
+  for (std::size_t n = 1; n <= 40; ++n) lengths.push_back(n);
+  for (std::size_t n : {384, 768, 4096}) lengths.push_back(n);
+  double worst = 0;
+  for (std::size_t n : lengths) {
+    for (const bool with_residual : {false, true}) {
+      std::vector<float> v(n), residual(n), gamma(n), beta(n);
+      for (std::size_t i = 0; i < n; ++i) {
+        v[i] = 50.0f + 3.0f * dist(rng);
+        residual[i] = dist(rng);
+        gamma[i] = 1.0f + 0.5f * dist(rng);
+        beta[i] = 0.1f * dist(rng);
+      }
+      std::vector<double> sum(n);
+      for (std::size_t i = 0; i < n; ++i) sum[i] = double(v[i]) + (with_residual ? residual[i] : 0);
+      double mean = 0;
+      for (double s : sum) mean += s;
+      mean /= double(n);
+      double variance = 0;
+      for (double s : sum) variance += (s - mean) * (s - mean);
+      variance /= double(n);
+      std::vector<float> y = v;
+      AddLayerNormRow(y.data(), with_residual ? residual.data() : nullptr, gamma.data(),
+                      beta.data(), n, 1e-5f, GetParam());
+      for (std::size_t i = 0; i < n; ++i) {
+        const double want = (sum[i] - mean) / std::sqrt(variance + 1e-5) * gamma[i] + beta[i];
+        const double error = std::fabs(y[i] - want) / std::max(1.0, std::fabs(want));
+        worst = std::max(worst, error);
+        ASSERT_LE(error, 2e-5) << "n " << n << " i " << i << " residual " << with_residual;
+      }
+    }
+  }
+  std::cout << "[layernorm] " << MathPathName(GetParam()) << ": worst relative error " << worst
+            << "\n";
+}
+
+// The two paths agree closely on the same rows (the AVX2 path is the one the encoder runs).
+TEST(MathPathAgreementTest, SoftmaxAndLayerNormPathsAgree) {
+  const auto paths = SupportedMathPaths();
+  if (paths.size() < 2) GTEST_SKIP() << "this CPU runs the portable path only";
+  std::mt19937 rng(4);
+  std::normal_distribution<float> dist(0.0f, 4.0f);
+  for (std::size_t n : {1, 7, 8, 9, 33, 384}) {
+    std::vector<float> x(n), gamma(n, 1.5f), beta(n, -0.25f);
+    for (float& v : x) v = dist(rng);
+    auto a = x, b = x;
+    SoftmaxInPlace(a.data(), n, MathPath::kScalar);
+    SoftmaxInPlace(b.data(), n, MathPath::kAvx2);
+    for (std::size_t i = 0; i < n; ++i) ASSERT_NEAR(a[i], b[i], 1e-6f) << n;
+    a = x;
+    b = x;
+    AddLayerNormRow(a.data(), nullptr, gamma.data(), beta.data(), n, 1e-12f, MathPath::kScalar);
+    AddLayerNormRow(b.data(), nullptr, gamma.data(), beta.data(), n, 1e-12f, MathPath::kAvx2);
+    for (std::size_t i = 0; i < n; ++i) ASSERT_NEAR(a[i], b[i], 1e-5f) << n;
   }
 }
 

@@ -128,4 +128,14 @@ def recompute(folder):
             note("scores", scores, case["scores"])
         if "last_hidden_state" in case:
             note("last_hidden_state", hidden, case["last_hidden_state"])
+    if "masked" in reference:  # non-prefix masks: real rows only
+        masked = reference["masked"]
+        ids, types, mask = (np.array(masked[k], dtype=np.int64)
+                            for k in ("input_ids", "token_type_ids", "attention_mask"))
+        prefix = {"BertForSequenceClassification": "bert.",
+                  "XLMRobertaForSequenceClassification": "roberta."}.get(arch, "")
+        hidden = _encoder(config, w, prefix, ids, types, mask)
+        real = mask[..., None] > 0
+        note("masked hidden", np.where(real, hidden, 0.0),
+             np.where(real, np.array(masked["last_hidden_state"]), 0.0))
     return worst
