@@ -26,6 +26,10 @@ constexpr std::size_t kDepthBlock = 384;
 // Rows per row block: its slice of x (96 x 384 floats = 144 KiB) stays in L2 while the panels go
 // over it.
 constexpr std::size_t kRowBlock = 96;
+// Weight rows (of 16 floats, one cache line) ahead of use that the micro-kernel prefetches: for a
+// short input the GEMM streams the weights from memory, and the hardware prefetcher alone leaves
+// the cores waiting.
+constexpr std::size_t kPrefetch = 24;
 // Rows per thread from which the work is split by rows instead of by panels.
 constexpr std::size_t kRowsPerThread = 48;
 
@@ -87,6 +91,7 @@ __attribute__((target("avx2,fma"))) void Tile(const float* x, std::size_t ldx, c
 #pragma GCC unroll 6
   for (int r = 0; r < R; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
   for (std::size_t p = 0; p < kc; ++p) {
+    _mm_prefetch(reinterpret_cast<const char*>(b + (p + kPrefetch) * kPanel), _MM_HINT_T0);
     const __m256 b0 = _mm256_load_ps(b + p * kPanel);
     const __m256 b1 = _mm256_load_ps(b + p * kPanel + 8);
 #pragma GCC unroll 6
