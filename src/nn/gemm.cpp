@@ -137,7 +137,7 @@ constexpr TileFn kTiles[kTileRows + 1] = {nullptr,  &Tile<1>, &Tile<2>, &Tile<3>
                                           &Tile<4>, &Tile<5>, &Tile<6>};
 
 // Rows [row_begin, row_end) x panels [panel_begin, panel_end) of y on the calling thread.
-void PackedBlock(const float* x, const float* packed, std::size_t n, std::size_t k,
+void PackedBlock(const float* x, std::size_t ldx, const float* packed, std::size_t n, std::size_t k,
                  const float* bias, float* y, std::size_t ldy, bool gelu, std::size_t row_begin,
                  std::size_t row_end, std::size_t panel_begin, std::size_t panel_end) {
   for (std::size_t p0 = 0; p0 < k; p0 += kDepthBlock) {
@@ -153,7 +153,7 @@ void PackedBlock(const float* x, const float* packed, std::size_t n, std::size_t
         const float* panel_bias = bias == nullptr ? nullptr : bias + col;
         for (std::size_t i = i0; i < i1; i += kTileRows) {
           const std::size_t rows = std::min(kTileRows, i1 - i);
-          kTiles[rows](x + i * k + p0, k, b, kc, y + i * ldy + col, ldy, panel_bias, first,
+          kTiles[rows](x + i * ldx + p0, ldx, b, kc, y + i * ldy + col, ldy, panel_bias, first,
                        gelu && last, cols);
         }
       }
@@ -260,17 +260,17 @@ void LinearPacked(const float* x, const PackedMatrix& w, const float* bias, floa
     const std::size_t panels = (n + kPanel - 1) / kPanel;
     const std::size_t threads = Parallelism(pool);
     if (threads == 1) {
-      PackedBlock(x, w.data_, n, k, bias, y, ldy, gelu, 0, m, 0, panels);
+      PackedBlock(x, k, w.data_, n, k, bias, y, ldy, gelu, 0, m, 0, panels);
     } else if (m >= kRowsPerThread * threads) {
       // Whole tiles per thread: units of kTileRows rows.
       const std::size_t units = (m + kTileRows - 1) / kTileRows;
       ParallelFor(pool, units, [&](std::size_t begin, std::size_t end) {
-        PackedBlock(x, w.data_, n, k, bias, y, ldy, gelu, begin * kTileRows,
+        PackedBlock(x, k, w.data_, n, k, bias, y, ldy, gelu, begin * kTileRows,
                     std::min(m, end * kTileRows), 0, panels);
       });
     } else {
       ParallelFor(pool, panels, [&](std::size_t begin, std::size_t end) {
-        PackedBlock(x, w.data_, n, k, bias, y, ldy, gelu, 0, m, begin, end);
+        PackedBlock(x, k, w.data_, n, k, bias, y, ldy, gelu, 0, m, begin, end);
       });
     }
     return;
@@ -280,6 +280,50 @@ void LinearPacked(const float* x, const PackedMatrix& w, const float* bias, floa
   if (gelu) {
     for (std::size_t row = 0; row < m; ++row) GeluErfInPlace(y + row * ldy, n);
   }
+}
+
+std::size_t PanelFloats(std::size_t n, std::size_t k) {
+  return (n + kPanel - 1) / kPanel * kPanel * k;
+}
+
+void PackPanels(const float* w, std::size_t ldw, std::size_t n, std::size_t k, float scale,
+                float* out) {
+  for (std::size_t panel = 0; panel * kPanel < n; ++panel) {
+    const std::size_t width = std::min(kPanel, n - panel * kPanel);
+    float* dst = out + panel * k * kPanel;
+    const float* src = w + panel * kPanel * ldw;
+    for (std::size_t i = 0; i < k; ++i) {
+      for (std::size_t c = 0; c < kPanel; ++c) {
+        dst[i * kPanel + c] = c < width ? src[c * ldw + i] * scale : 0.0f;
+      }
+    }
+  }
+}
+
+void PackPanelsTransposed(const float* v, std::size_t ldv, std::size_t k, std::size_t n,
+                          float* out) {
+  for (std::size_t panel = 0; panel * kPanel < n; ++panel) {
+    const std::size_t width = std::min(kPanel, n - panel * kPanel);
+    float* dst = out + panel * k * kPanel;
+    for (std::size_t i = 0; i < k; ++i) {
+      const float* src = v + i * ldv + panel * kPanel;
+      std::copy_n(src, width, dst + i * kPanel);
+      std::fill(dst + i * kPanel + width, dst + (i + 1) * kPanel, 0.0f);
+    }
+  }
+}
+
+bool GemmPanels(const float* x, std::size_t ldx, const float* panels, std::size_t n, std::size_t k,
+                float* y, std::size_t ldy, std::size_t m) {
+#ifdef SIEVE_NN_X86
+  if (BestGemmKernel() != GemmKernel::kAvx2) return false;
+  if (m == 0 || n == 0) return true;
+  PackedBlock(x, ldx, panels, n, k, nullptr, y, ldy, false, 0, m, 0, (n + kPanel - 1) / kPanel);
+  return true;
+#else
+  (void)x, (void)ldx, (void)panels, (void)n, (void)k, (void)y, (void)ldy, (void)m;
+  return false;
+#endif
 }
 
 }  // namespace sieve::nn

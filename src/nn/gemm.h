@@ -84,4 +84,19 @@ class PackedMatrix {
 void LinearPacked(const float* x, const PackedMatrix& w, const float* bias, float* y, std::size_t m,
                   ThreadPool* pool = nullptr, std::size_t ldy = 0, bool gelu = false);
 
+// Building blocks for kernels that pack an operand on the fly (attention: the keys and values of
+// one head), on the calling thread. Panels are the kAvx2 layout above; `out` needs
+// PanelFloats(n, k) floats, 32-byte aligned (e.g. from an nn::Arena).
+std::size_t PanelFloats(std::size_t n, std::size_t k);
+// Packs scale · w[n, k], row j of w at w + j·ldw.
+void PackPanels(const float* w, std::size_t ldw, std::size_t n, std::size_t k, float scale,
+                float* out);
+// Packs the transpose of v[k, n] (row p at v + p·ldv): the matrix w[j, p] = v[p, j].
+void PackPanelsTransposed(const float* v, std::size_t ldv, std::size_t k, std::size_t n,
+                          float* out);
+// y[m, n] (row stride ldy) = x[m, k] (row stride ldx) · wᵀ, w packed by one of the two above.
+// Returns false, doing nothing, when this CPU has no kAvx2 kernel (the caller falls back to BLAS).
+bool GemmPanels(const float* x, std::size_t ldx, const float* panels, std::size_t n, std::size_t k,
+                float* y, std::size_t ldy, std::size_t m);
+
 }  // namespace sieve::nn

@@ -7,6 +7,7 @@
 #include <limits>
 #include <mutex>
 
+#include "nn/gemm.h"
 #include "nn/vector_math.h"
 
 namespace sieve::nn {
@@ -205,8 +206,16 @@ void VarlenSelfAttention(const float* qkv, const VarlenAttentionShape& shape, fl
   // slot, so the output is the same for every pool size.
   const std::size_t slots = std::min(pairs, Parallelism(pool));
   float* scores_base = arena.Allocate(slots * longest * longest);
+  // With the packed GEMM (gemm.h), each head's keys (scaled) and values are packed into panels
+  // per slot: no BLAS call, no repacking inside it, and the scale folded into the keys.
+  const bool panels = BestGemmKernel() == GemmKernel::kAvx2;
+  const std::size_t keys_floats = panels ? PanelFloats(longest, head_dim) : 0;
+  const std::size_t values_floats = panels ? PanelFloats(head_dim, longest) : 0;
+  float* packed_base = panels ? arena.Allocate(slots * (keys_floats + values_floats)) : nullptr;
   const auto run = [&](std::size_t slot) {
     float* scores = scores_base + slot * longest * longest;
+    float* packed_keys = panels ? packed_base + slot * (keys_floats + values_floats) : nullptr;
+    float* packed_values = panels ? packed_keys + keys_floats : nullptr;
     double before = 0;
     for (std::size_t s = 0; s < shape.sequences; ++s) {
       const std::size_t first = shape.offsets[s];
@@ -221,13 +230,21 @@ void VarlenSelfAttention(const float* qkv, const VarlenAttentionShape& shape, fl
         const float* q = qkv + first * 3 * hidden + h * head_dim;
         const float* k = q + hidden;
         const float* v = q + 2 * hidden;
+        float* head_out = out + first * hidden + h * head_dim;
+        if (panels) {
+          PackPanels(k, 3 * hidden, len, head_dim, scale, packed_keys);
+          GemmPanels(q, 3 * hidden, packed_keys, len, head_dim, scores, len, len);
+          for (std::size_t t = 0; t < len; ++t) SoftmaxInPlace(scores + t * len, len);
+          PackPanelsTransposed(v, 3 * hidden, len, head_dim, packed_values);
+          GemmPanels(scores, len, packed_values, head_dim, len, head_out, hidden, len);
+          continue;
+        }
         const int n = static_cast<int>(len);
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, static_cast<int>(head_dim),
                     scale, q, qkv_stride, k, qkv_stride, 0.0f, scores, n);
         for (std::size_t t = 0; t < len; ++t) SoftmaxInPlace(scores + t * len, len);
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, static_cast<int>(head_dim), n,
-                    1.0f, scores, n, v, qkv_stride, 0.0f, out + first * hidden + h * head_dim,
-                    static_cast<int>(hidden));
+                    1.0f, scores, n, v, qkv_stride, 0.0f, head_out, static_cast<int>(hidden));
       }
     }
   };

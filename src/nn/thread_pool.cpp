@@ -1,5 +1,10 @@
 #include "nn/thread_pool.h"
 
+#if defined(__linux__)
+#include <pthread.h>
+#include <sched.h>
+#endif
+
 #include <algorithm>
 #include <chrono>
 
@@ -38,6 +43,26 @@ bool SpinUntil(const Ready& ready) {
     if (std::chrono::steady_clock::now() >= deadline) return ready();
   }
 }
+// Linux wakes a sleeping thread on the CPU of the thread that woke it when it can ("wake
+// affine"). For a worker that is the caller's CPU: the two then share one CPU for milliseconds,
+// until load balancing moves one, while another CPU idles. Measured here: a short query after an
+// idle pause took 2x as long on 2 threads as back to back, i.e. no faster than on 1 thread. A
+// worker that wakes on its caller's CPU therefore moves itself off it (an affinity mask without
+// that CPU, then the old mask back: the thread stays where it went).
+void LeaveCallersCpu(int caller_cpu) {
+#if defined(__linux__)
+  if (caller_cpu < 0 || caller_cpu >= CPU_SETSIZE || ::sched_getcpu() != caller_cpu) return;
+  cpu_set_t allowed;
+  if (::pthread_getaffinity_np(::pthread_self(), sizeof(allowed), &allowed) != 0) return;
+  cpu_set_t elsewhere = allowed;
+  CPU_CLR(caller_cpu, &elsewhere);
+  if (CPU_COUNT(&elsewhere) == 0) return;
+  if (::pthread_setaffinity_np(::pthread_self(), sizeof(elsewhere), &elsewhere) != 0) return;
+  ::pthread_setaffinity_np(::pthread_self(), sizeof(allowed), &allowed);
+#else
+  (void)caller_cpu;
+#endif
+}
 }  // namespace
 
 struct ThreadPool::Job {
@@ -46,6 +71,7 @@ struct ThreadPool::Job {
   std::size_t chunks = 0;
   std::atomic<std::size_t> next{0};  // next chunk to claim
   std::atomic<std::size_t> done{0};  // chunks finished
+  int caller_cpu = -1;               // the CPU the caller was on when it queued the job
   std::mutex mutex;                  // with `finished`: sleeping until done == chunks
   std::condition_variable finished;
 };
@@ -88,12 +114,14 @@ void ThreadPool::WorkerLoop() {
   for (;;) {
     SpinUntil([this] { return queued_.load(std::memory_order_relaxed) > 0; });
     std::shared_ptr<Job> job;
+    bool slept = false;
     {
       std::unique_lock<std::mutex> lock(mutex_);
       if (!stop_ && queue_.empty()) {
         ++sleeping_;
         wake_.wait(lock, [this] { return stop_ || !queue_.empty(); });
         --sleeping_;
+        slept = true;
       }
       if (queue_.empty()) return;  // stopping
       job = queue_.front();
@@ -101,6 +129,7 @@ void ThreadPool::WorkerLoop() {
       if (job->next.load(std::memory_order_relaxed) + 1 >= job->chunks) queue_.pop_front();
       queued_.store(queue_.size(), std::memory_order_relaxed);
     }
+    if (slept) LeaveCallersCpu(job->caller_cpu);
     RunChunks(*job);
   }
 }
@@ -116,6 +145,9 @@ void ThreadPool::ParallelFor(std::size_t n, const RangeFn& fn) {
   job->fn = &fn;
   job->n = n;
   job->chunks = chunks;
+#if defined(__linux__)
+  job->caller_cpu = ::sched_getcpu();
+#endif
   std::size_t sleeping = 0;
   {
     std::lock_guard<std::mutex> lock(mutex_);
