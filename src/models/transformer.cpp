@@ -264,6 +264,11 @@ Result<TransformerModel> TransformerModel::Build(const TransformerConfig& config
   return model;
 }
 
+namespace {
+// Rows of the feed-forward block computed at a time (see Encode).
+constexpr std::size_t kFfnRows = 1024;
+}  // namespace
+
 Result<const float*> TransformerModel::Encode(const TokenBatch& batch, nn::Arena& arena,
                                               nn::ThreadPool* pool) const {
   const TransformerConfig& c = config_;
@@ -336,16 +341,22 @@ Result<const float*> TransformerModel::Encode(const TokenBatch& batch, nn::Arena
   nn::AddLayerNorm(x, nullptr, embedding_norm_weight_, embedding_norm_bias_, tokens, h,
                    c.layer_norm_eps, pool);
 
+  // Activations: x, qkv and the attention context, [tokens, 5·hidden] in all. The attention
+  // output reuses qkv's memory (qkv is dead once attention has run), and the feed-forward block
+  // runs on kFfnRows rows at a time, so its [rows, intermediate] buffer never holds all tokens
+  // (peak RSS; issue 10).
   float* qkv = arena.Allocate(tokens * 3 * h);
   float* context = arena.Allocate(tokens * h);
-  float* attention_out = arena.Allocate(tokens * h);
-  float* intermediate = arena.Allocate(tokens * c.intermediate_size);
+  float* attention_out = qkv;
+  const std::size_t ffn_rows = std::min(tokens, kFfnRows);
+  float* intermediate = arena.Allocate(ffn_rows * c.intermediate_size);
   const nn::VarlenAttentionShape shape{offsets.data(), batch.batch, c.num_heads, h / c.num_heads};
   // Quantised activations of the int8 layers: one buffer for every layer (sized for the widest).
   float* int8_scratch =
       int8_layers_.empty()
           ? nullptr
-          : arena.Allocate(nn::LinearInt8ScratchFloats(tokens, std::max(h, c.intermediate_size)));
+          : arena.Allocate(std::max(nn::LinearInt8ScratchFloats(tokens, h),
+                                    nn::LinearInt8ScratchFloats(ffn_rows, c.intermediate_size)));
   for (std::size_t i = 0; i < layers_.size(); ++i) {
     const Layer& layer = layers_[i];
     const Int8Layer* q = int8_layers_.empty() ? nullptr : &int8_layers_[i];
@@ -354,37 +365,42 @@ Result<const float*> TransformerModel::Encode(const TokenBatch& batch, nn::Arena
     // GELU applied in the GEMM's epilogue when `gelu` (float32 only).
     const auto linear = [&](const float* input, const nn::PackedMatrix* fp32,
                             const nn::Int8Matrix* quantised, const float* bias, float* y,
-                            std::size_t ldy, bool gelu) {
+                            std::size_t ldy, bool gelu, std::size_t m) {
       if (quantised != nullptr) {
-        nn::LinearInt8(input, *quantised, bias, y, tokens, int8_scratch, pool, ldy);
+        nn::LinearInt8(input, *quantised, bias, y, m, int8_scratch, pool, ldy);
       } else {
-        nn::LinearPacked(input, *fp32, bias, y, tokens, pool, ldy, gelu);
+        nn::LinearPacked(input, *fp32, bias, y, m, pool, ldy, gelu);
       }
     };
     if (packed != nullptr) {
-      linear(x, &packed->qkv, nullptr, packed->qkv_bias.data(), qkv, 0, false);
+      linear(x, &packed->qkv, nullptr, packed->qkv_bias.data(), qkv, 0, false, tokens);
     } else {
-      linear(x, nullptr, &q->query, layer.query_bias, qkv, 3 * h, false);
-      linear(x, nullptr, &q->key, layer.key_bias, qkv + h, 3 * h, false);
-      linear(x, nullptr, &q->value, layer.value_bias, qkv + 2 * h, 3 * h, false);
+      linear(x, nullptr, &q->query, layer.query_bias, qkv, 3 * h, false, tokens);
+      linear(x, nullptr, &q->key, layer.key_bias, qkv + h, 3 * h, false, tokens);
+      linear(x, nullptr, &q->value, layer.value_bias, qkv + 2 * h, 3 * h, false, tokens);
     }
     nn::VarlenSelfAttention(qkv, shape, context, arena, pool);
     linear(context, packed ? &packed->attention_out : nullptr, q ? &q->attention_out : nullptr,
-           layer.attention_out_bias, attention_out, 0, false);
+           layer.attention_out_bias, attention_out, 0, false, tokens);
     nn::AddLayerNorm(attention_out, x, layer.attention_norm_weight, layer.attention_norm_bias,
                      tokens, h, c.layer_norm_eps, pool);
     const bool fused_gelu = packed != nullptr && c.hidden_act == nn::Activation::kGeluErf;
-    linear(attention_out, packed ? &packed->intermediate : nullptr, q ? &q->intermediate : nullptr,
-           layer.intermediate_bias, intermediate, 0, fused_gelu);
-    if (!fused_gelu) nn::Activate(c.hidden_act, intermediate, tokens * c.intermediate_size, pool);
-    linear(intermediate, packed ? &packed->output : nullptr, q ? &q->output : nullptr,
-           layer.output_bias, x, 0, false);
+    for (std::size_t r0 = 0; r0 < tokens; r0 += ffn_rows) {
+      const std::size_t m = std::min(ffn_rows, tokens - r0);
+      linear(attention_out + r0 * h, packed ? &packed->intermediate : nullptr,
+             q ? &q->intermediate : nullptr, layer.intermediate_bias, intermediate, 0, fused_gelu,
+             m);
+      if (!fused_gelu) nn::Activate(c.hidden_act, intermediate, m * c.intermediate_size, pool);
+      linear(intermediate, packed ? &packed->output : nullptr, q ? &q->output : nullptr,
+             layer.output_bias, x + r0 * h, 0, false, m);
+    }
     nn::AddLayerNorm(x, attention_out, layer.output_norm_weight, layer.output_norm_bias, tokens, h,
                      c.layer_norm_eps, pool);
   }
   // Without padding the packed rows are already the padded layout.
   if (tokens == padded) return static_cast<const float*>(x);
-  float* hidden_states = arena.Allocate(padded * h);
+  // The padded layout goes into qkv's memory when it fits (it is free now).
+  float* hidden_states = padded <= 3 * tokens ? qkv : arena.Allocate(padded * h);
   std::fill_n(hidden_states, padded * h, 0.0f);
   for (std::size_t r = 0; r < tokens; ++r) {
     std::copy_n(x + r * h, h, hidden_states + rows[r] * h);

@@ -30,6 +30,9 @@ constexpr std::size_t kRowBlock = 96;
 // short input the GEMM streams the weights from memory, and the hardware prefetcher alone leaves
 // the cores waiting.
 constexpr std::size_t kPrefetch = 24;
+// Chunks of work per thread, claimed dynamically: a thread that falls behind (its core shared
+// with another process, a late wake-up) leaves its remaining chunks to the others.
+constexpr std::size_t kChunksPerThread = 4;
 // Rows per thread from which the work is split by rows instead of by panels.
 constexpr std::size_t kRowsPerThread = 48;
 
@@ -264,14 +267,20 @@ void LinearPacked(const float* x, const PackedMatrix& w, const float* bias, floa
     } else if (m >= kRowsPerThread * threads) {
       // Whole tiles per thread: units of kTileRows rows.
       const std::size_t units = (m + kTileRows - 1) / kTileRows;
-      ParallelFor(pool, units, [&](std::size_t begin, std::size_t end) {
-        PackedBlock(x, k, w.data_, n, k, bias, y, ldy, gelu, begin * kTileRows,
-                    std::min(m, end * kTileRows), 0, panels);
-      });
+      ParallelFor(
+          pool, units,
+          [&](std::size_t begin, std::size_t end) {
+            PackedBlock(x, k, w.data_, n, k, bias, y, ldy, gelu, begin * kTileRows,
+                        std::min(m, end * kTileRows), 0, panels);
+          },
+          kChunksPerThread);
     } else {
-      ParallelFor(pool, panels, [&](std::size_t begin, std::size_t end) {
-        PackedBlock(x, k, w.data_, n, k, bias, y, ldy, gelu, 0, m, begin, end);
-      });
+      ParallelFor(
+          pool, panels,
+          [&](std::size_t begin, std::size_t end) {
+            PackedBlock(x, k, w.data_, n, k, bias, y, ldy, gelu, 0, m, begin, end);
+          },
+          kChunksPerThread);
     }
     return;
   }

@@ -134,9 +134,9 @@ void ThreadPool::WorkerLoop() {
   }
 }
 
-void ThreadPool::ParallelFor(std::size_t n, const RangeFn& fn) {
+void ThreadPool::ParallelFor(std::size_t n, const RangeFn& fn, std::size_t chunks_per_thread) {
   if (n == 0) return;
-  const std::size_t chunks = std::min(n, size());
+  const std::size_t chunks = std::min(n, size() * std::max<std::size_t>(1, chunks_per_thread));
   if (chunks == 1 || tls_worker_of == this) {
     fn(0, n);
     return;
@@ -176,13 +176,14 @@ void ThreadPool::ParallelFor(std::size_t n, const RangeFn& fn) {
   job->finished.wait(lock, all_done);
 }
 
-void ParallelFor(ThreadPool* pool, std::size_t n, const ThreadPool::RangeFn& fn) {
+void ParallelFor(ThreadPool* pool, std::size_t n, const ThreadPool::RangeFn& fn,
+                 std::size_t chunks_per_thread) {
   if (n == 0) return;
   if (pool == nullptr || pool->size() == 1) {
     fn(0, n);
     return;
   }
-  pool->ParallelFor(n, fn);
+  pool->ParallelFor(n, fn, chunks_per_thread);
 }
 
 std::size_t Parallelism(const ThreadPool* pool) {

@@ -39,10 +39,12 @@ class ThreadPool {
   // Parallelism of a ParallelFor (workers + the caller), at least 1.
   std::size_t size() const { return workers_.size() + 1; }
 
-  // Calls fn(begin, end) over disjoint ranges covering [0, n): at most size() chunks of nearly
-  // equal length, in any order, on any of the threads. Returns after every call returned. fn must
-  // not throw. n == 0 calls nothing.
-  void ParallelFor(std::size_t n, const RangeFn& fn);
+  // Calls fn(begin, end) over disjoint ranges covering [0, n): at most size() · chunks_per_thread
+  // chunks of nearly equal length, claimed one at a time by whichever thread is free (more chunks
+  // than threads balance uneven progress, e.g. a core shared with another process), in any order,
+  // on any of the threads. Returns after every call returned. fn must not throw. n == 0 calls
+  // nothing.
+  void ParallelFor(std::size_t n, const RangeFn& fn, std::size_t chunks_per_thread = 1);
 
  private:
   struct Job;
@@ -59,7 +61,8 @@ class ThreadPool {
 };
 
 // pool->ParallelFor(n, fn), or fn(0, n) on the calling thread when pool is null or of size 1.
-void ParallelFor(ThreadPool* pool, std::size_t n, const ThreadPool::RangeFn& fn);
+void ParallelFor(ThreadPool* pool, std::size_t n, const ThreadPool::RangeFn& fn,
+                 std::size_t chunks_per_thread = 1);
 
 // Number of chunks ParallelFor(pool, n, ...) would use at most: min(n, parallelism).
 std::size_t Parallelism(const ThreadPool* pool);

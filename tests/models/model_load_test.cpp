@@ -338,7 +338,7 @@ TEST(TransformerModelTest, ArenaIsReusedAcrossCalls) {
 TEST(TransformerModelTest, PaddingIsLeftOutOfTheForwardPass) {
   auto model = TransformerModel::Load(Fixture("tiny-bge"));
   ASSERT_TRUE(model.ok());
-  const std::size_t batch_size = 8, seq = 64, hidden = model->config().hidden_size;
+  const std::size_t batch_size = 64, seq = 64, hidden = model->config().hidden_size;
   TokenBatch full{batch_size,
                   seq,
                   {},
@@ -372,6 +372,37 @@ TEST(TransformerModelTest, PaddingIsLeftOutOfTheForwardPass) {
     }
     for (std::size_t i = len * hidden; i < seq * hidden; ++i) {
       ASSERT_EQ((*states)[b * seq * hidden + i], 0.0f) << "sequence " << b;
+    }
+  }
+}
+
+// A batch of more tokens than the feed-forward block takes at once (Encode runs it in row blocks)
+// gives every sequence the rows it gets alone.
+TEST(TransformerModelTest, LargeBatchRowsMatchEachSequenceAlone) {
+  auto model = TransformerModel::Load(Fixture("tiny-bge"));
+  ASSERT_TRUE(model.ok());
+  const std::size_t batch_size = 64, seq = 60, hidden = model->config().hidden_size;
+  TokenBatch batch{batch_size,
+                   seq,
+                   {},
+                   std::vector<std::int32_t>(batch_size * seq, 0),
+                   std::vector<std::int32_t>(batch_size * seq, 1)};
+  for (std::size_t i = 0; i < batch_size * seq; ++i) {
+    batch.input_ids.push_back(static_cast<std::int32_t>(5 + (i * 53) % 900));
+  }
+  nn::Arena arena;
+  auto states = model->Encode(batch, arena);
+  ASSERT_TRUE(states.ok());
+  for (const std::size_t b : {0u, 17u, 40u, 63u}) {
+    TokenBatch alone{1, seq,
+                     std::vector<std::int32_t>(batch.input_ids.begin() + b * seq,
+                                               batch.input_ids.begin() + (b + 1) * seq),
+                     std::vector<std::int32_t>(seq, 0), std::vector<std::int32_t>(seq, 1)};
+    nn::Arena alone_arena;
+    auto expected = model->Encode(alone, alone_arena);
+    ASSERT_TRUE(expected.ok());
+    for (std::size_t i = 0; i < seq * hidden; ++i) {
+      ASSERT_NEAR((*states)[b * seq * hidden + i], (*expected)[i], 1e-5) << "sequence " << b;
     }
   }
 }
