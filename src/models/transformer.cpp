@@ -310,6 +310,9 @@ Result<const float*> TransformerModel::Encode(const TokenBatch& batch, nn::Arena
     offsets[b + 1] = rows.size();
   }
   const std::size_t tokens = rows.size();
+  // The pool's workers may be asleep (the first request after a pause): wake them now, so they
+  // are up and polling when the first GEMM comes.
+  nn::WakeWorkers(pool);
   if (tokens == 0) {  // nothing but padding: every row is zero
     float* zeros = arena.Allocate(padded * h);
     std::fill_n(zeros, padded * h, 0.0f);

@@ -115,19 +115,32 @@ void ThreadPool::WorkerLoop() {
     SpinUntil([this] { return queued_.load(std::memory_order_relaxed) > 0; });
     std::shared_ptr<Job> job;
     bool slept = false;
+    bool idle_wake = false;  // woken by Wake() with nothing to do yet
+    int waker_cpu = -1;
     {
       std::unique_lock<std::mutex> lock(mutex_);
       if (!stop_ && queue_.empty()) {
         ++sleeping_;
-        wake_.wait(lock, [this] { return stop_ || !queue_.empty(); });
+        const std::size_t generation = wake_generation_;
+        wake_.wait(lock, [this, generation] {
+          return stop_ || !queue_.empty() || wake_generation_ != generation;
+        });
         --sleeping_;
         slept = true;
+        idle_wake = queue_.empty() && !stop_;
+        waker_cpu = wake_cpu_;
       }
-      if (queue_.empty()) return;  // stopping
-      job = queue_.front();
-      // Every chunk claimed: nobody else needs to see this job.
-      if (job->next.load(std::memory_order_relaxed) + 1 >= job->chunks) queue_.pop_front();
-      queued_.store(queue_.size(), std::memory_order_relaxed);
+      if (!idle_wake) {
+        if (queue_.empty()) return;  // stopping
+        job = queue_.front();
+        // Every chunk claimed: nobody else needs to see this job.
+        if (job->next.load(std::memory_order_relaxed) + 1 >= job->chunks) queue_.pop_front();
+        queued_.store(queue_.size(), std::memory_order_relaxed);
+      }
+    }
+    if (idle_wake) {  // woken by Wake(): get off the waker's CPU, then poll again
+      LeaveCallersCpu(waker_cpu);
+      continue;
     }
     if (slept) LeaveCallersCpu(job->caller_cpu);
     RunChunks(*job);
@@ -174,6 +187,22 @@ void ThreadPool::ParallelFor(std::size_t n, const RangeFn& fn, std::size_t chunk
   if (SpinUntil(all_done)) return;
   std::unique_lock<std::mutex> lock(job->mutex);
   job->finished.wait(lock, all_done);
+}
+
+void ThreadPool::Wake() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (sleeping_ == 0) return;
+    ++wake_generation_;
+#if defined(__linux__)
+    wake_cpu_ = ::sched_getcpu();
+#endif
+  }
+  wake_.notify_all();
+}
+
+void WakeWorkers(ThreadPool* pool) {
+  if (pool != nullptr) pool->Wake();
 }
 
 void ParallelFor(ThreadPool* pool, std::size_t n, const ThreadPool::RangeFn& fn,

@@ -36,6 +36,11 @@ class ThreadPool {
   // Joins the workers. No ParallelFor may be running.
   ~ThreadPool();
 
+  // Wakes the sleeping workers without giving them work: they poll for the next ParallelFor for
+  // the usual ~60 µs, then sleep again. A forward pass calls it first, so that its first kernel
+  // does not wait for them to wake (and move off the caller's CPU). Cheap when none sleeps.
+  void Wake();
+
   // Parallelism of a ParallelFor (workers + the caller), at least 1.
   std::size_t size() const { return workers_.size() + 1; }
 
@@ -57,12 +62,17 @@ class ThreadPool {
   std::deque<std::shared_ptr<Job>> queue_;  // jobs with chunks nobody has claimed yet
   std::atomic<std::size_t> queued_{0};      // queue_.size(), for workers polling without the lock
   std::size_t sleeping_ = 0;                // workers waiting on wake_; guarded by mutex_
+  std::size_t wake_generation_ = 0;         // bumped by Wake(); guarded by mutex_
+  int wake_cpu_ = -1;                       // the CPU Wake() was called on; guarded by mutex_
   bool stop_ = false;
 };
 
 // pool->ParallelFor(n, fn), or fn(0, n) on the calling thread when pool is null or of size 1.
 void ParallelFor(ThreadPool* pool, std::size_t n, const ThreadPool::RangeFn& fn,
                  std::size_t chunks_per_thread = 1);
+
+// pool->Wake() when pool is not null.
+void WakeWorkers(ThreadPool* pool);
 
 // Number of chunks ParallelFor(pool, n, ...) would use at most: min(n, parallelism).
 std::size_t Parallelism(const ThreadPool* pool);

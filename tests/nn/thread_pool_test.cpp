@@ -104,5 +104,40 @@ TEST(ThreadPoolTest, NestedCallsDoNotDeadlock) {
   EXPECT_EQ(total.load(), 40u);
 }
 
+TEST(ThreadPoolTest, ManyChunksPerThreadCoverTheRangeOnce) {
+  ThreadPool pool(3);
+  for (const std::size_t n : {1u, 5u, 12u, 13u, 1000u}) {
+    std::vector<std::atomic<int>> seen(n);
+    std::atomic<std::size_t> calls{0};
+    pool.ParallelFor(
+        n,
+        [&](std::size_t begin, std::size_t end) {
+          ++calls;
+          for (std::size_t i = begin; i < end; ++i) seen[i].fetch_add(1);
+        },
+        4);
+    for (std::size_t i = 0; i < n; ++i) ASSERT_EQ(seen[i].load(), 1) << "n " << n << " i " << i;
+    EXPECT_EQ(calls.load(), std::min<std::size_t>(n, 12)) << "n " << n;
+  }
+}
+
+// Workers that sleep (after their polling window), are woken by Wake() with nothing to do, or
+// by work, keep giving correct results, and the pool still stops.
+TEST(ThreadPoolTest, WakeBetweenSleepsKeepsWorking) {
+  ThreadPool pool(2);
+  for (int round = 0; round < 20; ++round) {
+    if (round % 3 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    pool.Wake();
+    if (round % 2 == 0) std::this_thread::sleep_for(std::chrono::microseconds(300));
+    std::atomic<std::size_t> sum{0};
+    pool.ParallelFor(64, [&](std::size_t begin, std::size_t end) {
+      for (std::size_t i = begin; i < end; ++i) sum.fetch_add(i);
+    });
+    ASSERT_EQ(sum.load(), 64u * 63u / 2) << "round " << round;
+  }
+  pool.Wake();
+  WakeWorkers(nullptr);  // no pool: nothing to do
+}
+
 }  // namespace
 }  // namespace sieve::nn
