@@ -17,6 +17,7 @@
 #include "models/model_config.h"
 #include "models/transformer.h"
 #include "nn/arena.h"
+#include "nn/kernels.h"
 #include "tokenizer/tokenizer.h"
 
 namespace sieve::models {
@@ -179,10 +180,22 @@ class EmbedderSession final : public Embedder {
          CutBatches(encodings, order, state_.options.batch_size, state_.options.max_batch_tokens)) {
       const TokenBatch batch = MakeBatch(encodings, order, begin, end, tok.pad_id());
       state_.arena.Reset();
+      const std::size_t hidden_size = model.config().hidden_size;
+      if (model.pooling() == Pooling::kCls) {
+        // Only [CLS] is read: the last layer runs for those rows alone.
+        SIEVE_ASSIGN_OR_RETURN(const float* first,
+                               model.transformer().Encode(batch, state_.arena, state_.options.pool,
+                                                          TransformerModel::Output::kFirstTokens));
+        for (std::size_t i = begin; i < end; ++i) {
+          std::vector<float>& out = vectors[order[i]];
+          out.assign(first + (i - begin) * hidden_size, first + (i - begin + 1) * hidden_size);
+          if (model.normalize()) nn::L2Normalize(out.data(), hidden_size);
+        }
+        continue;
+      }
       SIEVE_ASSIGN_OR_RETURN(const float* hidden,
                              model.transformer().Encode(batch, state_.arena, state_.options.pool));
-      auto pooled = PoolEmbeddings(hidden, batch, model.config().hidden_size, model.pooling(),
-                                   model.normalize());
+      auto pooled = PoolEmbeddings(hidden, batch, hidden_size, model.pooling(), model.normalize());
       for (std::size_t i = begin; i < end; ++i) vectors[order[i]] = std::move(pooled[i - begin]);
     }
     return vectors;
@@ -228,10 +241,12 @@ class CrossEncoderSession final : public CrossEncoder {
          CutBatches(encodings, order, state_.options.batch_size, state_.options.max_batch_tokens)) {
       const TokenBatch batch = MakeBatch(encodings, order, begin, end, tok.pad_id());
       state_.arena.Reset();
-      SIEVE_ASSIGN_OR_RETURN(const float* hidden,
-                             model.transformer().Encode(batch, state_.arena, state_.options.pool));
-      const std::vector<float> logits =
-          model.transformer().Classify(hidden, batch, state_.arena, state_.options.pool);
+      // The heads read [CLS] / <s> only: the last layer runs for those rows alone.
+      SIEVE_ASSIGN_OR_RETURN(const float* first,
+                             model.transformer().Encode(batch, state_.arena, state_.options.pool,
+                                                        TransformerModel::Output::kFirstTokens));
+      const std::vector<float> logits = model.transformer().ClassifyFirstTokens(
+          first, batch.batch, state_.arena, state_.options.pool);
       for (std::size_t i = begin; i < end; ++i) {
         scores[order[i]] = ScoreFromLogits(logits.data() + (i - begin) * labels, labels);
       }

@@ -270,7 +270,7 @@ constexpr std::size_t kFfnRows = 1024;
 }  // namespace
 
 Result<const float*> TransformerModel::Encode(const TokenBatch& batch, nn::Arena& arena,
-                                              nn::ThreadPool* pool) const {
+                                              nn::ThreadPool* pool, Output output) const {
   const TransformerConfig& c = config_;
   const std::size_t padded = batch.batch * batch.seq_len;
   if (batch.input_ids.size() != padded || batch.token_type_ids.size() != padded ||
@@ -313,9 +313,11 @@ Result<const float*> TransformerModel::Encode(const TokenBatch& batch, nn::Arena
   // The pool's workers may be asleep (the first request after a pause): wake them now, so they
   // are up and polling when the first GEMM comes.
   nn::WakeWorkers(pool);
+  const bool first_tokens = output == Output::kFirstTokens;
+  const std::size_t out_rows = first_tokens ? batch.batch : padded;
   if (tokens == 0) {  // nothing but padding: every row is zero
-    float* zeros = arena.Allocate(padded * h);
-    std::fill_n(zeros, padded * h, 0.0f);
+    float* zeros = arena.Allocate(out_rows * h);
+    std::fill_n(zeros, out_rows * h, 0.0f);
     return static_cast<const float*>(zeros);
   }
   float* x = arena.Allocate(tokens * h);
@@ -351,15 +353,19 @@ Result<const float*> TransformerModel::Encode(const TokenBatch& batch, nn::Arena
   float* qkv = arena.Allocate(tokens * 3 * h);
   float* context = arena.Allocate(tokens * h);
   float* attention_out = qkv;
-  const std::size_t ffn_rows = std::min(tokens, kFfnRows);
+  const std::size_t ffn_rows = std::min(std::max(tokens, batch.batch), kFfnRows);
   float* intermediate = arena.Allocate(ffn_rows * c.intermediate_size);
   const nn::VarlenAttentionShape shape{offsets.data(), batch.batch, c.num_heads, h / c.num_heads};
   // Quantised activations of the int8 layers: one buffer for every layer (sized for the widest).
   float* int8_scratch =
       int8_layers_.empty()
           ? nullptr
-          : arena.Allocate(std::max(nn::LinearInt8ScratchFloats(tokens, h),
+          : arena.Allocate(std::max(nn::LinearInt8ScratchFloats(std::max(tokens, batch.batch), h),
                                     nn::LinearInt8ScratchFloats(ffn_rows, c.intermediate_size)));
+  // Output::kFirstTokens: the last layer's rows, one per sequence.
+  float* first_in = first_tokens ? arena.Allocate(batch.batch * h) : nullptr;
+  float* first_context = first_tokens ? arena.Allocate(batch.batch * h) : nullptr;
+  float* first_attention = first_tokens ? arena.Allocate(batch.batch * h) : nullptr;
   for (std::size_t i = 0; i < layers_.size(); ++i) {
     const Layer& layer = layers_[i];
     const Int8Layer* q = int8_layers_.empty() ? nullptr : &int8_layers_[i];
@@ -382,23 +388,72 @@ Result<const float*> TransformerModel::Encode(const TokenBatch& batch, nn::Arena
       linear(x, nullptr, &q->key, layer.key_bias, qkv + h, 3 * h, false, tokens);
       linear(x, nullptr, &q->value, layer.value_bias, qkv + 2 * h, 3 * h, false, tokens);
     }
+    const bool last = i + 1 == layers_.size();
+    // The feed-forward block of m rows: out = W2·GELU(W1·in), kFfnRows rows at a time.
+    const bool fused_gelu = packed != nullptr && c.hidden_act == nn::Activation::kGeluErf;
+    const auto feed_forward = [&](const float* in, float* out, std::size_t m) {
+      for (std::size_t r0 = 0; r0 < m; r0 += ffn_rows) {
+        const std::size_t rows_now = std::min(ffn_rows, m - r0);
+        linear(in + r0 * h, packed ? &packed->intermediate : nullptr,
+               q ? &q->intermediate : nullptr, layer.intermediate_bias, intermediate, 0, fused_gelu,
+               rows_now);
+        if (!fused_gelu) {
+          nn::Activate(c.hidden_act, intermediate, rows_now * c.intermediate_size, pool);
+        }
+        linear(intermediate, packed ? &packed->output : nullptr, q ? &q->output : nullptr,
+               layer.output_bias, out + r0 * h, 0, false, rows_now);
+      }
+    };
+    if (last && first_tokens) {
+      // Only position 0 of each sequence: its row of attention, then its own dense layers.
+      nn::VarlenAttentionShape first_shape = shape;
+      first_shape.first_query_only = true;
+      std::fill_n(first_context, batch.batch * h, 0.0f);
+      nn::VarlenSelfAttention(qkv, first_shape, first_context, arena, pool);
+      for (std::size_t b = 0; b < batch.batch; ++b) {
+        float* row = first_in + b * h;
+        if (offsets[b + 1] > offsets[b]) {
+          std::copy_n(x + offsets[b] * h, h, row);
+        } else {
+          std::fill_n(row, h, 0.0f);
+        }
+      }
+      linear(first_context, packed ? &packed->attention_out : nullptr,
+             q ? &q->attention_out : nullptr, layer.attention_out_bias, first_attention, 0, false,
+             batch.batch);
+      nn::AddLayerNorm(first_attention, first_in, layer.attention_norm_weight,
+                       layer.attention_norm_bias, batch.batch, h, c.layer_norm_eps, pool);
+      feed_forward(first_attention, first_in, batch.batch);
+      nn::AddLayerNorm(first_in, first_attention, layer.output_norm_weight, layer.output_norm_bias,
+                       batch.batch, h, c.layer_norm_eps, pool);
+      // Position 0 that is padding (or a sequence of padding) reads as zero, as in kAllRows.
+      for (std::size_t b = 0; b < batch.batch; ++b) {
+        if (offsets[b + 1] == offsets[b] || rows[offsets[b]] != b * batch.seq_len) {
+          std::fill_n(first_in + b * h, h, 0.0f);
+        }
+      }
+      return static_cast<const float*>(first_in);
+    }
     nn::VarlenSelfAttention(qkv, shape, context, arena, pool);
     linear(context, packed ? &packed->attention_out : nullptr, q ? &q->attention_out : nullptr,
            layer.attention_out_bias, attention_out, 0, false, tokens);
     nn::AddLayerNorm(attention_out, x, layer.attention_norm_weight, layer.attention_norm_bias,
                      tokens, h, c.layer_norm_eps, pool);
-    const bool fused_gelu = packed != nullptr && c.hidden_act == nn::Activation::kGeluErf;
-    for (std::size_t r0 = 0; r0 < tokens; r0 += ffn_rows) {
-      const std::size_t m = std::min(ffn_rows, tokens - r0);
-      linear(attention_out + r0 * h, packed ? &packed->intermediate : nullptr,
-             q ? &q->intermediate : nullptr, layer.intermediate_bias, intermediate, 0, fused_gelu,
-             m);
-      if (!fused_gelu) nn::Activate(c.hidden_act, intermediate, m * c.intermediate_size, pool);
-      linear(intermediate, packed ? &packed->output : nullptr, q ? &q->output : nullptr,
-             layer.output_bias, x + r0 * h, 0, false, m);
-    }
+    feed_forward(attention_out, x, tokens);
     nn::AddLayerNorm(x, attention_out, layer.output_norm_weight, layer.output_norm_bias, tokens, h,
                      c.layer_norm_eps, pool);
+  }
+  if (first_tokens) {  // no layers: the embeddings' rows
+    float* out = arena.Allocate(batch.batch * h);
+    for (std::size_t b = 0; b < batch.batch; ++b) {
+      const bool real = offsets[b + 1] > offsets[b] && rows[offsets[b]] == b * batch.seq_len;
+      if (real) {
+        std::copy_n(x + offsets[b] * h, h, out + b * h);
+      } else {
+        std::fill_n(out + b * h, h, 0.0f);
+      }
+    }
+    return static_cast<const float*>(out);
   }
   // Without padding the packed rows are already the padded layout.
   if (tokens == padded) return static_cast<const float*>(x);
@@ -419,11 +474,18 @@ std::vector<float> TransformerModel::Classify(const float* hidden_states, const 
     const float* row = hidden_states + b * batch.seq_len * h;
     std::copy(row, row + h, first_tokens + b * h);
   }
-  float* dense = arena.Allocate(batch.batch * h);
-  nn::Linear(first_tokens, head_dense_weight_, head_dense_bias_, dense, batch.batch, h, h, pool);
-  nn::Activate(nn::Activation::kTanh, dense, batch.batch * h, pool);
-  std::vector<float> logits(batch.batch * config_.num_labels);
-  nn::Linear(dense, classifier_weight_, classifier_bias_, logits.data(), batch.batch,
+  return ClassifyFirstTokens(first_tokens, batch.batch, arena, pool);
+}
+
+std::vector<float> TransformerModel::ClassifyFirstTokens(const float* first_tokens,
+                                                         std::size_t batch_size, nn::Arena& arena,
+                                                         nn::ThreadPool* pool) const {
+  const std::size_t h = config_.hidden_size;
+  float* dense = arena.Allocate(batch_size * h);
+  nn::Linear(first_tokens, head_dense_weight_, head_dense_bias_, dense, batch_size, h, h, pool);
+  nn::Activate(nn::Activation::kTanh, dense, batch_size * h, pool);
+  std::vector<float> logits(batch_size * config_.num_labels);
+  nn::Linear(dense, classifier_weight_, classifier_bias_, logits.data(), batch_size,
              config_.num_labels, h, pool);
   return logits;
 }

@@ -75,8 +75,16 @@ class TransformerModel {
   // Positions stay the tokens' indices in the padded row (XLM-R: HF's padding-aware positions).
   // Kernels are split over `pool` (null = calling thread). Fails on ids outside the vocabulary /
   // type vocabulary (padding's ids are checked too) or a batch too long for the position table.
+  //
+  // With Output::kFirstTokens the result is [batch, hidden_size] instead: the row of position 0 of
+  // each sequence ([CLS] / <s>; zero when position 0 is padding), the only row CLS pooling and
+  // the classification heads read. The last layer then runs for those rows only (one query row
+  // of attention, the feed-forward block on batch rows), which saves most of that layer; the rows
+  // equal the same rows of Output::kAllRows.
+  enum class Output { kAllRows, kFirstTokens };
   Result<const float*> Encode(const TokenBatch& batch, nn::Arena& arena,
-                              nn::ThreadPool* pool = nullptr) const;
+                              nn::ThreadPool* pool = nullptr,
+                              Output output = Output::kAllRows) const;
 
   // Classification logits [batch · num_labels] from the hidden states Encode() returned: BERT
   // uses pooler (dense + tanh on [CLS]) then classifier; XLM-R uses classifier.dense + tanh +
@@ -85,6 +93,9 @@ class TransformerModel {
   // logits of a zero vector.
   std::vector<float> Classify(const float* hidden_states, const TokenBatch& batch, nn::Arena& arena,
                               nn::ThreadPool* pool = nullptr) const;
+  // The same from first-token rows [batch_size, hidden_size] (Encode with Output::kFirstTokens).
+  std::vector<float> ClassifyFirstTokens(const float* first_tokens, std::size_t batch_size,
+                                         nn::Arena& arena, nn::ThreadPool* pool = nullptr) const;
 
  private:
   TransformerModel() = default;

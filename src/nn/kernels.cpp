@@ -177,8 +177,9 @@ namespace {
 
 // Relative cost of one head of a sequence of `len` tokens: two len × len × head_dim GEMMs and
 // len softmax rows; the len² term dominates, so balancing by count would not do.
-double AttentionCost(std::size_t len) {
-  return static_cast<double>(len) * static_cast<double>(len + 1);
+double AttentionCost(std::size_t len, bool first_query_only) {
+  const double queries = first_query_only ? 1.0 : static_cast<double>(len);
+  return queries * static_cast<double>(len + 1);
 }
 
 }  // namespace
@@ -195,7 +196,7 @@ void VarlenSelfAttention(const float* qkv, const VarlenAttentionShape& shape, fl
   for (std::size_t s = 0; s < shape.sequences; ++s) {
     const std::size_t len = shape.offsets[s + 1] - shape.offsets[s];
     longest = std::max(longest, len);
-    total += AttentionCost(len) * static_cast<double>(heads);
+    total += AttentionCost(len, shape.first_query_only) * static_cast<double>(heads);
   }
   if (longest == 0) return;
   const int qkv_stride = static_cast<int>(3 * hidden);
@@ -205,7 +206,8 @@ void VarlenSelfAttention(const float* qkv, const VarlenAttentionShape& shape, fl
   // arena (allocated here, before any thread starts). A pair's result does not depend on its
   // slot, so the output is the same for every pool size.
   const std::size_t slots = std::min(pairs, Parallelism(pool));
-  float* scores_base = arena.Allocate(slots * longest * longest);
+  const std::size_t most_queries = shape.first_query_only ? 1 : longest;
+  float* scores_base = arena.Allocate(slots * most_queries * longest);
   // With the packed GEMM (gemm.h), each head's keys (scaled) and values are packed into panels
   // per slot: no BLAS call, no repacking inside it, and the scale folded into the keys.
   const bool panels = BestGemmKernel() == GemmKernel::kAvx2;
@@ -213,14 +215,14 @@ void VarlenSelfAttention(const float* qkv, const VarlenAttentionShape& shape, fl
   const std::size_t values_floats = panels ? PanelFloats(head_dim, longest) : 0;
   float* packed_base = panels ? arena.Allocate(slots * (keys_floats + values_floats)) : nullptr;
   const auto run = [&](std::size_t slot) {
-    float* scores = scores_base + slot * longest * longest;
+    float* scores = scores_base + slot * most_queries * longest;
     float* packed_keys = panels ? packed_base + slot * (keys_floats + values_floats) : nullptr;
     float* packed_values = panels ? packed_keys + keys_floats : nullptr;
     double before = 0;
     for (std::size_t s = 0; s < shape.sequences; ++s) {
       const std::size_t first = shape.offsets[s];
       const std::size_t len = shape.offsets[s + 1] - first;
-      const double cost = AttentionCost(len);
+      const double cost = AttentionCost(len, shape.first_query_only);
       for (std::size_t h = 0; h < heads; ++h, before += cost) {
         if (len == 0) continue;
         const auto owner = std::min(
@@ -230,20 +232,22 @@ void VarlenSelfAttention(const float* qkv, const VarlenAttentionShape& shape, fl
         const float* q = qkv + first * 3 * hidden + h * head_dim;
         const float* k = q + hidden;
         const float* v = q + 2 * hidden;
-        float* head_out = out + first * hidden + h * head_dim;
+        const std::size_t queries = shape.first_query_only ? 1 : len;
+        float* head_out = out + (shape.first_query_only ? s : first) * hidden + h * head_dim;
         if (panels) {
           PackPanels(k, 3 * hidden, len, head_dim, scale, packed_keys);
-          GemmPanels(q, 3 * hidden, packed_keys, len, head_dim, scores, len, len);
-          for (std::size_t t = 0; t < len; ++t) SoftmaxInPlace(scores + t * len, len);
+          GemmPanels(q, 3 * hidden, packed_keys, len, head_dim, scores, len, queries);
+          for (std::size_t t = 0; t < queries; ++t) SoftmaxInPlace(scores + t * len, len);
           PackPanelsTransposed(v, 3 * hidden, len, head_dim, packed_values);
-          GemmPanels(scores, len, packed_values, head_dim, len, head_out, hidden, len);
+          GemmPanels(scores, len, packed_values, head_dim, len, head_out, hidden, queries);
           continue;
         }
         const int n = static_cast<int>(len);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, static_cast<int>(head_dim),
+        const int m = static_cast<int>(queries);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, static_cast<int>(head_dim),
                     scale, q, qkv_stride, k, qkv_stride, 0.0f, scores, n);
-        for (std::size_t t = 0; t < len; ++t) SoftmaxInPlace(scores + t * len, len);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, static_cast<int>(head_dim), n,
+        for (std::size_t t = 0; t < queries; ++t) SoftmaxInPlace(scores + t * len, len);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, static_cast<int>(head_dim), n,
                     1.0f, scores, n, v, qkv_stride, 0.0f, head_out, static_cast<int>(hidden));
       }
     }

@@ -70,13 +70,18 @@ struct VarlenAttentionShape {
   std::size_t sequences = 0;
   std::size_t num_heads = 0;
   std::size_t head_dim = 0;
+  // Only the first row of each sequence attends (over all of its rows), and `out` has one row
+  // per sequence, [sequences, hidden]: what a last layer needs when only [CLS] is read. A
+  // sequence with no row leaves its output row untouched.
+  bool first_query_only = false;
 };
 
 // Multi-head self-attention of each sequence over its own rows only, no mask.
 // qkv: [offsets[sequences], 3·hidden], each row q | k | v (as SelfAttention);
-// out: [offsets[sequences], hidden]. Scratch (one longest² scores buffer per slot) comes from
-// `arena`; (sequence, head) pairs are split over `pool` in runs of nearly equal cost (len²), and
-// the results do not depend on the pool's size.
+// out: [offsets[sequences], hidden] (first_query_only: [sequences, hidden]). Scratch (one
+// longest² scores buffer per slot) comes from `arena`; (sequence, head) pairs are split over
+// `pool` in runs of nearly equal cost (len², or len for first_query_only), and the results do not
+// depend on the pool's size. A first-query-only row equals that row of the full computation.
 void VarlenSelfAttention(const float* qkv, const VarlenAttentionShape& shape, float* out,
                          Arena& arena, ThreadPool* pool = nullptr);
 

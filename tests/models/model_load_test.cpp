@@ -407,6 +407,55 @@ TEST(TransformerModelTest, LargeBatchRowsMatchEachSequenceAlone) {
   }
 }
 
+// Output::kFirstTokens runs the last layer for position 0 only; its rows are kAllRows' rows at
+// position 0 (bit for bit with the packed GEMM: every row is computed alone), zero where
+// position 0 is padding, and the heads give the same logits from them.
+TEST(TransformerModelTest, FirstTokensEqualPositionZeroOfAllRows) {
+  for (const char* fixture : {"tiny-bge", "tiny-ms-marco", "tiny-ms-marco-2label"}) {
+    auto model = TransformerModel::Load(Fixture(fixture));
+    ASSERT_TRUE(model.ok()) << fixture;
+    const std::size_t batch_size = 6, seq = 20, hidden = model->config().hidden_size;
+    TokenBatch batch{batch_size,
+                     seq,
+                     {},
+                     std::vector<std::int32_t>(batch_size * seq, 0),
+                     std::vector<std::int32_t>(batch_size * seq, 0)};
+    for (std::size_t i = 0; i < batch_size * seq; ++i) {
+      batch.input_ids.push_back(static_cast<std::int32_t>(5 + (i * 31) % 500));
+    }
+    // Lengths 20, 13, 1, 7, then a sequence with position 0 padded and one of padding only.
+    const std::size_t lengths[] = {20, 13, 1, 7, 9, 0};
+    for (std::size_t b = 0; b < batch_size; ++b) {
+      for (std::size_t t = 0; t < lengths[b]; ++t) batch.attention_mask[b * seq + t] = 1;
+    }
+    batch.attention_mask[4 * seq] = 0;
+    nn::Arena all_arena, first_arena;
+    nn::ThreadPool pool(2);
+    auto all = model->Encode(batch, all_arena, &pool);
+    ASSERT_TRUE(all.ok());
+    auto first = model->Encode(batch, first_arena, &pool, TransformerModel::Output::kFirstTokens);
+    ASSERT_TRUE(first.ok());
+    for (std::size_t b = 0; b < batch_size; ++b) {
+      for (std::size_t i = 0; i < hidden; ++i) {
+        ASSERT_NEAR((*first)[b * hidden + i], (*all)[b * seq * hidden + i], 1e-6)
+            << fixture << " sequence " << b;
+        if (b >= 4) {
+          ASSERT_EQ((*first)[b * hidden + i], 0.0f) << fixture << " sequence " << b;
+        }
+      }
+    }
+    if (model->config().num_labels > 0 &&
+        model->config().architecture != Architecture::kBertModel) {
+      const auto expected = model->Classify(*all, batch, all_arena, &pool);
+      const auto logits = model->ClassifyFirstTokens(*first, batch_size, first_arena, &pool);
+      ASSERT_EQ(logits.size(), expected.size());
+      for (std::size_t i = 0; i < logits.size(); ++i) {
+        EXPECT_NEAR(logits[i], expected[i], 1e-6) << fixture;
+      }
+    }
+  }
+}
+
 TEST(TransformerModelTest, AllPaddingBatchGivesZeroRows) {
   auto model = TransformerModel::Load(Fixture("tiny-ms-marco"));
   ASSERT_TRUE(model.ok());
