@@ -1,6 +1,8 @@
 // The encoder's Linear layers, BLAS sgemm (weights packed on every call) against nn::LinearPacked
-// (weights packed once), on bge-small's shapes: QKV [1152 x 384], FFN up [1536 x 384], FFN down
-// [384 x 1536], for a 16-token query (m = 16) and a batch of passages (m = 4096).
+// (weights packed once) and nn::LinearInt8 (int8 weights, activations quantised per call;
+// "GFLOP/s" then counts multiply-adds as 2 operations too), on bge-small's shapes: QKV [1152 x
+// 384], FFN up [1536 x 384], FFN down [384 x 1536], for a 16-token query (m = 16) and a batch of
+// passages (m = 4096).
 //   build/bench/gemm_bench --benchmark_counters_tabular=true
 // Args: m, n, k, threads. GFLOP/s counts 2·m·n·k per call.
 #include <benchmark/benchmark.h>
@@ -9,8 +11,10 @@
 #include <random>
 #include <vector>
 
+#include "nn/arena.h"
 #include "nn/gemm.h"
 #include "nn/kernels.h"
+#include "nn/quant.h"
 #include "nn/thread_pool.h"
 
 namespace {
@@ -62,6 +66,20 @@ void BM_PackedLinear(benchmark::State& state) {
   p.Count(state);
 }
 
+void BM_Int8Linear(benchmark::State& state) {
+  Problem p(state);
+  sieve::nn::ThreadPool pool(static_cast<std::size_t>(state.range(3)));
+  const auto quantised = sieve::nn::Int8Matrix::Quantize(p.w.data(), p.n, p.k);
+  sieve::nn::Arena arena;
+  float* scratch = arena.Allocate(sieve::nn::LinearInt8ScratchFloats(p.m, p.k));
+  for (auto _ : state) {
+    sieve::nn::LinearInt8(p.x.data(), quantised, p.bias.data(), p.y.data(), p.m, scratch, &pool);
+    benchmark::ClobberMemory();
+  }
+  state.SetLabel(std::string(sieve::nn::Int8KernelName(quantised.kernel())));
+  p.Count(state);
+}
+
 void Shapes(benchmark::internal::Benchmark* b) {
   for (long threads : {1, 2}) {
     for (long m : {16, 4096}) {
@@ -75,6 +93,7 @@ void Shapes(benchmark::internal::Benchmark* b) {
 
 BENCHMARK(BM_BlasLinear)->Apply(Shapes);
 BENCHMARK(BM_PackedLinear)->Apply(Shapes);
+BENCHMARK(BM_Int8Linear)->Apply(Shapes);
 
 }  // namespace
 

@@ -128,6 +128,31 @@ __attribute__((target("avx2,fma"))) void TileAvx2(const std::int16_t* a, std::si
   }
 }
 
+// y[r][0..16) = float(tile[r] (− 128 · sums when `sums`)) · (row_scales[r] · scales) (+ bias),
+// the float epilogue of a full 16-column tile, 8 columns at a time.
+__attribute__((target("avx2,fma"))) void EpilogueAvx2(const std::int32_t* tile, std::size_t rows,
+                                                      const float* row_scales, const float* scales,
+                                                      const std::int32_t* sums, const float* bias,
+                                                      float* y, std::size_t ldy) {
+  for (std::size_t half = 0; half < 2; ++half) {
+    const __m256 w_scale = _mm256_loadu_ps(scales + half * 8);
+    const __m256 b = bias != nullptr ? _mm256_loadu_ps(bias + half * 8) : _mm256_setzero_ps();
+    const __m256i offset =
+        sums != nullptr
+            ? _mm256_slli_epi32(
+                  _mm256_loadu_si256(reinterpret_cast<const __m256i*>(sums + half * 8)), 7)
+            : _mm256_setzero_si256();
+    for (std::size_t r = 0; r < rows; ++r) {
+      const __m256i acc = _mm256_sub_epi32(
+          _mm256_load_si256(reinterpret_cast<const __m256i*>(tile + r * 16 + half * 8)), offset);
+      // Same operations in the same order as the portable loop: sum · (s_x · s_w) + bias.
+      const __m256 scale = _mm256_mul_ps(_mm256_set1_ps(row_scales[r]), w_scale);
+      const __m256 value = _mm256_mul_ps(_mm256_cvtepi32_ps(acc), scale);
+      _mm256_storeu_ps(y + r * ldy + half * 8, bias != nullptr ? _mm256_add_ps(value, b) : value);
+    }
+  }
+}
+
 // tile[r][c] = Σ_q a[r][4q..4q+3] (u8) · b[q][c][0..3] (s8), rows × 16 columns.
 template <int Rows>
 __attribute__((target("avx512f,avx512bw,avx512vnni"))) void TileVnni(const std::uint8_t* a,
@@ -389,6 +414,14 @@ void LinearInt8(const float* x, const Int8Matrix& w, const float* bias, float* y
 #endif
     }
     const bool offset = kernel == Int8Kernel::kAvx512Vnni;
+#ifdef SIEVE_NN_X86
+    if (kernel != Int8Kernel::kScalar && cols == kBlock) {
+      EpilogueAvx2(tile, rows, row_scales + r0, w.scales_.data() + c0,
+                   offset ? w.sums_.data() + c0 : nullptr, bias == nullptr ? nullptr : bias + c0,
+                   y + r0 * ldy + c0, ldy);
+      return;
+    }
+#endif
     for (std::size_t r = 0; r < rows; ++r) {
       const float sx = row_scales[r0 + r];
       float* out = y + (r0 + r) * ldy + c0;
