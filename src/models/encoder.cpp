@@ -11,6 +11,7 @@
 //   at a time. Sessions on one model share its weights.
 #include <algorithm>
 #include <numeric>
+#include <optional>
 #include <utility>
 
 #include "models/encoder.h"
@@ -18,6 +19,7 @@
 #include "models/transformer.h"
 #include "nn/arena.h"
 #include "nn/kernels.h"
+#include "nn/thread_pool.h"
 #include "tokenizer/tokenizer.h"
 
 namespace sieve::models {
@@ -312,14 +314,26 @@ Result<std::shared_ptr<const EncoderModel>> LoadEncoderModel(const std::filesyst
   if (!config.is_classifier()) {
     SIEVE_ASSIGN_OR_RETURN(st, LoadSentenceTransformersConfig(model_dir));
   }
-  SIEVE_ASSIGN_OR_RETURN(TransformerModel transformer,
-                         TransformerModel::Load(model_dir, options.precision));
-  auto tok = tokenizer::LoadTokenizer(model_dir);
-  if (!tok.ok()) return tok.status();
+  // The weights (mapped, then packed or quantised) and the tokenizer load at the same time when
+  // a pool is given: a cold `sieve embed` waits for the longer of the two, not their sum.
+  std::optional<Result<TransformerModel>> loaded_transformer;
+  std::optional<decltype(tokenizer::LoadTokenizer(model_dir))> tok;
+  nn::ParallelFor(options.pool, 2, [&](std::size_t begin, std::size_t end) {
+    for (std::size_t task = begin; task < end; ++task) {
+      if (task == 0) {
+        loaded_transformer.emplace(TransformerModel::Load(model_dir, options.precision));
+      } else {
+        tok.emplace(tokenizer::LoadTokenizer(model_dir));
+      }
+    }
+  });
+  if (!loaded_transformer->ok()) return loaded_transformer->status();
+  TransformerModel transformer = std::move(*loaded_transformer).value();
+  if (!tok->ok()) return tok->status();
 
   std::shared_ptr<EncoderModel> model(new EncoderModel());
   model->transformer_ = std::make_unique<const TransformerModel>(std::move(transformer));
-  model->tokenizer_ = std::move(tok).value();
+  model->tokenizer_ = std::move(*tok).value();
   const TransformerConfig& loaded = model->transformer_->config();
   model->kind_ = loaded.is_classifier() ? EncoderKind::kCrossEncoder : EncoderKind::kEmbedder;
 

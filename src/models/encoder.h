@@ -177,8 +177,9 @@ class EncoderModel {
 
 // Loads a model folder (config.json, model.safetensors, tokenizer, sentence-transformers
 // metadata). Uses options.max_length (validated against the model's positions) and
-// options.precision (recorded in info().precision); the session
-// fields of `options` (batch_size, verbose, logger, pool) are not used here.
+// options.precision (recorded in info().precision); options.pool, when set, loads the weights
+// and the tokenizer at the same time on it. The session fields of `options` (batch_size,
+// verbose, logger) are not used here.
 Result<std::shared_ptr<const EncoderModel>> LoadEncoderModel(const std::filesystem::path& model_dir,
                                                              const LoadModelOptions& options = {});
 
