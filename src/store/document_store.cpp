@@ -730,6 +730,58 @@ Result<std::vector<LexicalMatch>> DocumentStore::SearchLexical(const LexicalQuer
   std::vector<LexicalMatch> matches;
   std::string match = BuildFtsQuery(query.text);
   if (match.empty() || query.k == 0) return matches;
+  const auto& w = query.bm25;
+  // Parameters outside the usual ranges (a negative length norm or weight can make scores
+  // NaN, which SQLite sorts as NULL) are left to the reference query.
+  for (double value : {w.k1, w.b, w.text_weight, w.section_weight, w.title_weight}) {
+    if (!std::isfinite(value) || value < 0) return SearchLexicalReference(query);
+  }
+  if (w.b > 1) return SearchLexicalReference(query);
+  // The filter's rows and the search see one snapshot.
+  const bool own_transaction = sqlite3_get_autocommit(db_.get()) != 0;
+  if (own_transaction) SIEVE_RETURN_IF_ERROR(Execute("BEGIN"));
+  struct EndRead {
+    DocumentStore* store;
+    bool active;
+    ~EndRead() {
+      if (active) (void)store->Execute("COMMIT");
+    }
+  } end_read{this, own_transaction};
+  Bm25TopK request;
+  request.k = query.k;
+  std::vector<std::int64_t> allowed;
+  if (!query.filter.empty()) {
+    SIEVE_ASSIGN_OR_RETURN(allowed, ListChunkIds(query.filter));
+    if (allowed.empty()) return matches;
+    request.allowed = &allowed;
+  }
+  SIEVE_ASSIGN_OR_RETURN(
+      auto stmt, Statement::Prepare(db_.get(), std::string("SELECT ") + kBm25TopKFunction +
+                                                   "(chunks_fts, ?, ?, ?, ?, ?, ?) FROM "
+                                                   "chunks_fts WHERE chunks_fts MATCH ? LIMIT 1"));
+  stmt.BindPointer(1, &request, kBm25TopKPointerType)
+      .Bind(2, w.k1)
+      .Bind(3, w.b)
+      .Bind(4, w.text_weight)
+      .Bind(5, w.section_weight)
+      .Bind(6, w.title_weight)
+      .Bind(7, match);
+  auto row = stmt.Step();
+  if (!row.ok()) return row.status().WithContext("search \"" + query.text + "\"");
+  matches.reserve(request.matches.size());
+  for (const auto& [rowid, score] : request.matches) {
+    // SQLite reads a NaN result as NULL, which the reference query sorts last; leave such
+    // parameters to it.
+    if (!std::isfinite(score)) return SearchLexicalReference(query);
+    matches.push_back({rowid, score});
+  }
+  return matches;
+}
+
+Result<std::vector<LexicalMatch>> DocumentStore::SearchLexicalReference(const LexicalQuery& query) {
+  std::vector<LexicalMatch> matches;
+  std::string match = BuildFtsQuery(query.text);
+  if (match.empty() || query.k == 0) return matches;
   FilterSql filter_sql = BuildFilterSql(query.filter);
   std::string sql = std::string("SELECT f.rowid, ") + kBm25Function +
                     "(chunks_fts, ?, ?, ?, ?, ?) AS score FROM chunks_fts f";

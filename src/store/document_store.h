@@ -219,8 +219,14 @@ class DocumentStore {
   // word. nullopt for a word the tokenizer drops or that makes more than one term.
   Result<std::optional<double>> TermIdf(std::string_view word);
 
-  // BM25 over the FTS5 index, best first, at most query.k matches.
+  // BM25 over the FTS5 index, best first (score descending, then chunk id ascending), at most
+  // query.k matches. Scored phrase by phrase (store/fts_tokenizer.h, sieve_bm25_topk): each
+  // query term's rows are walked once, rarest term first, and rows that provably cannot reach
+  // the top k stop being scored. The result is exactly SearchLexicalReference's.
   Result<std::vector<LexicalMatch>> SearchLexical(const LexicalQuery& query);
+  // The same search row by row in SQL: every matching row scored by sieve_bm25, then sorted.
+  // The reference SearchLexical is tested against; much slower on large indexes.
+  Result<std::vector<LexicalMatch>> SearchLexicalReference(const LexicalQuery& query);
 
   Result<StoreStats> Stats();
 

@@ -4,8 +4,11 @@
 
 #include <sqlite3.h>
 
+#include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/status.h"
@@ -23,6 +26,33 @@ inline constexpr const char* kSnowballTokenizer = "sieve_snowball";
 // Returns the BM25 score (higher is better) with Robertson-Sparck Jones idf
 // log(1 + (N - n + 0.5) / (n + 0.5)), which is never negative.
 inline constexpr const char* kBm25Function = "sieve_bm25";
+
+// Name of the top-k ranking function: sieve_bm25_topk(fts_table, request, k1, b, weight_col0,
+// ...), `request` a Bm25TopK bound with sqlite3_bind_pointer(..., kBm25TopKPointerType). Meant
+// for `SELECT sieve_bm25_topk(...) FROM t WHERE t MATCH ? LIMIT 1`: its one call (on the first
+// matching row; none when nothing matches) scores the whole query phrase by phrase (each
+// phrase's rows walked once with xQueryPhrase, rarest phrase first) and fills request.matches
+// with the best request.k rows of the MATCH, exactly as
+// `SELECT rowid, sieve_bm25(t, k1, b, weights...) AS s ... ORDER BY s DESC, rowid ASC LIMIT k`
+// would: the same rows, order and scores (both compute a row's score with the same code, from
+// the same per-phrase weighted tf, length and idf). Rows that provably cannot reach the top k
+// (their score's upper bound is below the k-th best lower bound) stop being scored early.
+// Returns NULL; errors are SQLite errors of the statement.
+inline constexpr const char* kBm25TopKFunction = "sieve_bm25_topk";
+inline constexpr const char* kBm25TopKPointerType = "sieve_bm25_topk_request";
+
+struct Bm25TopK {
+  std::size_t k = 0;
+  // Rowids the result may hold, ascending; null: every row. Collection statistics (idf, average
+  // length) stay those of the whole table, as with a WHERE clause on the reference query.
+  const std::vector<std::int64_t>* allowed = nullptr;
+  // Out: (rowid, score), best first (score descending, rowid ascending), at most k.
+  std::vector<std::pair<std::int64_t, double>> matches;
+  // Out, for tests and benchmarks: rows whose tf and length were read, and whether the scan
+  // stopped adding rows before its last phrase.
+  std::size_t rows_read = 0;
+  bool pruned = false;
+};
 
 // True for code points of the scripts indexed as bigrams.
 bool IsCjk(char32_t code_point);
