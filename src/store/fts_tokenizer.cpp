@@ -4,9 +4,9 @@
 
 #include <algorithm>
 #include <bit>
+#include <cmath>
 #include <cstdint>
 #include <functional>
-#include <cmath>
 #include <memory>
 #include <string>
 #include <vector>
@@ -273,8 +273,8 @@ void Bm25(const Fts5ExtensionApi* api, Fts5Context* fts, sqlite3_context* result
     return;
   }
   double norm = Bm25Norm(k1, b, length, data->average_length);
-  sqlite3_result_double(result, Bm25Score(data->idf.data(), data->phrase_tf.data(),
-                                          data->idf.size(), k1, norm));
+  sqlite3_result_double(
+      result, Bm25Score(data->idf.data(), data->phrase_tf.data(), data->idf.size(), k1, norm));
 }
 
 // ---- Top-k ranking function: the same scores, phrase at a time ----
@@ -418,9 +418,9 @@ void Prune(TopKScan& scan, double left_bound, std::vector<double>& scratch) {
 
 void Bm25TopKFunction(const Fts5ExtensionApi* api, Fts5Context* fts, sqlite3_context* result,
                       int arg_count, sqlite3_value** args) {
-  auto* request = arg_count > 0 ? static_cast<Bm25TopK*>(
-                                      sqlite3_value_pointer(args[0], kBm25TopKPointerType))
-                                : nullptr;
+  auto* request = arg_count > 0
+                      ? static_cast<Bm25TopK*>(sqlite3_value_pointer(args[0], kBm25TopKPointerType))
+                      : nullptr;
   if (request == nullptr) {
     sqlite3_result_error(result, "sieve_bm25_topk: no request bound", -1);
     return;
