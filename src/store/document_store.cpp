@@ -156,6 +156,44 @@ FilterSql BuildFilterSql(const ChunkFilter& filter) {
   return sql;
 }
 
+// Every full-text row's length in tokens, ascending by rowid, read from FTS5's docsize table
+// (per row, one SQLite varint per column: text, section, title), summed over the columns as
+// FTS5's xColumnSize(-1) does. False when the table is missing or a row does not decode as
+// exactly three varints (FTS5's own lookups then decide).
+bool ReadFtsLengths(sqlite3* db, std::vector<std::pair<std::int64_t, int>>& lengths) {
+  auto stmt = Statement::Prepare(db, "SELECT id, sz FROM chunks_fts_docsize ORDER BY id");
+  if (!stmt.ok()) return false;
+  lengths.clear();
+  while (true) {
+    Result<bool> row = stmt->Step();
+    if (!row.ok()) return false;
+    if (!*row) return true;
+    const std::string blob = stmt->Text(1);
+    const auto* bytes = reinterpret_cast<const unsigned char*>(blob.data());
+    std::size_t at = 0;
+    int total = 0;
+    for (int column = 0; column < 3; ++column) {
+      std::uint32_t value = 0;
+      std::size_t used = 0;
+      while (true) {  // SQLite's varint: 7 bits a byte, big-endian, the 9th byte whole
+        if (at + used >= blob.size()) return false;
+        const unsigned char byte = bytes[at + used];
+        ++used;
+        if (used == 9) {
+          value = (value << 8) | byte;
+          break;
+        }
+        value = (value << 7) | (byte & 0x7F);
+        if ((byte & 0x80) == 0) break;
+      }
+      at += used;
+      total += static_cast<int>(value);
+    }
+    if (at != blob.size()) return false;
+    lengths.emplace_back(stmt->Int(0), total);
+  }
+}
+
 bool HasWordCharacter(std::string_view word) {
   return std::any_of(word.begin(), word.end(), [](char c) {
     auto byte = static_cast<unsigned char>(c);
@@ -749,6 +787,9 @@ Result<std::vector<LexicalMatch>> DocumentStore::SearchLexical(const LexicalQuer
   } end_read{this, own_transaction};
   Bm25TopK request;
   request.k = query.k;
+  request.load_lengths = [this](std::vector<std::pair<std::int64_t, int>>& lengths) {
+    return ReadFtsLengths(db_.get(), lengths);
+  };
   std::vector<std::int64_t> allowed;
   if (!query.filter.empty()) {
     SIEVE_ASSIGN_OR_RETURN(allowed, ListChunkIds(query.filter));

@@ -185,7 +185,9 @@ void DestroyModule(void* module_context) {
 // Collection statistics for one query, computed on the first row and cached by FTS5.
 struct Bm25QueryData {
   double average_length = 1;
-  std::vector<double> idf;  // per phrase
+  sqlite3_int64 rows = 0;
+  std::vector<double> idf;               // per phrase
+  std::vector<sqlite3_int64> row_count;  // per phrase: rows holding it
   std::vector<double> phrase_tf;
 };
 
@@ -210,12 +212,15 @@ Bm25QueryData* QueryData(const Fts5ExtensionApi* api, Fts5Context* fts, int* rc)
   fresh->average_length = rows > 0 ? static_cast<double>(tokens) / static_cast<double>(rows) : 1.0;
   if (fresh->average_length <= 0) fresh->average_length = 1;
   int phrases = api->xPhraseCount(fts);
+  fresh->rows = rows;
   fresh->idf.resize(static_cast<size_t>(phrases));
+  fresh->row_count.resize(static_cast<size_t>(phrases));
   fresh->phrase_tf.resize(static_cast<size_t>(phrases));
   for (int p = 0; p < phrases; ++p) {
     sqlite3_int64 with_phrase = 0;
     *rc = api->xQueryPhrase(fts, p, &with_phrase, CountRow);
     if (*rc != SQLITE_OK) return nullptr;
+    fresh->row_count[static_cast<size_t>(p)] = with_phrase;
     double n = static_cast<double>(with_phrase);
     double total = static_cast<double>(rows);
     fresh->idf[static_cast<size_t>(p)] = std::log(1.0 + (total - n + 0.5) / (n + 0.5));
@@ -279,7 +284,7 @@ void Bm25(const Fts5ExtensionApi* api, Fts5Context* fts, sqlite3_context* result
 
 // ---- Top-k ranking function: the same scores, phrase at a time ----
 
-// Rowid -> slot, open addressing (rowids of one query; no deletion).
+// Rowid -> slot, open addressing with linear probing (rowids of one query; no deletion).
 class RowSlots {
  public:
   static constexpr std::uint32_t kNone = 0xFFFFFFFFu;
@@ -299,9 +304,11 @@ class RowSlots {
   }
 
  private:
+  // Rows are visited in rowid order and chunk ids are mostly consecutive: keeping neighbours
+  // together keeps the probes in cache (a scattering hash misses on almost every row).
   std::size_t Home(std::int64_t rowid) const {
-    return static_cast<std::size_t>((static_cast<std::uint64_t>(rowid) * 0x9E3779B97F4A7C15ull) >>
-                                    shift_);
+    const auto key = static_cast<std::uint64_t>(rowid);
+    return static_cast<std::size_t>(key ^ (key >> shift_)) & mask_;
   }
   void Place(std::int64_t rowid, std::uint32_t slot) {
     std::size_t i = Home(rowid);
@@ -316,7 +323,7 @@ class RowSlots {
     keys_.assign(capacity, 0);
     slots_.assign(capacity, kNone);
     mask_ = capacity - 1;
-    shift_ = 64 - std::countr_zero(capacity);
+    shift_ = std::countr_zero(capacity);
     for (std::size_t i = 0; i < keys.size(); ++i) {
       if (slots[i] != kNone) Place(keys[i], slots[i]);
     }
@@ -325,7 +332,7 @@ class RowSlots {
   std::vector<std::int64_t> keys_;
   std::vector<std::uint32_t> slots_;
   std::size_t mask_ = 0;
-  int shift_ = 64;
+  int shift_ = 0;
   std::size_t size_ = 0;
 };
 
@@ -346,7 +353,39 @@ struct TopKScan {
   std::vector<double> partial;
   std::vector<char> alive;
   std::vector<double> tf;  // slot * phrases + phrase
+  // Every row's length, once loaded (request->load_lengths): by rowid - first_rowid.
+  bool lengths_loaded = false;
+  std::int64_t first_rowid = 0;
+  std::vector<int> lengths;  // -1: no such row
 };
+
+// Loads every row's length at once when the rows still to be read make that cheaper than a
+// lookup per row (request->load_lengths reads the whole table; a lookup is a B-tree search).
+// Rowids spread too thin for a table indexed by rowid keep the lookups.
+int MaybeLoadLengths(TopKScan& scan, sqlite3_int64 rows_ahead) {
+  const auto& load = scan.request->load_lengths;
+  if (scan.lengths_loaded || !load) return SQLITE_OK;
+  if (static_cast<double>(scan.rowid.size() + static_cast<std::size_t>(rows_ahead)) <
+      static_cast<double>(scan.data->rows) / 6.0) {
+    return SQLITE_OK;
+  }
+  std::vector<std::pair<std::int64_t, int>> lengths;
+  if (!load(lengths)) return SQLITE_OK;  // no table to read: lookups per row
+  scan.lengths_loaded = true;
+  if (lengths.empty()) return SQLITE_OK;
+  const std::int64_t first = lengths.front().first;
+  const std::int64_t last = lengths.back().first;
+  if (last - first >= 4 * static_cast<std::int64_t>(lengths.size()) + 4096) {
+    scan.lengths_loaded = false;
+    return SQLITE_OK;
+  }
+  scan.first_rowid = first;
+  scan.lengths.assign(static_cast<std::size_t>(last - first + 1), -1);
+  for (const auto& [rowid, length] : lengths) {
+    scan.lengths[static_cast<std::size_t>(rowid - first)] = length;
+  }
+  return SQLITE_OK;
+}
 
 int ScanRow(const Fts5ExtensionApi* api, Fts5Context* fts, void* user_data) {
   auto& scan = *static_cast<TopKScan*>(user_data);
@@ -356,9 +395,15 @@ int ScanRow(const Fts5ExtensionApi* api, Fts5Context* fts, void* user_data) {
     if (scan.known_rows_only) return SQLITE_OK;
     const auto* allowed = scan.request->allowed;
     if (allowed && !std::binary_search(allowed->begin(), allowed->end(), rowid)) return SQLITE_OK;
-    int length = 0;
-    const int rc = api->xColumnSize(fts, -1, &length);
-    if (rc != SQLITE_OK) return rc;
+    int length = -1;
+    if (scan.lengths_loaded && rowid >= scan.first_rowid &&
+        rowid - scan.first_rowid < static_cast<std::int64_t>(scan.lengths.size())) {
+      length = scan.lengths[static_cast<std::size_t>(rowid - scan.first_rowid)];
+    }
+    if (length < 0) {
+      const int rc = api->xColumnSize(fts, -1, &length);
+      if (rc != SQLITE_OK) return rc;
+    }
     slot = static_cast<std::uint32_t>(scan.rowid.size());
     scan.slot_of.Insert(rowid, slot);
     scan.rowid.push_back(rowid);
@@ -461,6 +506,13 @@ void Bm25TopKFunction(const Fts5ExtensionApi* api, Fts5Context* fts, sqlite3_con
   std::vector<double> scratch;
   for (std::size_t i = 0; i < order.size(); ++i) {
     scan.phrase = order[i];
+    if (!scan.known_rows_only) {
+      rc = MaybeLoadLengths(scan, data->row_count[scan.phrase]);
+      if (rc != SQLITE_OK) {
+        sqlite3_result_error_code(result, rc);
+        return;
+      }
+    }
     rc = api->xQueryPhrase(fts, static_cast<int>(scan.phrase), &scan, ScanRow);
     if (rc != SQLITE_OK) {
       sqlite3_result_error_code(result, rc);

@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -46,6 +47,11 @@ struct Bm25TopK {
   // Rowids the result may hold, ascending; null: every row. Collection statistics (idf, average
   // length) stay those of the whole table, as with a WHERE clause on the reference query.
   const std::vector<std::int64_t>* allowed = nullptr;
+  // Optional: fills its argument with every row's length (tokens in all columns, as
+  // xColumnSize(fts, -1) reads it), ascending by rowid, and returns true; false when it cannot.
+  // Called at most once, when so many rows are to be read that one pass over all lengths is
+  // cheaper than a lookup per row.
+  std::function<bool(std::vector<std::pair<std::int64_t, int>>&)> load_lengths;
   // Out: (rowid, score), best first (score descending, rowid ascending), at most k.
   std::vector<std::pair<std::int64_t, double>> matches;
   // Out, for tests and benchmarks: rows whose tf and length were read, and whether the scan
