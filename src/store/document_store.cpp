@@ -156,27 +156,27 @@ FilterSql BuildFilterSql(const ChunkFilter& filter) {
   return sql;
 }
 
-// Every full-text row's length in tokens, ascending by rowid, read from FTS5's docsize table
-// (per row, one SQLite varint per column: text, section, title), summed over the columns as
-// FTS5's xColumnSize(-1) does. False when the table is missing or a row does not decode as
-// exactly three varints (FTS5's own lookups then decide).
-bool ReadFtsLengths(sqlite3* db, std::vector<std::pair<std::int64_t, int>>& lengths) {
+// Every full-text row's length in tokens, read from FTS5's docsize table (per row, one SQLite
+// varint per column: text, section, title), summed over the columns as FTS5's xColumnSize(-1)
+// does. Null when the table is missing, a row does not decode as exactly three varints (FTS5's
+// own lookups then decide) or the rowids are too sparse for a table indexed by rowid.
+std::shared_ptr<const FtsRowLengths> ReadFtsLengths(sqlite3* db) {
   auto stmt = Statement::Prepare(db, "SELECT id, sz FROM chunks_fts_docsize ORDER BY id");
-  if (!stmt.ok()) return false;
-  lengths.clear();
+  if (!stmt.ok()) return nullptr;
+  std::vector<std::pair<std::int64_t, int>> lengths;
   while (true) {
     Result<bool> row = stmt->Step();
-    if (!row.ok()) return false;
-    if (!*row) return true;
-    const std::string blob = stmt->Text(1);
-    const auto* bytes = reinterpret_cast<const unsigned char*>(blob.data());
+    if (!row.ok()) return nullptr;
+    if (!*row) break;
+    const auto* bytes = static_cast<const unsigned char*>(sqlite3_column_blob(stmt->raw(), 1));
+    const auto size = static_cast<std::size_t>(sqlite3_column_bytes(stmt->raw(), 1));
     std::size_t at = 0;
     int total = 0;
     for (int column = 0; column < 3; ++column) {
       std::uint32_t value = 0;
       std::size_t used = 0;
       while (true) {  // SQLite's varint: 7 bits a byte, big-endian, the 9th byte whole
-        if (at + used >= blob.size()) return false;
+        if (at + used >= size) return nullptr;
         const unsigned char byte = bytes[at + used];
         ++used;
         if (used == 9) {
@@ -189,9 +189,20 @@ bool ReadFtsLengths(sqlite3* db, std::vector<std::pair<std::int64_t, int>>& leng
       at += used;
       total += static_cast<int>(value);
     }
-    if (at != blob.size()) return false;
+    if (at != size) return nullptr;
     lengths.emplace_back(stmt->Int(0), total);
   }
+  auto table = std::make_shared<FtsRowLengths>();
+  if (lengths.empty()) return table;
+  const std::int64_t first = lengths.front().first;
+  const std::int64_t last = lengths.back().first;
+  if (last - first >= 4 * static_cast<std::int64_t>(lengths.size()) + 4096) return nullptr;
+  table->first_rowid = first;
+  table->length.assign(static_cast<std::size_t>(last - first + 1), -1);
+  for (const auto& [rowid, length] : lengths) {
+    table->length[static_cast<std::size_t>(rowid - first)] = length;
+  }
+  return table;
 }
 
 bool HasWordCharacter(std::string_view word) {
@@ -787,8 +798,21 @@ Result<std::vector<LexicalMatch>> DocumentStore::SearchLexical(const LexicalQuer
   } end_read{this, own_transaction};
   Bm25TopK request;
   request.k = query.k;
-  request.load_lengths = [this](std::vector<std::pair<std::int64_t, int>>& lengths) {
-    return ReadFtsLengths(db_.get(), lengths);
+  // Row lengths are kept between searches while the database file's data version (which moves
+  // with every change, this connection's or another's) stays the same. Inside a caller's
+  // transaction they are read afresh and not kept: its writes may still be rolled back.
+  request.lengths_at_hand = own_transaction && fts_lengths_.has_value();
+  request.load_lengths = [this, own_transaction]() -> std::shared_ptr<const FtsRowLengths> {
+    unsigned int version = 0;
+    const bool versioned =
+        own_transaction &&
+        sqlite3_file_control(db_.get(), "main", SQLITE_FCNTL_DATA_VERSION, &version) == SQLITE_OK;
+    if (versioned && fts_lengths_ && fts_lengths_->version == version) {
+      return fts_lengths_->lengths;
+    }
+    auto lengths = ReadFtsLengths(db_.get());
+    if (versioned) fts_lengths_ = FtsLengthsCache{version, lengths};
+    return lengths;
   };
   std::vector<std::int64_t> allowed;
   if (!query.filter.empty()) {

@@ -28,6 +28,8 @@ struct sqlite3;
 
 namespace sieve::store {
 
+struct FtsRowLengths;  // store/fts_tokenizer.h
+
 inline constexpr int kSchemaVersion = 1;
 inline constexpr const char* kDatabaseFileName = "sieve.db";
 
@@ -261,6 +263,12 @@ class DocumentStore {
   // The chunks table has the line columns (a read-only open of an index made before them reads
   // 0 instead; a write open adds them).
   bool chunk_lines_ = true;
+  // The full-text rows' lengths as of a data version of the file (SearchLexical).
+  struct FtsLengthsCache {
+    unsigned int version = 0;
+    std::shared_ptr<const FtsRowLengths> lengths;  // null: not readable as a table
+  };
+  std::optional<FtsLengthsCache> fts_lengths_;
 };
 
 }  // namespace sieve::store

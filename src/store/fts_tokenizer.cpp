@@ -353,37 +353,24 @@ struct TopKScan {
   std::vector<double> partial;
   std::vector<char> alive;
   std::vector<double> tf;  // slot * phrases + phrase
-  // Every row's length, once loaded (request->load_lengths): by rowid - first_rowid.
+  // Every row's length, once loaded (request->load_lengths).
   bool lengths_loaded = false;
-  std::int64_t first_rowid = 0;
-  std::vector<int> lengths;  // -1: no such row
+  std::shared_ptr<const FtsRowLengths> lengths;
 };
 
 // Loads every row's length at once when the rows still to be read make that cheaper than a
-// lookup per row (request->load_lengths reads the whole table; a lookup is a B-tree search).
-// Rowids spread too thin for a table indexed by rowid keep the lookups.
+// lookup per row (request->load_lengths reads the whole table; a lookup is a B-tree search),
+// or when the caller has them at hand.
 int MaybeLoadLengths(TopKScan& scan, sqlite3_int64 rows_ahead) {
   const auto& load = scan.request->load_lengths;
   if (scan.lengths_loaded || !load) return SQLITE_OK;
-  if (static_cast<double>(scan.rowid.size() + static_cast<std::size_t>(rows_ahead)) <
-      static_cast<double>(scan.data->rows) / 6.0) {
+  if (!scan.request->lengths_at_hand &&
+      static_cast<double>(scan.rowid.size() + static_cast<std::size_t>(rows_ahead)) <
+          static_cast<double>(scan.data->rows) / 6.0) {
     return SQLITE_OK;
   }
-  std::vector<std::pair<std::int64_t, int>> lengths;
-  if (!load(lengths)) return SQLITE_OK;  // no table to read: lookups per row
   scan.lengths_loaded = true;
-  if (lengths.empty()) return SQLITE_OK;
-  const std::int64_t first = lengths.front().first;
-  const std::int64_t last = lengths.back().first;
-  if (last - first >= 4 * static_cast<std::int64_t>(lengths.size()) + 4096) {
-    scan.lengths_loaded = false;
-    return SQLITE_OK;
-  }
-  scan.first_rowid = first;
-  scan.lengths.assign(static_cast<std::size_t>(last - first + 1), -1);
-  for (const auto& [rowid, length] : lengths) {
-    scan.lengths[static_cast<std::size_t>(rowid - first)] = length;
-  }
+  scan.lengths = load();  // null: lookups per row
   return SQLITE_OK;
 }
 
@@ -396,9 +383,10 @@ int ScanRow(const Fts5ExtensionApi* api, Fts5Context* fts, void* user_data) {
     const auto* allowed = scan.request->allowed;
     if (allowed && !std::binary_search(allowed->begin(), allowed->end(), rowid)) return SQLITE_OK;
     int length = -1;
-    if (scan.lengths_loaded && rowid >= scan.first_rowid &&
-        rowid - scan.first_rowid < static_cast<std::int64_t>(scan.lengths.size())) {
-      length = scan.lengths[static_cast<std::size_t>(rowid - scan.first_rowid)];
+    if (const FtsRowLengths* lengths = scan.lengths.get();
+        lengths && rowid >= lengths->first_rowid &&
+        rowid - lengths->first_rowid < static_cast<std::int64_t>(lengths->length.size())) {
+      length = lengths->length[static_cast<std::size_t>(rowid - lengths->first_rowid)];
     }
     if (length < 0) {
       const int rc = api->xColumnSize(fts, -1, &length);

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -42,16 +43,23 @@ inline constexpr const char* kBm25Function = "sieve_bm25";
 inline constexpr const char* kBm25TopKFunction = "sieve_bm25_topk";
 inline constexpr const char* kBm25TopKPointerType = "sieve_bm25_topk_request";
 
+// Every full-text row's length in tokens (all columns, as FTS5's xColumnSize(-1) reads it), by
+// rowid - first_rowid; -1 where there is no row.
+struct FtsRowLengths {
+  std::int64_t first_rowid = 0;
+  std::vector<int> length;
+};
+
 struct Bm25TopK {
   std::size_t k = 0;
   // Rowids the result may hold, ascending; null: every row. Collection statistics (idf, average
   // length) stay those of the whole table, as with a WHERE clause on the reference query.
   const std::vector<std::int64_t>* allowed = nullptr;
-  // Optional: fills its argument with every row's length (tokens in all columns, as
-  // xColumnSize(fts, -1) reads it), ascending by rowid, and returns true; false when it cannot.
-  // Called at most once, when so many rows are to be read that one pass over all lengths is
-  // cheaper than a lookup per row.
-  std::function<bool(std::vector<std::pair<std::int64_t, int>>&)> load_lengths;
+  // Optional: every row's length, read in one pass (null when it cannot be). Called at most
+  // once, when so many rows are to be read that one pass over all lengths is cheaper than a
+  // lookup per row, or at once when `lengths_at_hand` (the caller keeps them).
+  std::function<std::shared_ptr<const FtsRowLengths>()> load_lengths;
+  bool lengths_at_hand = false;
   // Out: (rowid, score), best first (score descending, rowid ascending), at most k.
   std::vector<std::pair<std::int64_t, double>> matches;
   // Out, for tests and benchmarks: rows whose tf and length were read, and whether the scan

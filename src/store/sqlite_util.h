@@ -99,6 +99,7 @@ class Statement {
     return data ? std::string(reinterpret_cast<const char*>(data), static_cast<size_t>(size))
                 : std::string();
   }
+  sqlite3_stmt* raw() const { return stmt_.get(); }
   bool IsNull(int column) const { return sqlite3_column_type(stmt_.get(), column) == SQLITE_NULL; }
 
  private:

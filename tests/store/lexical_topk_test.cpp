@@ -251,6 +251,76 @@ TEST_F(LexicalTopKTest, PrunesRowsThatCannotReachTheTopK) {
   ASSERT_NO_FATAL_FAILURE(ExpectSame(query));
 }
 
+// Row lengths are kept between searches; every change of the file, by this connection or
+// another, or inside a transaction not yet committed, must be seen.
+TEST_F(LexicalTopKTest, KeptRowLengthsFollowEveryChange) {
+  auto document = [](const std::string& key, const std::string& source, const std::string& text) {
+    DocumentInput input;
+    input.key = key;
+    input.source_path = source;
+    input.type = "text";
+    input.content_hash = "h";
+    input.title = "the wing";
+    text::Chunk chunk;
+    chunk.text = text;
+    chunk.end = text.size();
+    input.chunks.push_back(chunk);
+    return input;
+  };
+  auto put = [&](const DocumentInput& input) {
+    auto txn = store_->BeginTransaction();
+    ASSERT_TRUE(txn.ok());
+    ASSERT_TRUE(store_->PutDocument(input).ok());
+    ASSERT_TRUE(txn->Commit().ok());
+  };
+  for (int d = 0; d < 30; ++d) {
+    const std::string key = "/d" + std::to_string(d);
+    ASSERT_NO_FATAL_FAILURE(put(
+        document(key, key,
+                 d % 3 == 0 ? "the wing of the aircraft" : "the flow over the long slender cone")));
+  }
+  LexicalQuery query;
+  query.text = "the wing cone";
+  query.k = 5;
+  ASSERT_NO_FATAL_FAILURE(ExpectSame(query));
+  // Same chunk ids, other lengths: the title column holds the source path.
+  for (int d = 0; d < 30; d += 3) {
+    const std::string key = "/d" + std::to_string(d);
+    auto moved = store_->MoveDocument(
+        key, key + "x", "/a/much/longer/path/with/many/more/words/than/before/" + key);
+    ASSERT_TRUE(moved.ok() && *moved);
+  }
+  ASSERT_NO_FATAL_FAILURE(ExpectSame(query));
+  // Another connection's commit.
+  {
+    auto other = DocumentStore::Open(dir_.path() / "index");
+    ASSERT_TRUE(other.ok());
+    auto txn = (*other)->BeginTransaction();
+    ASSERT_TRUE(txn.ok());
+    for (int d = 1; d < 30; d += 3) {
+      const std::string key = "/d" + std::to_string(d);
+      auto moved = (*other)->MoveDocument(key, key + "y", "/short/" + key);
+      ASSERT_TRUE(moved.ok() && *moved);
+    }
+    ASSERT_TRUE(txn->Commit().ok());
+  }
+  ASSERT_NO_FATAL_FAILURE(ExpectSame(query));
+  // Inside a transaction that is then rolled back.
+  {
+    auto txn = store_->BeginTransaction();
+    ASSERT_TRUE(txn.ok());
+    for (int d = 2; d < 30; d += 3) {
+      const std::string key = "/d" + std::to_string(d);
+      auto moved = store_->MoveDocument(key, key + "z", "/yet/another/place/for/" + key);
+      ASSERT_TRUE(moved.ok() && *moved);
+    }
+    ASSERT_NO_FATAL_FAILURE(ExpectSame(query));
+  }
+  ASSERT_NO_FATAL_FAILURE(ExpectSame(query));
+  ASSERT_NO_FATAL_FAILURE(put(document("/new", "/new", "the wing wing cone")));
+  ASSERT_NO_FATAL_FAILURE(ExpectSame(query));
+}
+
 TEST_F(LexicalTopKTest, WithoutARequestTheFunctionFails) {
   DocumentInput input;
   input.key = "/a";
