@@ -2,7 +2,8 @@
 // SearchLexicalReference (row at a time in SQL), on an existing index, one thread.
 //
 //   build/bench/lexical_bench --index DIR --queries queries.jsonl [--queries-used 20]
-//                             [--rounds 5] [--k 50] [--fast-only]
+//                             [--rounds 5] [--k 50] [--type T] [--path-prefix P]
+//                             [--fast-only]
 //
 // The index is opened read-only. Each round runs every query once with each path, alternating
 // which goes first; the first round is a warm-up. Every answer of the fast path is compared with
@@ -37,6 +38,7 @@ double Percentile(std::vector<double> values, double q) {
 int main(int argc, char** argv) {
   std::filesystem::path index, queries_path;
   std::size_t used = 20, rounds = 5, k = 50;
+  std::string type, path_prefix;  // a filter (document type, source path prefix)
   bool fast_only = false;  // for profiling: no reference runs, no comparison
   for (int i = 1; i < argc; ++i) {
     if (std::string(argv[i]) == "--fast-only") fast_only = true;
@@ -53,6 +55,8 @@ int main(int argc, char** argv) {
     if (flag == "--queries-used") used = std::stoul(value);
     if (flag == "--rounds") rounds = std::stoul(value);
     if (flag == "--k") k = std::stoul(value);
+    if (flag == "--type") type = value;
+    if (flag == "--path-prefix") path_prefix = value;
   }
   if (index.empty() || queries_path.empty() || rounds < 2) {
     std::fprintf(stderr,
@@ -79,6 +83,8 @@ int main(int argc, char** argv) {
       sieve::store::LexicalQuery query;
       query.text = queries[q];
       query.k = k;
+      if (!type.empty()) query.filter.types = {type};
+      query.filter.path_prefix = path_prefix;
       std::vector<sieve::store::LexicalMatch> fast, reference;
       double fast_time = 0, reference_time = 0;
       for (int pass = 0; pass < 2; ++pass) {
