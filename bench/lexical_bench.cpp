@@ -39,7 +39,7 @@ int main(int argc, char** argv) {
   std::filesystem::path index, queries_path;
   std::size_t used = 20, rounds = 5, k = 50;
   std::string type, path_prefix;  // a filter (document type, source path prefix)
-  bool fast_only = false;  // for profiling: no reference runs, no comparison
+  bool fast_only = false;         // for profiling: no reference runs, no comparison
   for (int i = 1; i < argc; ++i) {
     if (std::string(argv[i]) == "--fast-only") fast_only = true;
   }

@@ -799,13 +799,14 @@ Result<std::vector<LexicalMatch>> DocumentStore::SearchLexical(const LexicalQuer
   Bm25TopK request;
   request.k = query.k;
   // Row lengths are kept between searches while the database file's data version (which moves
-  // with every change, this connection's or another's) stays the same. Inside a caller's
+  // with every committed change, this connection's or another's) stays the same. Inside a write
   // transaction they are read afresh and not kept: its writes may still be rolled back.
-  request.lengths_at_hand = own_transaction && fts_lengths_.has_value();
-  request.load_lengths = [this, own_transaction]() -> std::shared_ptr<const FtsRowLengths> {
+  auto may_keep = [this] { return sqlite3_txn_state(db_.get(), "main") != SQLITE_TXN_WRITE; };
+  request.lengths_at_hand = fts_lengths_.has_value() && may_keep();
+  request.load_lengths = [this, may_keep]() -> std::shared_ptr<const FtsRowLengths> {
     unsigned int version = 0;
     const bool versioned =
-        own_transaction &&
+        may_keep() &&
         sqlite3_file_control(db_.get(), "main", SQLITE_FCNTL_DATA_VERSION, &version) == SQLITE_OK;
     if (versioned && fts_lengths_ && fts_lengths_->version == version) {
       return fts_lengths_->lengths;

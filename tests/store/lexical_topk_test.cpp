@@ -319,6 +319,19 @@ TEST_F(LexicalTopKTest, KeptRowLengthsFollowEveryChange) {
   ASSERT_NO_FATAL_FAILURE(ExpectSame(query));
   ASSERT_NO_FATAL_FAILURE(put(document("/new", "/new", "the wing wing cone")));
   ASSERT_NO_FATAL_FAILURE(ExpectSame(query));
+  // A read snapshot sees its own version of the rows while another connection changes them, and
+  // the new one once it ends.
+  {
+    auto snapshot = store_->BeginReadSnapshot();
+    ASSERT_TRUE(snapshot.ok());
+    ASSERT_NO_FATAL_FAILURE(ExpectSame(query));
+    auto other = DocumentStore::Open(dir_.path() / "index");
+    ASSERT_TRUE(other.ok());
+    auto moved = (*other)->MoveDocument("/new", "/new2", "/new/home/far/away/from/the/old/one");
+    ASSERT_TRUE(moved.ok() && *moved);
+    ASSERT_NO_FATAL_FAILURE(ExpectSame(query));
+  }
+  ASSERT_NO_FATAL_FAILURE(ExpectSame(query));
 }
 
 TEST_F(LexicalTopKTest, WithoutARequestTheFunctionFails) {
