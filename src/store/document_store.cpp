@@ -156,6 +156,55 @@ FilterSql BuildFilterSql(const ChunkFilter& filter) {
   return sql;
 }
 
+// Every full-text row's length in tokens, read from FTS5's docsize table (per row, one SQLite
+// varint per column: text, section, title), summed over the columns as FTS5's xColumnSize(-1)
+// does. Null when the table is missing, a row does not decode as exactly three varints (FTS5's
+// own lookups then decide) or the rowids are too sparse for a table indexed by rowid.
+std::shared_ptr<const FtsRowLengths> ReadFtsLengths(sqlite3* db) {
+  auto stmt = Statement::Prepare(db, "SELECT id, sz FROM chunks_fts_docsize ORDER BY id");
+  if (!stmt.ok()) return nullptr;
+  std::vector<std::pair<std::int64_t, int>> lengths;
+  while (true) {
+    Result<bool> row = stmt->Step();
+    if (!row.ok()) return nullptr;
+    if (!*row) break;
+    const auto* bytes = static_cast<const unsigned char*>(sqlite3_column_blob(stmt->raw(), 1));
+    const auto size = static_cast<std::size_t>(sqlite3_column_bytes(stmt->raw(), 1));
+    std::size_t at = 0;
+    int total = 0;
+    for (int column = 0; column < 3; ++column) {
+      std::uint32_t value = 0;
+      std::size_t used = 0;
+      while (true) {  // SQLite's varint: 7 bits a byte, big-endian, the 9th byte whole
+        if (at + used >= size) return nullptr;
+        const unsigned char byte = bytes[at + used];
+        ++used;
+        if (used == 9) {
+          value = (value << 8) | byte;
+          break;
+        }
+        value = (value << 7) | (byte & 0x7F);
+        if ((byte & 0x80) == 0) break;
+      }
+      at += used;
+      total += static_cast<int>(value);
+    }
+    if (at != size) return nullptr;
+    lengths.emplace_back(stmt->Int(0), total);
+  }
+  auto table = std::make_shared<FtsRowLengths>();
+  if (lengths.empty()) return table;
+  const std::int64_t first = lengths.front().first;
+  const std::int64_t last = lengths.back().first;
+  if (last - first >= 4 * static_cast<std::int64_t>(lengths.size()) + 4096) return nullptr;
+  table->first_rowid = first;
+  table->length.assign(static_cast<std::size_t>(last - first + 1), -1);
+  for (const auto& [rowid, length] : lengths) {
+    table->length[static_cast<std::size_t>(rowid - first)] = length;
+  }
+  return table;
+}
+
 bool HasWordCharacter(std::string_view word) {
   return std::any_of(word.begin(), word.end(), [](char c) {
     auto byte = static_cast<unsigned char>(c);
@@ -727,6 +776,75 @@ Result<std::vector<ChunkRecord>> DocumentStore::GetChunks(std::span<const std::i
 }
 
 Result<std::vector<LexicalMatch>> DocumentStore::SearchLexical(const LexicalQuery& query) {
+  std::vector<LexicalMatch> matches;
+  std::string match = BuildFtsQuery(query.text);
+  if (match.empty() || query.k == 0) return matches;
+  const auto& w = query.bm25;
+  // Parameters outside the usual ranges (a negative length norm or weight can make scores
+  // NaN, which SQLite sorts as NULL) are left to the reference query.
+  for (double value : {w.k1, w.b, w.text_weight, w.section_weight, w.title_weight}) {
+    if (!std::isfinite(value) || value < 0) return SearchLexicalReference(query);
+  }
+  if (w.b > 1) return SearchLexicalReference(query);
+  // The filter's rows and the search see one snapshot.
+  const bool own_transaction = sqlite3_get_autocommit(db_.get()) != 0;
+  if (own_transaction) SIEVE_RETURN_IF_ERROR(Execute("BEGIN"));
+  struct EndRead {
+    DocumentStore* store;
+    bool active;
+    ~EndRead() {
+      if (active) (void)store->Execute("COMMIT");
+    }
+  } end_read{this, own_transaction};
+  Bm25TopK request;
+  request.k = query.k;
+  // Row lengths are kept between searches while the database file's data version (which moves
+  // with every committed change, this connection's or another's) stays the same. Inside a write
+  // transaction they are read afresh and not kept: its writes may still be rolled back.
+  auto may_keep = [this] { return sqlite3_txn_state(db_.get(), "main") != SQLITE_TXN_WRITE; };
+  request.lengths_at_hand = fts_lengths_.has_value() && may_keep();
+  request.load_lengths = [this, may_keep]() -> std::shared_ptr<const FtsRowLengths> {
+    unsigned int version = 0;
+    const bool versioned =
+        may_keep() &&
+        sqlite3_file_control(db_.get(), "main", SQLITE_FCNTL_DATA_VERSION, &version) == SQLITE_OK;
+    if (versioned && fts_lengths_ && fts_lengths_->version == version) {
+      return fts_lengths_->lengths;
+    }
+    auto lengths = ReadFtsLengths(db_.get());
+    if (versioned) fts_lengths_ = FtsLengthsCache{version, lengths};
+    return lengths;
+  };
+  std::vector<std::int64_t> allowed;
+  if (!query.filter.empty()) {
+    SIEVE_ASSIGN_OR_RETURN(allowed, ListChunkIds(query.filter));
+    if (allowed.empty()) return matches;
+    request.allowed = &allowed;
+  }
+  SIEVE_ASSIGN_OR_RETURN(
+      auto stmt, Statement::Prepare(db_.get(), std::string("SELECT ") + kBm25TopKFunction +
+                                                   "(chunks_fts, ?, ?, ?, ?, ?, ?) FROM "
+                                                   "chunks_fts WHERE chunks_fts MATCH ? LIMIT 1"));
+  stmt.BindPointer(1, &request, kBm25TopKPointerType)
+      .Bind(2, w.k1)
+      .Bind(3, w.b)
+      .Bind(4, w.text_weight)
+      .Bind(5, w.section_weight)
+      .Bind(6, w.title_weight)
+      .Bind(7, match);
+  auto row = stmt.Step();
+  if (!row.ok()) return row.status().WithContext("search \"" + query.text + "\"");
+  matches.reserve(request.matches.size());
+  for (const auto& [rowid, score] : request.matches) {
+    // SQLite reads a NaN result as NULL, which the reference query sorts last; leave such
+    // parameters to it.
+    if (!std::isfinite(score)) return SearchLexicalReference(query);
+    matches.push_back({rowid, score});
+  }
+  return matches;
+}
+
+Result<std::vector<LexicalMatch>> DocumentStore::SearchLexicalReference(const LexicalQuery& query) {
   std::vector<LexicalMatch> matches;
   std::string match = BuildFtsQuery(query.text);
   if (match.empty() || query.k == 0) return matches;

@@ -28,6 +28,8 @@ struct sqlite3;
 
 namespace sieve::store {
 
+struct FtsRowLengths;  // store/fts_tokenizer.h
+
 inline constexpr int kSchemaVersion = 1;
 inline constexpr const char* kDatabaseFileName = "sieve.db";
 
@@ -219,8 +221,14 @@ class DocumentStore {
   // word. nullopt for a word the tokenizer drops or that makes more than one term.
   Result<std::optional<double>> TermIdf(std::string_view word);
 
-  // BM25 over the FTS5 index, best first, at most query.k matches.
+  // BM25 over the FTS5 index, best first (score descending, then chunk id ascending), at most
+  // query.k matches. Scored phrase by phrase (store/fts_tokenizer.h, sieve_bm25_topk): each
+  // query term's rows are walked once, rarest term first, and rows that provably cannot reach
+  // the top k stop being scored. The result is exactly SearchLexicalReference's.
   Result<std::vector<LexicalMatch>> SearchLexical(const LexicalQuery& query);
+  // The same search row by row in SQL: every matching row scored by sieve_bm25, then sorted.
+  // The reference SearchLexical is tested against; much slower on large indexes.
+  Result<std::vector<LexicalMatch>> SearchLexicalReference(const LexicalQuery& query);
 
   Result<StoreStats> Stats();
 
@@ -255,6 +263,12 @@ class DocumentStore {
   // The chunks table has the line columns (a read-only open of an index made before them reads
   // 0 instead; a write open adds them).
   bool chunk_lines_ = true;
+  // The full-text rows' lengths as of a data version of the file (SearchLexical).
+  struct FtsLengthsCache {
+    unsigned int version = 0;
+    std::shared_ptr<const FtsRowLengths> lengths;  // null: not readable as a table
+  };
+  std::optional<FtsLengthsCache> fts_lengths_;
 };
 
 }  // namespace sieve::store

@@ -64,6 +64,12 @@ class Statement {
     return Bind(index, std::string_view(value));
   }
   Statement& Bind(int index, const char* value) { return Bind(index, std::string_view(value)); }
+  // Binds a pointer (sqlite3_bind_pointer) for a function that reads it with `type`; it must
+  // outlive the statement's steps.
+  Statement& BindPointer(int index, void* pointer, const char* type) {
+    sqlite3_bind_pointer(stmt_.get(), index, pointer, type, nullptr);
+    return *this;
+  }
 
   // True when a row is available, false when done.
   Result<bool> Step() {
@@ -93,6 +99,7 @@ class Statement {
     return data ? std::string(reinterpret_cast<const char*>(data), static_cast<size_t>(size))
                 : std::string();
   }
+  sqlite3_stmt* raw() const { return stmt_.get(); }
   bool IsNull(int column) const { return sqlite3_column_type(stmt_.get(), column) == SQLITE_NULL; }
 
  private:
