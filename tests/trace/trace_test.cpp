@@ -580,6 +580,14 @@ TEST(BatchTracer, ShutdownIsBoundedWhenTheSinkHangs) {
   options.delay = milliseconds(1);
   BatchTracer tracer(std::make_unique<GateSink>(gate), options);
   for (std::uint8_t i = 0; i < 3; ++i) tracer.OnEnd(OneSpan(i));
+  {
+    // The export must be under way (hanging in the sink) before the shutdown: on a loaded
+    // machine the exporter thread may not have run yet, and a shutdown then has nothing to wait
+    // for (it drops the queue and succeeds).
+    std::unique_lock<std::mutex> lock(gate->mutex);
+    ASSERT_TRUE(
+        gate->cv.wait_for(lock, std::chrono::seconds(10), [&] { return gate->entered > 0; }));
+  }
   const Status status = tracer.Shutdown(milliseconds(50));  // returns: the export is cancelled
   EXPECT_EQ(status.code(), StatusCode::kTimeout);
   const ExporterStats stats = tracer.stats();
