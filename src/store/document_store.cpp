@@ -270,6 +270,17 @@ Status DocumentStore::Execute(const char* sql) {
   return Status::Ok();
 }
 
+Status DocumentStore::ScopedRead::Begin() {
+  if (sqlite3_get_autocommit(store_->db_.get()) == 0) return Status::Ok();  // already in one
+  SIEVE_RETURN_IF_ERROR(store_->Execute("BEGIN"));
+  active_ = true;
+  return Status::Ok();
+}
+
+DocumentStore::ScopedRead::~ScopedRead() {
+  if (active_) (void)store_->Execute("COMMIT");
+}
+
 namespace {
 
 // A random 128-bit id, hex: tells one database from another made later in the same folder.
@@ -740,15 +751,8 @@ Result<std::vector<ChunkRecord>> DocumentStore::GetChunks(std::span<const std::i
   std::vector<ChunkRecord> chunks;
   chunks.reserve(chunk_ids.size());
   // One read transaction for all lookups (not a lock round trip per chunk) and a consistent view.
-  const bool own_transaction = sqlite3_get_autocommit(db_.get()) != 0;
-  if (own_transaction) SIEVE_RETURN_IF_ERROR(Execute("BEGIN"));
-  struct EndRead {
-    DocumentStore* store;
-    bool active;
-    ~EndRead() {
-      if (active) (void)store->Execute("COMMIT");
-    }
-  } end_read{this, own_transaction};
+  ScopedRead read(this);
+  SIEVE_RETURN_IF_ERROR(read.Begin());
   for (std::int64_t id : chunk_ids) {
     stmt.Bind(1, id);
     SIEVE_ASSIGN_OR_RETURN(bool row, stmt.Step());
@@ -787,15 +791,8 @@ Result<std::vector<LexicalMatch>> DocumentStore::SearchLexical(const LexicalQuer
   }
   if (w.b > 1) return SearchLexicalReference(query);
   // The filter's rows and the search see one snapshot.
-  const bool own_transaction = sqlite3_get_autocommit(db_.get()) != 0;
-  if (own_transaction) SIEVE_RETURN_IF_ERROR(Execute("BEGIN"));
-  struct EndRead {
-    DocumentStore* store;
-    bool active;
-    ~EndRead() {
-      if (active) (void)store->Execute("COMMIT");
-    }
-  } end_read{this, own_transaction};
+  ScopedRead read(this);
+  SIEVE_RETURN_IF_ERROR(read.Begin());
   Bm25TopK request;
   request.k = query.k;
   // Row lengths are kept between searches while the database file's data version (which moves

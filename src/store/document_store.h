@@ -257,6 +257,21 @@ class DocumentStore {
   DocumentStore(std::filesystem::path database_path, DatabaseHandle db, bool read_only);
   Status Execute(const char* sql);
 
+  // One read transaction for the scope that created it, when none is open yet (one snapshot and
+  // one lock round trip for many statements); committed when it goes out of scope.
+  class ScopedRead {
+   public:
+    explicit ScopedRead(DocumentStore* store) : store_(store) {}
+    ScopedRead(const ScopedRead&) = delete;
+    ScopedRead& operator=(const ScopedRead&) = delete;
+    ~ScopedRead();
+    Status Begin();
+
+   private:
+    DocumentStore* store_;
+    bool active_ = false;
+  };
+
   std::filesystem::path database_path_;
   DatabaseHandle db_;
   bool read_only_ = false;

@@ -10,16 +10,12 @@
 
 #include "nn/arena.h"
 #include "nn/thread_pool.h"
+#include "random_vector.h"
 
 namespace sieve::nn {
 namespace {
 
-std::vector<float> RandomVector(std::size_t n, std::mt19937& rng, float scale = 1.0f) {
-  std::normal_distribution<float> dist(0.0f, scale);
-  std::vector<float> v(n);
-  for (float& x : v) x = dist(rng);
-  return v;
-}
+using testing_support::RandomVector;
 
 float* Scratch(Arena& arena, std::size_t m, std::size_t k) {
   return arena.Allocate(LinearInt8ScratchFloats(m, k));

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "store/fts_tokenizer.h"
+#include "temp_dir.h"
 
 namespace sieve::store {
 namespace {
@@ -19,21 +20,7 @@ namespace fs = std::filesystem;
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "sieve-store-test-XXXXXX").string();
-    path_ = ::mkdtemp(pattern.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using testing_support::TempDir;
 
 text::Chunk MakeChunk(std::size_t ordinal, std::string text, std::string section = "") {
   text::Chunk chunk;

@@ -14,27 +14,14 @@
 
 #include "store/document_store.h"
 #include "store/fts_tokenizer.h"
+#include "temp_dir.h"
 
 namespace sieve::store {
 namespace {
 
 namespace fs = std::filesystem;
 
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "sieve-topk-test-XXXXXX").string();
-    path_ = ::mkdtemp(pattern.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using testing_support::TempDir;
 
 // Words of very different frequencies: forms that stem alike (flow, flows, flowing), a word
 // that makes a two-token phrase (lift-drag), CJK (indexed as bigrams), digits.
