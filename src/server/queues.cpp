@@ -27,6 +27,28 @@ void WaitForCompany(std::unique_lock<std::mutex>& lock, std::condition_variable&
   }
 }
 
+// The caller's wait for its own job: until every item is done, or the request's deadline or
+// cancellation (checked at least every 100 ms) ends it first; the job is then marked abandoned
+// (workers skip its items) and that status returned. `lock` holds the batcher's mutex.
+template <typename Job>
+Status WaitForJob(std::unique_lock<std::mutex>& lock, std::condition_variable& job_done, Job& job,
+                  RequestContext& ctx) {
+  while (job.remaining != 0) {
+    if (ctx.deadline()) {
+      job_done.wait_until(lock, std::min(*ctx.deadline(), RequestContext::Clock::now() +
+                                                              std::chrono::milliseconds(100)));
+    } else {
+      job_done.wait_for(lock, std::chrono::milliseconds(100));
+    }
+    Status waited = ctx.Check();
+    if (!waited.ok() && job.remaining != 0) {
+      job.abandoned = true;
+      return waited;
+    }
+  }
+  return Status::Ok();
+}
+
 // A batcher's workers: at least one thread running `work`.
 template <typename Work>
 void StartWorkers(std::size_t workers, std::vector<std::thread>& threads, Work work) {
@@ -101,24 +123,10 @@ Result<EmbedResponse> EmbedBatcher::Embed(const std::vector<std::string>& texts,
   metrics_.SetQueueDepth("embed", waiting_jobs_);
   for (std::size_t i = 0; i < texts.size(); ++i) items_.push_back({job, i});
   work_ready_.notify_all();
-  auto finished = [&] { return job->remaining == 0; };
-  Status waited;
-  while (!finished()) {
-    if (ctx.deadline()) {
-      job_done_.wait_until(lock, std::min(*ctx.deadline(), RequestContext::Clock::now() +
-                                                               std::chrono::milliseconds(100)));
-    } else {
-      job_done_.wait_for(lock, std::chrono::milliseconds(100));
-    }
-    waited = ctx.Check();
-    if (!waited.ok() && !finished()) {
-      job->abandoned = true;
-      break;
-    }
-  }
+  const Status waited = WaitForJob(lock, job_done_, *job, ctx);
   --waiting_jobs_;
   metrics_.SetQueueDepth("embed", waiting_jobs_);
-  if (!finished()) return waited;
+  if (!waited.ok()) return waited;  // abandoned: deadline or cancellation
   if (!job->status.ok()) return job->status;
   EmbedResponse response = job->meta;
   response.vectors = std::move(job->vectors);
@@ -233,24 +241,10 @@ Result<RerankResponse> RerankBatcher::Rerank(const RerankRequest& request,
   metrics_.SetQueueDepth("rerank", waiting_jobs_);
   for (std::size_t i = 0; i < request.documents.size(); ++i) items_.push_back({job, i});
   work_ready_.notify_all();
-  auto finished = [&] { return job->remaining == 0; };
-  Status waited;
-  while (!finished()) {
-    if (ctx.deadline()) {
-      job_done_.wait_until(lock, std::min(*ctx.deadline(), RequestContext::Clock::now() +
-                                                               std::chrono::milliseconds(100)));
-    } else {
-      job_done_.wait_for(lock, std::chrono::milliseconds(100));
-    }
-    waited = ctx.Check();
-    if (!waited.ok() && !finished()) {
-      job->abandoned = true;
-      break;
-    }
-  }
+  const Status waited = WaitForJob(lock, job_done_, *job, ctx);
   --waiting_jobs_;
   metrics_.SetQueueDepth("rerank", waiting_jobs_);
-  if (!finished()) return waited;
+  if (!waited.ok()) return waited;  // abandoned: deadline or cancellation
   if (!job->status.ok()) return job->status;
   RerankResponse response;
   response.model = job->model;
