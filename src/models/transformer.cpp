@@ -108,10 +108,8 @@ std::size_t TransformerModel::owned_bytes() const {
   std::size_t total = 0;
   for (const auto& tensor : owned_) total += tensor.size() * sizeof(float);
   for (const Int8Layer& layer : int8_layers_) {
-    for (const nn::Int8Matrix* m : {&layer.query, &layer.key, &layer.value, &layer.attention_out,
-                                    &layer.intermediate, &layer.output}) {
-      total += m->bytes();
-    }
+    total += layer.qkv.bytes() + layer.attention_out.bytes() + layer.intermediate.bytes() +
+             layer.output.bytes() + layer.qkv_bias.size() * sizeof(float);
   }
   for (const PackedLayer& layer : packed_layers_) {
     total += layer.qkv.bytes() + layer.attention_out.bytes() + layer.intermediate.bytes() +
@@ -214,17 +212,30 @@ Result<TransformerModel> TransformerModel::Build(const TransformerConfig& config
     if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
     weight = nullptr;
   };
+  // The query, key and value biases stacked, as their weights are.
+  const auto stack_qkv_bias = [h](const Layer& layer) {
+    std::vector<float> stacked;
+    stacked.reserve(3 * h);
+    for (const float* bias : {layer.query_bias, layer.key_bias, layer.value_bias}) {
+      stacked.insert(stacked.end(), bias, bias + h);
+    }
+    return stacked;
+  };
   if (precision == Precision::kInt8) {
     const nn::Int8Kernel kernel = nn::BestInt8Kernel();
     model.int8_layers_.reserve(c.num_layers);
+    std::vector<float> qkv_weight(3 * h * h);
     for (Layer& layer : model.layers_) {
-      model.int8_layers_.push_back(
-          Int8Layer{nn::Int8Matrix::Quantize(layer.query_weight, h, h, kernel),
-                    nn::Int8Matrix::Quantize(layer.key_weight, h, h, kernel),
-                    nn::Int8Matrix::Quantize(layer.value_weight, h, h, kernel),
-                    nn::Int8Matrix::Quantize(layer.attention_out_weight, h, h, kernel),
-                    nn::Int8Matrix::Quantize(layer.intermediate_weight, inter, h, kernel),
-                    nn::Int8Matrix::Quantize(layer.output_weight, h, inter, kernel)});
+      // Query, key and value stacked (quantised per output channel, so stacking changes no
+      // value): one GEMM and one quantisation of its input instead of three.
+      std::copy_n(layer.query_weight, h * h, qkv_weight.begin());
+      std::copy_n(layer.key_weight, h * h, qkv_weight.begin() + h * h);
+      std::copy_n(layer.value_weight, h * h, qkv_weight.begin() + 2 * h * h);
+      model.int8_layers_.push_back(Int8Layer{
+          nn::Int8Matrix::Quantize(qkv_weight.data(), 3 * h, h, kernel),
+          nn::Int8Matrix::Quantize(layer.attention_out_weight, h, h, kernel),
+          nn::Int8Matrix::Quantize(layer.intermediate_weight, inter, h, kernel),
+          nn::Int8Matrix::Quantize(layer.output_weight, h, inter, kernel), stack_qkv_bias(layer)});
       release(layer.query_weight, h * h);
       release(layer.key_weight, h * h);
       release(layer.value_weight, h * h);
@@ -243,10 +254,7 @@ Result<TransformerModel> TransformerModel::Build(const TransformerConfig& config
       packed.attention_out = nn::PackedMatrix::Pack(layer.attention_out_weight, h, h, kernel);
       packed.intermediate = nn::PackedMatrix::Pack(layer.intermediate_weight, inter, h, kernel);
       packed.output = nn::PackedMatrix::Pack(layer.output_weight, h, inter, kernel);
-      packed.qkv_bias.reserve(3 * h);
-      for (const float* bias : {layer.query_bias, layer.key_bias, layer.value_bias}) {
-        packed.qkv_bias.insert(packed.qkv_bias.end(), bias, bias + h);
-      }
+      packed.qkv_bias = stack_qkv_bias(layer);
       // A matrix packed into memory of its own no longer needs its source (a portable-kernel
       // PackedMatrix of one part is a view of it: bytes() == 0).
       if (packed.qkv.bytes() > 0) {
@@ -371,26 +379,21 @@ Result<const float*> TransformerModel::Encode(const TokenBatch& batch, nn::Arena
     const Int8Layer* q = int8_layers_.empty() ? nullptr : &int8_layers_[i];
     const PackedLayer* packed = packed_layers_.empty() ? nullptr : &packed_layers_[i];
     // y = input · weightᵀ + bias, with the layer's packed float32 weights or its int8 weights;
-    // GELU applied in the GEMM's epilogue when `gelu` (float32 only).
+    // GELU applied in the GEMM's epilogue when `gelu`.
     const auto linear = [&](const float* input, const nn::PackedMatrix* fp32,
                             const nn::Int8Matrix* quantised, const float* bias, float* y,
                             std::size_t ldy, bool gelu, std::size_t m) {
       if (quantised != nullptr) {
-        nn::LinearInt8(input, *quantised, bias, y, m, int8_scratch, pool, ldy);
+        nn::LinearInt8(input, *quantised, bias, y, m, int8_scratch, pool, ldy, gelu);
       } else {
         nn::LinearPacked(input, *fp32, bias, y, m, pool, ldy, gelu);
       }
     };
-    if (packed != nullptr) {
-      linear(x, &packed->qkv, nullptr, packed->qkv_bias.data(), qkv, 0, false, tokens);
-    } else {
-      linear(x, nullptr, &q->query, layer.query_bias, qkv, 3 * h, false, tokens);
-      linear(x, nullptr, &q->key, layer.key_bias, qkv + h, 3 * h, false, tokens);
-      linear(x, nullptr, &q->value, layer.value_bias, qkv + 2 * h, 3 * h, false, tokens);
-    }
+    linear(x, packed ? &packed->qkv : nullptr, q ? &q->qkv : nullptr,
+           packed ? packed->qkv_bias.data() : q->qkv_bias.data(), qkv, 0, false, tokens);
     const bool last = i + 1 == layers_.size();
     // The feed-forward block of m rows: out = W2·GELU(W1·in), kFfnRows rows at a time.
-    const bool fused_gelu = packed != nullptr && c.hidden_act == nn::Activation::kGeluErf;
+    const bool fused_gelu = c.hidden_act == nn::Activation::kGeluErf;
     const auto feed_forward = [&](const float* in, float* out, std::size_t m) {
       for (std::size_t r0 = 0; r0 < m; r0 += ffn_rows) {
         const std::size_t rows_now = std::min(ffn_rows, m - r0);

@@ -124,9 +124,11 @@ class TransformerModel {
     const float *output_norm_weight = nullptr, *output_norm_bias = nullptr;
   };
 
-  // The int8 weights of a layer (Precision::kInt8 only), same roles as in Layer.
+  // The linear weights of a layer quantised for nn::LinearInt8 (Precision::kInt8 only), query,
+  // key and value stacked as in PackedLayer.
   struct Int8Layer {
-    nn::Int8Matrix query, key, value, attention_out, intermediate, output;
+    nn::Int8Matrix qkv, attention_out, intermediate, output;
+    std::vector<float> qkv_bias;
   };
 
   // The float32 linear weights of a layer packed for nn::LinearPacked (Precision::kFp32 only):

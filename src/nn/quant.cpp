@@ -3,10 +3,14 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <type_traits>
+
+#include "nn/vector_math.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #define SIEVE_NN_X86 1
+#include "nn/simd_math.h"
 #endif
 
 namespace sieve::nn {
@@ -31,7 +35,6 @@ std::size_t Group(Int8Kernel kernel) {
     case Int8Kernel::kScalar:
       return 1;
     case Int8Kernel::kAvx2:
-      return 2;
     case Int8Kernel::kAvx512Vnni:
       return 4;
   }
@@ -85,14 +88,16 @@ __attribute__((target("avx2,fma"))) float QuantizeRowAvx2(const float* x, std::s
   for (; i + 8 <= k; i += 8) {
     const __m256i q = _mm256_add_epi32(
         _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + i), inv_vec)), offset_vec);
-    if constexpr (sizeof(Out) == 2) {
-      const __m256i packed = _mm256_permute4x64_epi64(_mm256_packs_epi32(q, q), 0x08);
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i), _mm256_castsi256_si128(packed));
-    } else {
-      alignas(32) std::int32_t lanes[8];
-      _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), q);
-      for (int j = 0; j < 8; ++j) out[i + j] = static_cast<Out>(lanes[j]);
-    }
+    // -127..127 (s8) or 1..255 (u8, q + 128): packed to 16 then 8 bits within each 128-bit
+    // lane, whose low dword then holds four values.
+    static_assert(sizeof(Out) == 1);
+    const __m256i words = _mm256_packs_epi32(q, q);
+    const __m256i bytes = std::is_signed_v<Out>
+                              ? _mm256_packs_epi16(words, _mm256_setzero_si256())
+                              : _mm256_packus_epi16(words, _mm256_setzero_si256());
+    const __m256i both =
+        _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 0, 0, 0, 0, 0, 0));
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(out + i), _mm256_castsi256_si128(both));
   }
   for (; i < k; ++i) {
     out[i] = static_cast<Out>(static_cast<int>(RoundEven(x[i] * inv)) + offset);
@@ -101,24 +106,30 @@ __attribute__((target("avx2,fma"))) float QuantizeRowAvx2(const float* x, std::s
   return max_abs / 127.0f;
 }
 
-// tile[r][c] = Σ_p a[r][2p..2p+1] · b[p][c][0..1], rows × 16 columns, s16 pairs.
+// tile[r][c] = Σ_q a[r][4q..4q+3] · b[q][c][0..3], s8 × s8, rows × 16 columns: vpmaddubsw on
+// |a| (u8) and b with a's signs (vpsignb), whose pair sums (at most 2 · 127 · 127 < 2^15) cannot
+// saturate, widened and added in pairs by vpmaddwd with ones.
 template <int Rows>
-__attribute__((target("avx2,fma"))) void TileAvx2(const std::int16_t* a, std::size_t lda,
-                                                  const std::int16_t* b, std::size_t pairs,
+__attribute__((target("avx2,fma"))) void TileAvx2(const std::int8_t* a, std::size_t lda,
+                                                  const std::int8_t* b, std::size_t quads,
                                                   std::int32_t* tile) {
   __m256i acc[Rows][2];
 #pragma GCC unroll 8
   for (int r = 0; r < Rows; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_si256();
-  for (std::size_t p = 0; p < pairs; ++p) {
-    const __m256i w0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + p * 32));
-    const __m256i w1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + p * 32 + 16));
+  const __m256i ones = _mm256_set1_epi16(1);
+  for (std::size_t q = 0; q < quads; ++q) {
+    const __m256i w0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + q * 64));
+    const __m256i w1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + q * 64 + 32));
 #pragma GCC unroll 8
     for (int r = 0; r < Rows; ++r) {
-      std::int32_t pair;
-      std::memcpy(&pair, a + r * lda + 2 * p, sizeof(pair));
-      const __m256i av = _mm256_set1_epi32(pair);
-      acc[r][0] = _mm256_add_epi32(acc[r][0], _mm256_madd_epi16(av, w0));
-      acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(av, w1));
+      std::int32_t quad;
+      std::memcpy(&quad, a + r * lda + 4 * q, sizeof(quad));
+      const __m256i av = _mm256_set1_epi32(quad);
+      const __m256i magnitude = _mm256_abs_epi8(av);
+      const __m256i p0 = _mm256_maddubs_epi16(magnitude, _mm256_sign_epi8(w0, av));
+      const __m256i p1 = _mm256_maddubs_epi16(magnitude, _mm256_sign_epi8(w1, av));
+      acc[r][0] = _mm256_add_epi32(acc[r][0], _mm256_madd_epi16(p0, ones));
+      acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(p1, ones));
     }
   }
 #pragma GCC unroll 8
@@ -133,7 +144,7 @@ __attribute__((target("avx2,fma"))) void TileAvx2(const std::int16_t* a, std::si
 __attribute__((target("avx2,fma"))) void EpilogueAvx2(const std::int32_t* tile, std::size_t rows,
                                                       const float* row_scales, const float* scales,
                                                       const std::int32_t* sums, const float* bias,
-                                                      float* y, std::size_t ldy) {
+                                                      bool gelu, float* y, std::size_t ldy) {
   for (std::size_t half = 0; half < 2; ++half) {
     const __m256 w_scale = _mm256_loadu_ps(scales + half * 8);
     const __m256 b = bias != nullptr ? _mm256_loadu_ps(bias + half * 8) : _mm256_setzero_ps();
@@ -147,8 +158,15 @@ __attribute__((target("avx2,fma"))) void EpilogueAvx2(const std::int32_t* tile, 
           _mm256_load_si256(reinterpret_cast<const __m256i*>(tile + r * 16 + half * 8)), offset);
       // Same operations in the same order as the portable loop: sum · (s_x · s_w) + bias.
       const __m256 scale = _mm256_mul_ps(_mm256_set1_ps(row_scales[r]), w_scale);
-      const __m256 value = _mm256_mul_ps(_mm256_cvtepi32_ps(acc), scale);
-      _mm256_storeu_ps(y + r * ldy + half * 8, bias != nullptr ? _mm256_add_ps(value, b) : value);
+      const __m256 product = _mm256_mul_ps(_mm256_cvtepi32_ps(acc), scale);
+      __m256 value = bias != nullptr ? _mm256_add_ps(product, b) : product;
+      if (gelu) {  // as GeluErfInPlace: 0.5 · v · (1 + erf(v / √2))
+        const __m256 e =
+            simd::ErfAvx2(_mm256_mul_ps(value, _mm256_set1_ps(0.70710678118654752440f)));
+        value = _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(0.5f), value),
+                              _mm256_add_ps(_mm256_set1_ps(1.0f), e));
+      }
+      _mm256_storeu_ps(y + r * ldy + half * 8, value);
     }
   }
 }
@@ -247,65 +265,42 @@ Int8Matrix Int8Matrix::Quantize(const float* w, std::size_t n, std::size_t k, In
       m.sums_[j] += v;
     }
   }
+  if (kernel == Int8Kernel::kScalar) {
+    m.s8_ = std::move(q);
+    return m;
+  }
+  // AVX2 and VNNI: [n/16][k/4][16][4], zero padded.
   const std::size_t blocks = (n + kBlock - 1) / kBlock;
-  switch (kernel) {
-    case Int8Kernel::kScalar:
-      m.s8_ = std::move(q);
-      break;
-    case Int8Kernel::kAvx2: {
-      const std::size_t pairs = m.k_padded_ / 2;
-      m.s16_.assign(blocks * pairs * kBlock * 2, 0);
-      for (std::size_t j = 0; j < n; ++j) {
-        for (std::size_t i = 0; i < k; ++i) {
-          m.s16_[((j / kBlock * pairs + i / 2) * kBlock + j % kBlock) * 2 + i % 2] = q[j * k + i];
-        }
-      }
-      break;
-    }
-    case Int8Kernel::kAvx512Vnni: {
-      const std::size_t quads = m.k_padded_ / 4;
-      m.s8_.assign(blocks * quads * kBlock * 4, 0);
-      for (std::size_t j = 0; j < n; ++j) {
-        for (std::size_t i = 0; i < k; ++i) {
-          m.s8_[((j / kBlock * quads + i / 4) * kBlock + j % kBlock) * 4 + i % 4] = q[j * k + i];
-        }
-      }
-      break;
+  const std::size_t quads = m.k_padded_ / 4;
+  m.s8_.assign(blocks * quads * kBlock * 4, 0);
+  for (std::size_t j = 0; j < n; ++j) {
+    for (std::size_t i = 0; i < k; ++i) {
+      m.s8_[((j / kBlock * quads + i / 4) * kBlock + j % kBlock) * 4 + i % 4] = q[j * k + i];
     }
   }
   return m;
 }
 
 std::size_t Int8Matrix::bytes() const {
-  return s8_.size() + s16_.size() * sizeof(std::int16_t) + scales_.size() * sizeof(float) +
-         sums_.size() * sizeof(std::int32_t);
+  return s8_.size() + scales_.size() * sizeof(float) + sums_.size() * sizeof(std::int32_t);
 }
 
 float Int8Matrix::Dequantized(std::size_t j, std::size_t i) const {
-  int q = 0;
-  switch (kernel_) {
-    case Int8Kernel::kScalar:
-      q = s8_[j * k_ + i];
-      break;
-    case Int8Kernel::kAvx2:
-      q = s16_[((j / kBlock * (k_padded_ / 2) + i / 2) * kBlock + j % kBlock) * 2 + i % 2];
-      break;
-    case Int8Kernel::kAvx512Vnni:
-      q = s8_[((j / kBlock * (k_padded_ / 4) + i / 4) * kBlock + j % kBlock) * 4 + i % 4];
-      break;
-  }
+  const int q =
+      kernel_ == Int8Kernel::kScalar
+          ? s8_[j * k_ + i]
+          : s8_[((j / kBlock * (k_padded_ / 4) + i / 4) * kBlock + j % kBlock) * 4 + i % 4];
   return static_cast<float>(q) * scales_[j];
 }
 
 std::size_t LinearInt8ScratchFloats(std::size_t m, std::size_t k) {
   // Row scales (m rounded up to 4: the activations start 16-byte aligned), then m rows of k
-  // rounded up to 4 values of at most 2 bytes.
-  return RoundUp(m, 4) +
-         (m * RoundUp(k, 4) * sizeof(std::int16_t) + sizeof(float) - 1) / sizeof(float);
+  // rounded up to 4 one-byte values.
+  return RoundUp(m, 4) + (m * RoundUp(k, 4) + sizeof(float) - 1) / sizeof(float);
 }
 
 void LinearInt8(const float* x, const Int8Matrix& w, const float* bias, float* y, std::size_t m,
-                float* scratch, ThreadPool* pool, std::size_t ldy) {
+                float* scratch, ThreadPool* pool, std::size_t ldy, bool gelu) {
   const std::size_t n = w.n_, k = w.k_, kp = w.k_padded_;
   if (m == 0 || n == 0) return;
   if (ldy == 0) ldy = n;
@@ -315,7 +310,6 @@ void LinearInt8(const float* x, const Int8Matrix& w, const float* bias, float* y
   float* row_scales = scratch;
   void* activations = scratch + RoundUp(m, 4);  // 16-byte aligned
   auto* a8 = static_cast<std::int8_t*>(activations);
-  auto* a16 = static_cast<std::int16_t*>(activations);
   auto* au8 = static_cast<std::uint8_t*>(activations);
   ParallelFor(pool, m, [&](std::size_t begin, std::size_t end) {
     for (std::size_t r = begin; r < end; ++r) {
@@ -326,7 +320,7 @@ void LinearInt8(const float* x, const Int8Matrix& w, const float* bias, float* y
           break;
 #ifdef SIEVE_NN_X86
         case Int8Kernel::kAvx2:
-          row_scales[r] = QuantizeRowAvx2(row, k, a16 + r * kp, kp, 0);
+          row_scales[r] = QuantizeRowAvx2(row, k, a8 + r * kp, kp, 0);
           break;
         case Int8Kernel::kAvx512Vnni:
           row_scales[r] = QuantizeRowAvx2(row, k, au8 + r * kp, kp, 128);
@@ -351,27 +345,21 @@ void LinearInt8(const float* x, const Int8Matrix& w, const float* bias, float* y
         break;
 #ifdef SIEVE_NN_X86
       case Int8Kernel::kAvx2: {
-        const std::int16_t* a = a16 + r0 * kp;
-        const std::int16_t* b = w.s16_.data() + block * (kp / 2) * kBlock * 2;
-        const std::size_t pairs = kp / 2;
+        const std::int8_t* a = a8 + r0 * kp;
+        const std::int8_t* b = w.s8_.data() + block * (kp / 4) * kBlock * 4;
+        const std::size_t quads = kp / 4;
         switch (rows) {
-          case 6:
-            TileAvx2<6>(a, kp, b, pairs, tile);
-            break;
-          case 5:
-            TileAvx2<5>(a, kp, b, pairs, tile);
-            break;
           case 4:
-            TileAvx2<4>(a, kp, b, pairs, tile);
+            TileAvx2<4>(a, kp, b, quads, tile);
             break;
           case 3:
-            TileAvx2<3>(a, kp, b, pairs, tile);
+            TileAvx2<3>(a, kp, b, quads, tile);
             break;
           case 2:
-            TileAvx2<2>(a, kp, b, pairs, tile);
+            TileAvx2<2>(a, kp, b, quads, tile);
             break;
           default:
-            TileAvx2<1>(a, kp, b, pairs, tile);
+            TileAvx2<1>(a, kp, b, quads, tile);
             break;
         }
         break;
@@ -413,12 +401,12 @@ void LinearInt8(const float* x, const Int8Matrix& w, const float* bias, float* y
         break;
 #endif
     }
-    const bool offset = kernel == Int8Kernel::kAvx512Vnni;
+    const bool offset = kernel == Int8Kernel::kAvx512Vnni;  // u8 activations: q_x + 128
 #ifdef SIEVE_NN_X86
     if (kernel != Int8Kernel::kScalar && cols == kBlock) {
       EpilogueAvx2(tile, rows, row_scales + r0, w.scales_.data() + c0,
                    offset ? w.sums_.data() + c0 : nullptr, bias == nullptr ? nullptr : bias + c0,
-                   y + r0 * ldy + c0, ldy);
+                   gelu, y + r0 * ldy + c0, ldy);
       return;
     }
 #endif
@@ -431,10 +419,10 @@ void LinearInt8(const float* x, const Int8Matrix& w, const float* bias, float* y
         const float value = static_cast<float>(sum) * (sx * w.scales_[c0 + c]);
         out[c] = bias != nullptr ? value + bias[c0 + c] : value;
       }
+      if (gelu) GeluErfInPlace(out, cols);
     }
   };
-  const std::size_t tile_rows =
-      kernel == Int8Kernel::kAvx512Vnni ? 8 : (kernel == Int8Kernel::kAvx2 ? 6 : 4);
+  const std::size_t tile_rows = kernel == Int8Kernel::kAvx512Vnni ? 8 : 4;
   const auto run_range = [&](std::size_t r_begin, std::size_t r_end, std::size_t b_begin,
                              std::size_t b_end) {
     alignas(64) std::int32_t tile[kMaxTileRows * 16];

@@ -9,7 +9,8 @@
 //
 // Kernels, chosen at run time from the CPU's features (BestInt8Kernel):
 // - kAvx512Vnni: vpdpbusd on u8 (q_x + 128) × s8, the offset removed with per-channel sums;
-// - kAvx2: q_x and q_w widened to s16, vpmaddwd (no vpmaddubsw: its s16 saturation);
+// - kAvx2: vpmaddubsw on |q_x| (u8) × q_w with q_x's signs (vpsignb): its signed 16-bit pair
+//   sums are at most 2 · 127 · 127 and cannot saturate; vpmaddwd by ones widens them to int32;
 // - kScalar: portable C++.
 // An Int8Matrix is packed for one kernel (the one given at Quantize).
 //
@@ -53,25 +54,26 @@ class Int8Matrix {
 
  private:
   friend void LinearInt8(const float* x, const Int8Matrix& w, const float* bias, float* y,
-                         std::size_t m, float* scratch, ThreadPool* pool, std::size_t ldy);
+                         std::size_t m, float* scratch, ThreadPool* pool, std::size_t ldy,
+                         bool gelu);
   std::size_t n_ = 0, k_ = 0;
-  std::size_t k_padded_ = 0;  // k rounded up to the kernel's group (1, 2 or 4)
+  std::size_t k_padded_ = 0;  // k rounded up to the kernel's group (1 or 4)
   Int8Kernel kernel_ = Int8Kernel::kScalar;
   std::vector<float> scales_;       // s_w, one per output channel
   std::vector<std::int32_t> sums_;  // Σ_i q_w[j,i] (the u8 offset of the VNNI kernel)
-  std::vector<std::int8_t> s8_;     // scalar: [n][k]; VNNI: [n/16][k/4][16][4]
-  std::vector<std::int16_t> s16_;   // AVX2: [n/16][k/2][16][2]
+  std::vector<std::int8_t> s8_;     // scalar: [n][k]; AVX2 and VNNI: [n/16][k/4][16][4]
 };
 
 // Floats of scratch LinearInt8 needs for m rows of k inputs (any kernel). One buffer sized for
 // the largest k can serve every layer of a forward pass.
 std::size_t LinearInt8ScratchFloats(std::size_t m, std::size_t k);
 
-// y[m, n] = x[m, k] · wᵀ (+ bias[n]) as described at the top, with w's kernel. Row r of y starts
-// at y + r·ldy (0 = n). `scratch` (64-byte aligned, LinearInt8ScratchFloats(m, w.cols()) floats,
-// e.g. from an nn::Arena) holds the quantised activations; the work is split over `pool` (null =
-// calling thread); results do not depend on the pool's size.
+// y[m, n] = x[m, k] · wᵀ (+ bias[n]) as described at the top, with w's kernel, then GELU (erf
+// form, the same values as GeluErfInPlace on y) when `gelu`. Row r of y starts at y + r·ldy
+// (0 = n). `scratch` (64-byte aligned, LinearInt8ScratchFloats(m, w.cols()) floats, e.g. from an
+// nn::Arena) holds the quantised activations; the work is split over `pool` (null = calling
+// thread); results do not depend on the pool's size.
 void LinearInt8(const float* x, const Int8Matrix& w, const float* bias, float* y, std::size_t m,
-                float* scratch, ThreadPool* pool = nullptr, std::size_t ldy = 0);
+                float* scratch, ThreadPool* pool = nullptr, std::size_t ldy = 0, bool gelu = false);
 
 }  // namespace sieve::nn

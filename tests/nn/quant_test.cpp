@@ -10,6 +10,7 @@
 
 #include "nn/arena.h"
 #include "nn/thread_pool.h"
+#include "nn/vector_math.h"
 #include "random_vector.h"
 
 namespace sieve::nn {
@@ -131,6 +132,61 @@ TEST_P(Int8KernelTest, AgreesWithTheScalarKernelForAnyPoolStrideAndBias) {
         }
         for (std::size_t j = n; j < ldy; ++j) ASSERT_EQ(y[r * ldy + j], -99.0f);  // untouched
       }
+    }
+  }
+}
+
+// GELU in the epilogue gives the values of a separate GeluErfInPlace pass, on full and partial
+// column blocks.
+TEST_P(Int8KernelTest, FusedGeluEqualsASeparatePass) {
+  const Int8Kernel kernel = GetParam();
+  std::mt19937 rng(5);
+  const std::size_t m = 23, n = 40, k = 96;
+  auto x = RandomVector(m * k, rng), w = RandomVector(n * k, rng, 0.2f),
+       bias = RandomVector(n, rng);
+  const Int8Matrix q = Int8Matrix::Quantize(w.data(), n, k, kernel);
+  Arena arena;
+  float* scratch = Scratch(arena, m, k);
+  std::vector<float> separate(m * n), fused(m * n);
+  LinearInt8(x.data(), q, bias.data(), separate.data(), m, scratch);
+  GeluErfInPlace(separate.data(), separate.size());
+  ThreadPool pool(2);
+  LinearInt8(x.data(), q, bias.data(), fused.data(), m, scratch, &pool, 0, /*gelu=*/true);
+  std::size_t negative = 0;
+  for (std::size_t i = 0; i < fused.size(); ++i) {
+    ASSERT_EQ(fused[i], separate[i]) << "element " << i;
+    negative += fused[i] < 0 ? 1 : 0;
+  }
+  EXPECT_GT(negative, 0u);  // GELU really ran: a plain linear layer is negative far more often
+}
+
+// The largest products a kernel can meet: every activation and weight at ±127, of one sign or
+// alternating. The sums must be exact: 16-bit pair sums of u8 (q_x + 128) × s8 would saturate
+// here (2 · 255 · 127 > 32767), those of |q_x| × ±q_w (the AVX2 kernel) cannot.
+TEST_P(Int8KernelTest, ExtremeOperandsDoNotSaturate) {
+  const Int8Kernel kernel = GetParam();
+  const std::size_t m = 4, n = 32, k = 384;
+  std::vector<float> x(m * k), w(n * k);
+  for (std::size_t i = 0; i < k; ++i) {
+    x[0 * k + i] = 1.0f;
+    x[1 * k + i] = -1.0f;
+    x[2 * k + i] = i % 2 == 0 ? 1.0f : -1.0f;
+    x[3 * k + i] = i % 4 < 2 ? 1.0f : -1.0f;
+  }
+  for (std::size_t j = 0; j < n; ++j) {
+    for (std::size_t i = 0; i < k; ++i)
+      w[j * k + i] = j % 2 == 0 ? 1.0f : (i % 2 == 0 ? 1.0f : -1.0f);
+  }
+  const Int8Matrix q = Int8Matrix::Quantize(w.data(), n, k, kernel);
+  Arena arena;
+  std::vector<float> y(m * n);
+  LinearInt8(x.data(), q, nullptr, y.data(), m, Scratch(arena, m, k));
+  for (std::size_t r = 0; r < m; ++r) {
+    for (std::size_t j = 0; j < n; ++j) {
+      double exact = 0;
+      for (std::size_t i = 0; i < k; ++i) exact += double(x[r * k + i]) * w[j * k + i];
+      // ±1 quantises exactly: the result is the exact dot product up to the scales' rounding.
+      ASSERT_NEAR(y[r * n + j], exact, 1e-4 * k) << "row " << r << " col " << j;
     }
   }
 }
