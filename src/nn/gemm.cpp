@@ -295,9 +295,60 @@ std::size_t PanelFloats(std::size_t n, std::size_t k) {
   return (n + kPanel - 1) / kPanel * kPanel * k;
 }
 
+#ifdef SIEVE_NN_X86
+namespace {
+// dst[i][c] = scale · src[c][i] for 8 rows c of src (stride lds) and 8 columns i, into rows of
+// ldd floats: one 8 x 8 transpose in registers.
+__attribute__((target("avx2,fma"))) void Transpose8x8Scaled(const float* src, std::size_t lds,
+                                                            __m256 scale, float* dst,
+                                                            std::size_t ldd) {
+  __m256 r[8];
+  for (int c = 0; c < 8; ++c) r[c] = _mm256_mul_ps(_mm256_loadu_ps(src + c * lds), scale);
+  const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+  const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+  const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+  const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+  const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+  const __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+  const __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+  const __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+  _mm256_storeu_ps(dst + 0 * ldd, _mm256_permute2f128_ps(u0, u4, 0x20));
+  _mm256_storeu_ps(dst + 1 * ldd, _mm256_permute2f128_ps(u1, u5, 0x20));
+  _mm256_storeu_ps(dst + 2 * ldd, _mm256_permute2f128_ps(u2, u6, 0x20));
+  _mm256_storeu_ps(dst + 3 * ldd, _mm256_permute2f128_ps(u3, u7, 0x20));
+  _mm256_storeu_ps(dst + 4 * ldd, _mm256_permute2f128_ps(u0, u4, 0x31));
+  _mm256_storeu_ps(dst + 5 * ldd, _mm256_permute2f128_ps(u1, u5, 0x31));
+  _mm256_storeu_ps(dst + 6 * ldd, _mm256_permute2f128_ps(u2, u6, 0x31));
+  _mm256_storeu_ps(dst + 7 * ldd, _mm256_permute2f128_ps(u3, u7, 0x31));
+}
+
+// PackPanels for whole panels and k a multiple of 8 (attention's keys: 16 keys x head_dim).
+__attribute__((target("avx2,fma"))) void PackWholePanelsAvx2(const float* w, std::size_t ldw,
+                                                             std::size_t panels, std::size_t k,
+                                                             float scale, float* out) {
+  const __m256 scale_vec = _mm256_set1_ps(scale);
+  for (std::size_t panel = 0; panel < panels; ++panel) {
+    float* dst = out + panel * k * kPanel;
+    const float* src = w + panel * kPanel * ldw;
+    for (std::size_t i = 0; i < k; i += 8) {
+      Transpose8x8Scaled(src + i, ldw, scale_vec, dst + i * kPanel, kPanel);
+      Transpose8x8Scaled(src + 8 * ldw + i, ldw, scale_vec, dst + i * kPanel + 8, kPanel);
+    }
+  }
+}
+}  // namespace
+#endif  // SIEVE_NN_X86
+
 void PackPanels(const float* w, std::size_t ldw, std::size_t n, std::size_t k, float scale,
                 float* out) {
-  for (std::size_t panel = 0; panel * kPanel < n; ++panel) {
+  std::size_t first = 0;  // the first panel left for the loop below
+#ifdef SIEVE_NN_X86
+  if (k % 8 == 0 && BestGemmKernel() == GemmKernel::kAvx2) {
+    first = n / kPanel;
+    PackWholePanelsAvx2(w, ldw, first, k, scale, out);
+  }
+#endif
+  for (std::size_t panel = first; panel * kPanel < n; ++panel) {
     const std::size_t width = std::min(kPanel, n - panel * kPanel);
     float* dst = out + panel * k * kPanel;
     const float* src = w + panel * kPanel * ldw;

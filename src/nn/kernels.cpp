@@ -202,10 +202,13 @@ void VarlenSelfAttention(const float* qkv, const VarlenAttentionShape& shape, fl
   const int qkv_stride = static_cast<int>(3 * hidden);
   const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(head_dim)));
   // (sequence, head) pairs are cut into `slots` contiguous runs of nearly equal cost: a pair
-  // belongs to the slot its cost midpoint falls in. Each slot has its own scores buffer from the
-  // arena (allocated here, before any thread starts). A pair's result does not depend on its
-  // slot, so the output is the same for every pool size.
-  const std::size_t slots = std::min(pairs, Parallelism(pool));
+  // belongs to the slot its cost midpoint falls in. Threads claim slots as they go (a few per
+  // thread: one slowed down leaves its last runs to the others). Each slot has its own scores
+  // buffer from the arena (allocated here, before any thread starts). A pair's result does not
+  // depend on its slot, so the output is the same for every pool size.
+  constexpr std::size_t kSlotsPerThread = 4;
+  const std::size_t threads = Parallelism(pool);
+  const std::size_t slots = std::min(pairs, threads == 1 ? 1 : threads * kSlotsPerThread);
   const std::size_t most_queries = shape.first_query_only ? 1 : longest;
   float* scores_base = arena.Allocate(slots * most_queries * longest);
   // With the packed GEMM (gemm.h), each head's keys (scaled) and values are packed into panels
@@ -252,9 +255,12 @@ void VarlenSelfAttention(const float* qkv, const VarlenAttentionShape& shape, fl
       }
     }
   };
-  ParallelFor(pool, slots, [&](std::size_t begin, std::size_t end) {
-    for (std::size_t slot = begin; slot < end; ++slot) run(slot);
-  });
+  ParallelFor(
+      pool, slots,
+      [&](std::size_t begin, std::size_t end) {
+        for (std::size_t slot = begin; slot < end; ++slot) run(slot);
+      },
+      (slots + threads - 1) / threads);
 }
 
 void MeanPool(const float* hidden_states, const std::int32_t* mask, std::size_t seq_len,

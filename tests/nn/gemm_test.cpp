@@ -179,5 +179,43 @@ TEST(GemmKernels, KernelsAgreeWithEachOther) {
   }
 }
 
+// The attention building blocks' layout: element (j, i) of a panel-packed matrix sits at
+// panel j / 16, row i, column j % 16, and a last partial panel is padded with zeros. PackPanels
+// (scaled, transposing; its AVX2 path takes whole panels when k % 8 == 0) and
+// PackPanelsTransposed must both produce it, for strided sources.
+TEST(GemmPanels, PackingLaysOutEveryElementAndZeroPadding) {
+  std::mt19937 rng(21);
+  for (const auto& [n, k] : std::vector<std::pair<std::size_t, std::size_t>>{
+           {1, 1}, {16, 8}, {16, 32}, {40, 32}, {33, 24}, {7, 13}, {48, 64}}) {
+    SCOPED_TRACE(std::to_string(n) + "x" + std::to_string(k));
+    const std::size_t ldw = k + 5;  // w[n, k] with a row stride, as the qkv rows
+    const auto w = RandomVector(n * ldw, rng);
+    const std::size_t floats = PanelFloats(n, k);
+    ASSERT_EQ(floats, (n + 15) / 16 * 16 * k);
+    std::vector<float> packed(floats + 8, -7.0f);
+    PackPanels(w.data(), ldw, n, k, 0.5f, packed.data());
+    // The transposed source v[k, n] = w[j, i]ᵀ, row stride n + 3.
+    const std::size_t ldv = n + 3;
+    std::vector<float> v(k * ldv, 0.0f);
+    for (std::size_t j = 0; j < n; ++j) {
+      for (std::size_t i = 0; i < k; ++i) v[i * ldv + j] = w[j * ldw + i];
+    }
+    std::vector<float> transposed(floats + 8, -7.0f);
+    PackPanelsTransposed(v.data(), ldv, k, n, transposed.data());
+    for (std::size_t j = 0; j < (n + 15) / 16 * 16; ++j) {
+      for (std::size_t i = 0; i < k; ++i) {
+        const std::size_t at = (j / 16) * k * 16 + i * 16 + j % 16;
+        const float want = j < n ? w[j * ldw + i] : 0.0f;
+        ASSERT_EQ(packed[at], want * 0.5f) << "j " << j << " i " << i;
+        ASSERT_EQ(transposed[at], want) << "j " << j << " i " << i;
+      }
+    }
+    for (std::size_t e = floats; e < floats + 8; ++e) {
+      ASSERT_EQ(packed[e], -7.0f);  // nothing written past the panels
+      ASSERT_EQ(transposed[e], -7.0f);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace sieve::nn
