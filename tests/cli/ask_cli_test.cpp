@@ -3,42 +3,26 @@
 // and the repair of the vectors after deletes and corruption.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <string>
 #include <vector>
+
+#include "cli_runner.h"
 
 namespace {
 
 namespace fs = std::filesystem;
+using namespace sieve::cli::testing_support;
 using nlohmann::json;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-const fs::path kModels = fs::path(SIEVE_SOURCE_DIR) / "tests" / "data" / "models";
-const fs::path kCranfield = fs::path(SIEVE_SHARED_DIR) / "data" / "cranfield";
 const std::string kQuestion =
     "what similarity laws must be obeyed when constructing aeroelastic models of heated high "
     "speed aircraft";
-
-std::string Quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
-std::string Slurp(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
 
 std::size_t Count(const std::string& text, const std::string& needle) {
   std::size_t n = 0;
@@ -46,61 +30,27 @@ std::size_t Count(const std::string& text, const std::string& needle) {
   return n;
 }
 
-struct Outcome {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
 class AskCliTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    std::string pattern = (fs::temp_directory_path() / "sieve-ask-test-XXXXXX").string();
-    dir_ = ::mkdtemp(pattern.data());
-    index_ = dir_ / "idx";
-    fs::create_directories(dir_ / "empty-hf-cache");
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
+  void SetUp() override { fs::create_directories(dir_ / "empty-hf-cache"); }
 
   // build/sieve in the temporary folder, with an empty Hugging Face cache (the default models
   // are never there), no SIEVE_* settings and no sieve.toml.
   Outcome Sieve(const std::vector<std::string>& args) {
-    std::string command = "cd " + Quote(dir_.string()) +
-                          " && env -u SIEVE_INDEX -u SIEVE_EMBED_MODEL -u SIEVE_RERANK_MODEL "
-                          "-u SIEVE_MODE -u SIEVE_LLM_URL -u SIEVE_LLM_PRESET -u HF_HOME "
-                          "HF_HUB_OFFLINE=1 XDG_CONFIG_HOME=" +
-                          Quote((dir_ / "no-config").string()) +
-                          " HF_HUB_CACHE=" + Quote((dir_ / "empty-hf-cache").string()) + " " +
-                          Quote(SIEVE_BINARY) + " --index " + Quote(index_.string());
-    for (const auto& arg : args) command += " " + Quote(arg);
-    command += " >" + Quote((dir_ / "out").string()) + " 2>" + Quote((dir_ / "err").string());
-    const int status = std::system(command.c_str());
-    Outcome run;
-    run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    run.out = Slurp(dir_ / "out");
-    run.err = Slurp(dir_ / "err");
-    return run;
+    const SieveEnv env{.cwd = dir_,
+                       .unset = {"SIEVE_INDEX", "SIEVE_EMBED_MODEL", "SIEVE_RERANK_MODEL",
+                                 "SIEVE_MODE", "SIEVE_LLM_URL", "SIEVE_LLM_PRESET", "HF_HOME"},
+                       .set = {{"HF_HUB_OFFLINE", "1"},
+                               {"XDG_CONFIG_HOME", (dir_ / "no-config").string()},
+                               {"HF_HUB_CACHE", (dir_ / "empty-hf-cache").string()}},
+                       .index = index_};
+    return RunSieve(env, args, dir_ / "out", dir_ / "err");
   }
 
-  json Json(const Outcome& run) {
-    json parsed = json::parse(run.out, nullptr, false);
-    EXPECT_FALSE(parsed.is_discarded()) << "not JSON: " << run.out << "\nstderr: " << run.err;
-    return parsed;
-  }
+  json Json(const Outcome& run) { return ParseJson(run); }
 
   // The first `n` Cranfield documents as a BEIR corpus file.
-  fs::path CranfieldSample(std::size_t n) {
-    std::ifstream in(kCranfield / "corpus.jsonl");
-    const fs::path out_path = dir_ / "cranfield" / "corpus.jsonl";
-    fs::create_directories(out_path.parent_path());
-    std::ofstream out(out_path);
-    std::string line;
-    for (std::size_t i = 0; i < n && std::getline(in, line); ++i) out << line << "\n";
-    return out_path;
-  }
+  fs::path CranfieldSample(std::size_t n) { return WriteCranfieldSample(dir_, n); }
 
   // Ingests 150 Cranfield documents; with `embed_model`, their chunks are embedded too.
   void IngestCranfieldSample(const std::string& embed_model = "") {
@@ -115,8 +65,9 @@ class AskCliTest : public ::testing::Test {
 
   std::string Model(const std::string& name) { return (kModels / name).string(); }
 
-  fs::path dir_;
-  fs::path index_;
+  TempDir temp_{"sieve-ask-test"};
+  const fs::path dir_ = temp_.path();
+  const fs::path index_ = dir_ / "idx";
 };
 
 TEST_F(AskCliTest, OfflineAnswersLexicallyAndExtractivelySayingSoOnce) {

@@ -7,80 +7,38 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "cli_runner.h"
+
 namespace {
 
 namespace fs = std::filesystem;
+using namespace sieve::cli::testing_support;
 using nlohmann::json;
 using ::testing::HasSubstr;
 
-const fs::path kModels = fs::path(SIEVE_SOURCE_DIR) / "tests" / "data" / "models";
-const fs::path kCranfield = fs::path(SIEVE_SHARED_DIR) / "data" / "cranfield";
-
-std::string Quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
-std::string Slurp(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
-
-struct Outcome {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
 class EvalModesTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    std::string pattern = (fs::temp_directory_path() / "sieve-eval-modes-XXXXXX").string();
-    dir_ = ::mkdtemp(pattern.data());
-    index_ = dir_ / "idx";
-    fs::create_directories(dir_ / "empty-hf-cache");
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
+  void SetUp() override { fs::create_directories(dir_ / "empty-hf-cache"); }
 
+  // The shell command that runs build/sieve in the temporary folder (exec: its pid is sieve's),
+  // with an empty Hugging Face cache, writing to dir_/out and dir_/err.
   std::string Command(const std::vector<std::string>& args) {
-    std::string command = "cd " + Quote(dir_.string()) +
-                          " && exec env -u SIEVE_INDEX -u SIEVE_EMBED_MODEL -u HF_HOME "
-                          "HF_HUB_CACHE=" +
-                          Quote((dir_ / "empty-hf-cache").string()) + " " + Quote(SIEVE_BINARY) +
-                          " --index " + Quote(index_.string());
-    for (const auto& arg : args) command += " " + Quote(arg);
-    return command + " >" + Quote((dir_ / "out").string()) + " 2>" + Quote((dir_ / "err").string());
+    return SieveCommand(Env(), args) + " >" + Quote((dir_ / "out").string()) + " 2>" +
+           Quote((dir_ / "err").string());
   }
   Outcome Sieve(const std::vector<std::string>& args) {
-    const int status = std::system(Command(args).c_str());
-    Outcome run;
-    run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    run.out = Slurp(dir_ / "out");
-    run.err = Slurp(dir_ / "err");
-    return run;
+    return RunSieve(Env(), args, dir_ / "out", dir_ / "err");
   }
-  json Json(const Outcome& run) {
-    json parsed = json::parse(run.out, nullptr, false);
-    EXPECT_FALSE(parsed.is_discarded()) << "not JSON: " << run.out << "\nstderr: " << run.err;
-    return parsed;
-  }
+  json Json(const Outcome& run) { return ParseJson(run); }
   std::string Model(const std::string& name) { return (kModels / name).string(); }
 
   // The first `n` Cranfield queries (queries.jsonl) and their judgements (qrels.tsv).
@@ -102,8 +60,17 @@ class EvalModesTest : public ::testing::Test {
     }
   }
 
-  fs::path dir_;
-  fs::path index_;
+  SieveEnv Env() const {
+    return {.cwd = dir_,
+            .unset = {"SIEVE_INDEX", "SIEVE_EMBED_MODEL", "HF_HOME"},
+            .set = {{"HF_HUB_CACHE", (dir_ / "empty-hf-cache").string()}},
+            .index = index_,
+            .exec = true};
+  }
+
+  TempDir temp_{"sieve-eval-modes"};
+  const fs::path dir_ = temp_.path();
+  const fs::path index_ = dir_ / "idx";
 };
 
 TEST_F(EvalModesTest, OfflineEvalRunsTheLexicalRowAndSkipsTheOthersWithANote) {

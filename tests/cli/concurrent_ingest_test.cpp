@@ -2,8 +2,6 @@
 // lock: the index they leave is the one running them one after the other leaves.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <sys/wait.h>
-#include <unistd.h>
 #include <nlohmann/json.hpp>
 
 #include <cmath>
@@ -11,11 +9,11 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <sstream>
 #include <string>
 #include <tuple>
 #include <vector>
 
+#include "cli_runner.h"
 #include "store/document_store.h"
 #include "store/faiss_vector_store.h"
 
@@ -23,15 +21,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using namespace sieve;
-
-const fs::path kModels = fs::path(SIEVE_SOURCE_DIR) / "tests" / "data" / "models";
-const fs::path kCranfield = fs::path(SIEVE_SHARED_DIR) / "data" / "cranfield";
-
-std::string Quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
+using namespace sieve::cli::testing_support;
 
 // Everything an index holds, keyed so that two indexes built in different orders compare equal:
 // per document key, its hash and chunk count; per (document key, ordinal), the chunk text and
@@ -78,8 +68,6 @@ Snapshot Read(const fs::path& index) {
 class ConcurrentIngestTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string pattern = (fs::temp_directory_path() / "sieve-concurrent-XXXXXX").string();
-    dir_ = ::mkdtemp(pattern.data());
     // Two folders of one-document text files from Cranfield: one SQLite transaction per file,
     // so two unserialised ingests would interleave.
     std::ifstream in(kCranfield / "corpus.jsonl");
@@ -93,23 +81,21 @@ class ConcurrentIngestTest : public ::testing::Test {
           << doc.value("text", "") << "\n";
     }
   }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
 
   std::string IngestCommand(const fs::path& index, const std::string& folder) {
-    return "env -u SIEVE_INDEX -u SIEVE_EMBED_MODEL HF_HUB_OFFLINE=1 " + Quote(SIEVE_BINARY) +
-           " --index " + Quote(index.string()) + " ingest " + Quote((dir_ / folder).string()) +
-           " --embed-model " + Quote((kModels / "tiny-bge").string());
+    const SieveEnv env{.unset = {"SIEVE_INDEX", "SIEVE_EMBED_MODEL"},
+                       .set = {{"HF_HUB_OFFLINE", "1"}},
+                       .index = index};
+    return SieveCommand(env, {"ingest", (dir_ / folder).string(), "--embed-model",
+                              (kModels / "tiny-bge").string()});
   }
   int Shell(const std::string& command) {
-    const int status =
-        std::system(("cd " + Quote(dir_.string()) + " && { " + command + "; }").c_str());
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return ExitCode(
+        std::system(("cd " + Quote(dir_.string()) + " && { " + command + "; }").c_str()));
   }
 
-  fs::path dir_;
+  TempDir temp_{"sieve-concurrent"};
+  const fs::path dir_ = temp_.path();
 };
 
 TEST_F(ConcurrentIngestTest, TwoIngestsAtOnceEqualOneAfterTheOther) {

@@ -3,19 +3,15 @@
 // conflicting flags and unknown commands, and missing model folders.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <sys/wait.h>
-#include <unistd.h>
 #include <nlohmann/json.hpp>
 
-#include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <map>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "../store/fake_qdrant_server.h"
+#include "cli_runner.h"
 
 namespace {
 
@@ -23,34 +19,13 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 using ::testing::HasSubstr;
 using ::testing::Not;
+using namespace sieve::cli::testing_support;
 
-const fs::path kModels = fs::path(SIEVE_SOURCE_DIR) / "tests" / "data" / "models";
 const fs::path kMiniBeir = fs::path(SIEVE_SOURCE_DIR) / "tests" / "data" / "store" / "mini_beir";
-
-std::string Quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
-std::string Slurp(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
-
-struct Outcome {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
 
 class ConfigCliTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string pattern = (fs::temp_directory_path() / "sieve-config-cli-XXXXXX").string();
-    dir_ = ::mkdtemp(pattern.data());
     fs::create_directories(dir_ / "empty-hf-cache");
     Write("docs/wings.md",
           "# Wings\n\nSwept wings delay the drag rise at transonic speeds. Thin wings flutter "
@@ -61,46 +36,25 @@ class ConfigCliTest : public ::testing::Test {
           "Heat conduction in composite slabs was solved analytically. The temperature of each "
           "layer follows from the boundary conditions and the conductivity of the layers.\n");
   }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
 
   // build/sieve in the temporary folder with no SIEVE_* settings but `env`, no user config
   // file, and an empty Hugging Face cache. No --index unless the test passes one.
   Outcome Sieve(const std::vector<std::string>& args,
                 const std::map<std::string, std::string>& env = {}) {
-    std::string command = "cd " + Quote(dir_.string()) + " && env";
-    for (const char* name :
-         {"SIEVE_INDEX", "SIEVE_EMBED_MODEL", "SIEVE_RERANK_MODEL", "SIEVE_MODE", "SIEVE_K",
-          "SIEVE_LLM_URL", "SIEVE_LLM_PRESET", "SIEVE_CHUNK_MAX_TOKENS", "SIEVE_CHUNK_OVERLAP",
-          "SIEVE_MAX_FILE_MB", "HF_HOME"}) {
-      command += " -u " + std::string(name);
-    }
-    command += " HF_HUB_OFFLINE=1 XDG_CONFIG_HOME=" + Quote((dir_ / "no-config").string()) +
-               " HF_HUB_CACHE=" + Quote((dir_ / "empty-hf-cache").string());
-    for (const auto& [name, value] : env) command += " " + name + "=" + Quote(value);
-    command += " " + Quote(SIEVE_BINARY);
-    for (const auto& arg : args) command += " " + Quote(arg);
-    command += " >" + Quote((dir_ / "out").string()) + " 2>" + Quote((dir_ / "err").string());
-    const int status = std::system(command.c_str());
-    Outcome run;
-    run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    run.out = Slurp(dir_ / "out");
-    run.err = Slurp(dir_ / "err");
-    return run;
+    const SieveEnv base{
+        .cwd = dir_,
+        .unset = {"SIEVE_INDEX", "SIEVE_EMBED_MODEL", "SIEVE_RERANK_MODEL", "SIEVE_MODE", "SIEVE_K",
+                  "SIEVE_LLM_URL", "SIEVE_LLM_PRESET", "SIEVE_CHUNK_MAX_TOKENS",
+                  "SIEVE_CHUNK_OVERLAP", "SIEVE_MAX_FILE_MB", "HF_HOME"},
+        .set = {{"HF_HUB_OFFLINE", "1"},
+                {"XDG_CONFIG_HOME", (dir_ / "no-config").string()},
+                {"HF_HUB_CACHE", (dir_ / "empty-hf-cache").string()}}};
+    return RunSieve(base, args, dir_ / "out", dir_ / "err", {env.begin(), env.end()});
   }
 
-  json Json(const Outcome& run) {
-    json parsed = json::parse(run.out, nullptr, false);
-    EXPECT_FALSE(parsed.is_discarded()) << "not JSON: " << run.out << "\nstderr: " << run.err;
-    return parsed;
-  }
+  json Json(const Outcome& run) { return ParseJson(run); }
 
-  void Write(const std::string& name, const std::string& text) {
-    fs::create_directories((dir_ / name).parent_path());
-    std::ofstream(dir_ / name, std::ios::binary) << text;
-  }
+  void Write(const std::string& name, const std::string& text) { WriteFile(dir_ / name, text); }
 
   // Exit code 1 and a message on stderr that names `flag`.
   void ExpectUsageError(const std::vector<std::string>& args, const std::string& flag) {
@@ -111,7 +65,8 @@ class ConfigCliTest : public ::testing::Test {
     EXPECT_THAT(run.err, HasSubstr(flag)) << joined;
   }
 
-  fs::path dir_;
+  TempDir temp_{"sieve-config-cli"};
+  const fs::path dir_ = temp_.path();
 };
 
 TEST_F(ConfigCliTest, NegativeOrZeroCountsAreUsageErrorsNamingTheFlag) {

@@ -1,90 +1,38 @@
 // End-to-end tests of `sieve ingest | search | stats | delete | eval`, run as a child process.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <sys/wait.h>
-#include <unistd.h>
 #include <nlohmann/json.hpp>
 
-#include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include "cli_runner.h"
 
 namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
 using ::testing::HasSubstr;
+using namespace sieve::cli::testing_support;
 
 const fs::path kMiniBeir = fs::path(SIEVE_SOURCE_DIR) / "tests" / "data" / "store" / "mini_beir";
 
-std::string ShellQuote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) {
-    if (c == '\'') {
-      out += "'\\''";
-    } else {
-      out += c;
-    }
-  }
-  return out + "'";
-}
-
-std::string ReadAll(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
-
-struct Outcome {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
 class IndexCliTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    std::string pattern = (fs::temp_directory_path() / "sieve-cli-test-XXXXXX").string();
-    dir_ = ::mkdtemp(pattern.data());
-    index_ = dir_ / "idx";
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
-
   // Runs build/sieve in the temporary directory (stderr is not a terminal: no progress bar).
   Outcome Sieve(const std::vector<std::string>& args, bool with_index = true) {
-    std::string command =
-        "cd " + ShellQuote(dir_.string()) +
-        " && env -u SIEVE_INDEX XDG_CONFIG_HOME=" + ShellQuote((dir_ / "no-config").string()) +
-        " " + ShellQuote(SIEVE_BINARY);
-    if (with_index) command += " --index " + ShellQuote(index_.string());
-    for (const auto& arg : args) command += " " + ShellQuote(arg);
-    command += " >" + ShellQuote((dir_ / "stdout").string()) + " 2>" +
-               ShellQuote((dir_ / "stderr").string());
-    int status = std::system(command.c_str());
-    Outcome outcome;
-    outcome.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    outcome.out = ReadAll(dir_ / "stdout");
-    outcome.err = ReadAll(dir_ / "stderr");
-    return outcome;
+    const SieveEnv env{.cwd = dir_,
+                       .unset = {"SIEVE_INDEX"},
+                       .set = {{"XDG_CONFIG_HOME", (dir_ / "no-config").string()}},
+                       .index = with_index ? index_ : fs::path()};
+    return RunSieve(env, args, dir_ / "stdout", dir_ / "stderr");
   }
 
-  json Json(const Outcome& outcome) {
-    json parsed = json::parse(outcome.out, nullptr, /*allow_exceptions=*/false);
-    EXPECT_FALSE(parsed.is_discarded()) << "not JSON: " << outcome.out;
-    return parsed;
-  }
+  json Json(const Outcome& outcome) { return ParseJson(outcome); }
 
-  void Write(const std::string& name, const std::string& text) {
-    fs::create_directories((dir_ / name).parent_path());
-    std::ofstream(dir_ / name, std::ios::binary) << text;
-  }
+  void Write(const std::string& name, const std::string& text) { WriteFile(dir_ / name, text); }
 
   void WriteDocs() {
     Write("docs/wings.md",
@@ -99,8 +47,9 @@ class IndexCliTest : public ::testing::Test {
           std::string("\x89PNG\r\n\x1a\n\0\0\0\rIHDR", 16) + std::string(64, '\x01'));
   }
 
-  fs::path dir_;
-  fs::path index_;
+  TempDir temp_{"sieve-cli-test"};
+  const fs::path dir_ = temp_.path();
+  const fs::path index_ = dir_ / "idx";
 };
 
 TEST_F(IndexCliTest, IngestSearchStatsDeleteRoundTrip) {
@@ -225,7 +174,7 @@ TEST_F(IndexCliTest, EvalScoresABeirCollectionAndWritesARun) {
   EXPECT_DOUBLE_EQ(result["rows"][0]["map"].get<double>(), 1.0);
   EXPECT_FALSE(result.contains("index"));  // a temporary index, already removed
   EXPECT_FALSE(fs::exists(dir_ / ".sieve"));
-  std::string run = ReadAll(dir_ / "out.trec");
+  std::string run = Slurp(dir_ / "out.trec");
   EXPECT_THAT(run, HasSubstr("1 Q0 d1 1 "));
   EXPECT_THAT(run, HasSubstr("sieve-lexical"));
 

@@ -7,23 +7,24 @@
 #include <httplib.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "../trace/protobuf_reader.h"
+#include "cli_runner.h"
 
 namespace {
 
@@ -32,22 +33,7 @@ using nlohmann::json;
 using sieve::trace::testing::AttributeMap;
 using sieve::trace::testing::Message;
 using ::testing::HasSubstr;
-
-const fs::path kModels = fs::path(SIEVE_SOURCE_DIR) / "tests" / "data" / "models";
-const fs::path kCranfield = fs::path(SIEVE_SHARED_DIR) / "data" / "cranfield";
-
-std::string Quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
-std::string Slurp(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
+using namespace sieve::cli::testing_support;
 
 std::string Hex(const std::string& bytes) {
   static const char* digits = "0123456789abcdef";
@@ -58,12 +44,6 @@ std::string Hex(const std::string& bytes) {
   }
   return out;
 }
-
-struct Outcome {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
 
 class Receiver {
  public:
@@ -146,40 +126,29 @@ std::vector<SpanView> FromJsonLines(const std::string& text) {
 class TraceCliTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    std::string pattern = (fs::temp_directory_path() / "sieve-trace-cli-XXXXXX").string();
-    dir_ = mkdtemp(pattern.data());
-    std::ifstream in(kCranfield / "corpus.jsonl");
-    fs::create_directories(dir_ / "cranfield");
-    std::ofstream out(dir_ / "cranfield" / "corpus.jsonl");
-    std::string line;
-    for (int i = 0; i < 40 && std::getline(in, line); ++i) out << line << "\n";
-    out.close();
-    const Outcome ingest = Run({"ingest", (dir_ / "cranfield" / "corpus.jsonl").string(),
-                                "--embed-model", (kModels / "tiny-bge").string()});
+    temp_ = std::make_unique<TempDir>("sieve-trace-cli");
+    dir_ = temp_->path();
+    const Outcome ingest = Run({"ingest", WriteCranfieldSample(dir_, 40).string(), "--embed-model",
+                                (kModels / "tiny-bge").string()});
     ASSERT_EQ(ingest.exit_code, 0) << ingest.err;
   }
-  static void TearDownTestSuite() {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
+  static void TearDownTestSuite() { temp_.reset(); }
+
+  // build/sieve with no tracing variables, no SIEVE_LLM_URL or SIEVE_INDEX and no user config.
+  static SieveEnv Env() {
+    return {.unset = {"OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                      "PHOENIX_COLLECTOR_ENDPOINT", "OTEL_TRACES_SAMPLER", "SIEVE_LLM_URL",
+                      "SIEVE_INDEX"},
+            .set = {{"HF_HUB_OFFLINE", "1"}, {"XDG_CONFIG_HOME", (dir_ / "no-config").string()}},
+            .index = dir_ / "idx"};
   }
 
-  // build/sieve with `env` settings (NAME=value ...) and no other tracing variables.
-  static Outcome Run(const std::vector<std::string>& args, const std::string& env = "") {
-    std::string command = "cd " + Quote(dir_.string()) +
-                          " && env -u OTEL_EXPORTER_OTLP_ENDPOINT -u "
-                          "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT -u PHOENIX_COLLECTOR_ENDPOINT "
-                          "-u OTEL_TRACES_SAMPLER -u SIEVE_LLM_URL -u SIEVE_INDEX HF_HUB_OFFLINE=1 "
-                          "XDG_CONFIG_HOME=" +
-                          Quote((dir_ / "no-config").string()) + " " + env + " " +
-                          Quote(SIEVE_BINARY) + " --index " + Quote((dir_ / "idx").string());
-    for (const auto& arg : args) command += " " + Quote(arg);
-    command += " >" + Quote((dir_ / "out").string()) + " 2>" + Quote((dir_ / "err").string());
-    const int status = std::system(command.c_str());
-    Outcome run;
-    run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    run.out = Slurp(dir_ / "out");
-    run.err = Slurp(dir_ / "err");
-    return run;
+  // Env() in the temporary folder, with the `env` settings added.
+  static Outcome Run(const std::vector<std::string>& args,
+                     const std::vector<std::pair<std::string, std::string>>& env = {}) {
+    SieveEnv in_dir = Env();
+    in_dir.cwd = dir_;
+    return RunSieve(in_dir, args, dir_ / "out", dir_ / "err", env);
   }
 
   static std::vector<std::string> AskArgs() {
@@ -191,9 +160,11 @@ class TraceCliTest : public ::testing::Test {
             (kModels / "tiny-ms-marco").string()};
   }
 
+  static std::unique_ptr<TempDir> temp_;
   static fs::path dir_;
 };
 
+std::unique_ptr<TempDir> TraceCliTest::temp_;
 fs::path TraceCliTest::dir_;
 
 TEST_F(TraceCliTest, AskSendsOneTraceToTheCollectorAndTheSameSpansToTheFile) {
@@ -278,8 +249,9 @@ TEST_F(TraceCliTest, AskSendsOneTraceToTheCollectorAndTheSameSpansToTheFile) {
 
 TEST_F(TraceCliTest, PhoenixVariablesChooseTheCollectorAndTheProject) {
   Receiver receiver;
-  const Outcome run = Run(AskArgs(), "PHOENIX_COLLECTOR_ENDPOINT=" + receiver.base() +
-                                         " PHOENIX_PROJECT_NAME=cranfield OTEL_SERVICE_NAME=rag");
+  const Outcome run = Run(AskArgs(), {{"PHOENIX_COLLECTOR_ENDPOINT", receiver.base()},
+                                      {"PHOENIX_PROJECT_NAME", "cranfield"},
+                                      {"OTEL_SERVICE_NAME", "rag"}});
   ASSERT_EQ(run.exit_code, 0) << run.err;
   std::map<std::string, std::string> resource;
   const auto spans = FromProtobuf(receiver.bodies(), &resource);
@@ -290,11 +262,11 @@ TEST_F(TraceCliTest, PhoenixVariablesChooseTheCollectorAndTheProject) {
 
 TEST_F(TraceCliTest, SamplerOffExportsNothingAndBadSettingsAreUsageErrors) {
   Receiver receiver;
-  const Outcome off = Run(
-      AskArgs(), "OTEL_TRACES_SAMPLER=always_off OTEL_EXPORTER_OTLP_ENDPOINT=" + receiver.base());
+  const Outcome off = Run(AskArgs(), {{"OTEL_TRACES_SAMPLER", "always_off"},
+                                      {"OTEL_EXPORTER_OTLP_ENDPOINT", receiver.base()}});
   ASSERT_EQ(off.exit_code, 0) << off.err;
   EXPECT_TRUE(receiver.bodies().empty());
-  const Outcome bad = Run(AskArgs(), "OTEL_TRACES_SAMPLER=sometimes");
+  const Outcome bad = Run(AskArgs(), {{"OTEL_TRACES_SAMPLER", "sometimes"}});
   EXPECT_EQ(bad.exit_code, 1);
   EXPECT_THAT(bad.err, HasSubstr("OTEL_TRACES_SAMPLER"));
 }
@@ -334,16 +306,12 @@ TEST_F(TraceCliTest, ServeExportsEachRequestAsATrace) {
   fs::remove(err);
   fs::remove(pid_file);
   const std::string command =
-      "cd " + Quote(dir_.string()) +
-      " && (env -u OTEL_EXPORTER_OTLP_ENDPOINT -u OTEL_EXPORTER_OTLP_TRACES_ENDPOINT -u "
-      "PHOENIX_COLLECTOR_ENDPOINT -u OTEL_TRACES_SAMPLER -u SIEVE_LLM_URL -u SIEVE_INDEX "
-      "HF_HUB_OFFLINE=1 XDG_CONFIG_HOME=" +
-      Quote((dir_ / "no-config").string()) + " " + Quote(SIEVE_BINARY) + " --index " +
-      Quote((dir_ / "idx").string()) + " --otlp-endpoint " + Quote(receiver.base()) +
-      " serve --host 127.0.0.1 --port 0 --timeout-s 30 --embed-model " +
-      Quote((kModels / "tiny-bge").string()) + " --rerank-model " +
-      Quote((kModels / "tiny-ms-marco").string()) + " >/dev/null 2>" + Quote(err.string()) +
-      " & echo $! >" + Quote(pid_file.string()) + ")";
+      "cd " + Quote(dir_.string()) + " && (" +
+      SieveCommand(
+          Env(), {"--otlp-endpoint", receiver.base(), "serve", "--host", "127.0.0.1", "--port", "0",
+                  "--timeout-s", "30", "--embed-model", (kModels / "tiny-bge").string(),
+                  "--rerank-model", (kModels / "tiny-ms-marco").string()}) +
+      " >/dev/null 2>" + Quote(err.string()) + " & echo $! >" + Quote(pid_file.string()) + ")";
   ASSERT_EQ(std::system(command.c_str()), 0);
   const pid_t pid = std::stoi(Slurp(pid_file));
   struct Stopper {

@@ -10,13 +10,13 @@
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <functional>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "cli_runner.h"
 
 namespace {
 
@@ -24,27 +24,7 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 using ::testing::HasSubstr;
 using namespace std::chrono_literals;
-
-const fs::path kModels = fs::path(SIEVE_SOURCE_DIR) / "tests" / "data" / "models";
-
-std::string Quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) {
-    if (c == '\'') {
-      out += "'\\''";
-    } else {
-      out += c;
-    }
-  }
-  return out + "'";
-}
-
-std::string Slurp(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
+using namespace sieve::cli::testing_support;
 
 // Polls until `done` holds, at most a minute (a loaded machine is slow, not wrong).
 bool Eventually(const std::function<bool()>& done) {
@@ -58,24 +38,21 @@ bool Eventually(const std::function<bool()>& done) {
 
 class WatchCliTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    std::string pattern = (fs::temp_directory_path() / "sieve-watch-cli-XXXXXX").string();
-    dir_ = ::mkdtemp(pattern.data());
-    fs::create_directories(dir_ / "docs");
-  }
+  void SetUp() override { fs::create_directories(dir_ / "docs"); }
+  // The temporary folder (temp_) is removed after this, when the fixture is destroyed.
   void TearDown() override {
     if (pid_ > 0) ::kill(pid_, SIGKILL);
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
   }
 
+  // `cd DIR && env ... SIEVE --index IDX`, to which (quoted) arguments are appended.
   std::string Env() const {
-    return "cd " + Quote(dir_.string()) +
-           " && env -u SIEVE_INDEX -u SIEVE_LLM_URL -u OTEL_EXPORTER_OTLP_ENDPOINT "
-           "-u OTEL_EXPORTER_OTLP_TRACES_ENDPOINT -u PHOENIX_COLLECTOR_ENDPOINT HF_HUB_OFFLINE=1 "
-           "XDG_CONFIG_HOME=" +
-           Quote((dir_ / "no-config").string()) + " " + Quote(SIEVE_BINARY) + " --index " +
-           Quote((dir_ / "idx").string());
+    return SieveCommand(
+        {.cwd = dir_,
+         .unset = {"SIEVE_INDEX", "SIEVE_LLM_URL", "OTEL_EXPORTER_OTLP_ENDPOINT",
+                   "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "PHOENIX_COLLECTOR_ENDPOINT"},
+         .set = {{"HF_HUB_OFFLINE", "1"}, {"XDG_CONFIG_HOME", (dir_ / "no-config").string()}},
+         .index = dir_ / "idx"},
+        {});
   }
 
   // Starts `sieve <args>` in the background; its exit code lands in dir_/rc.
@@ -111,11 +88,10 @@ class WatchCliTest : public ::testing::Test {
     return paths;
   }
 
-  void Write(const std::string& name, const std::string& text) {
-    std::ofstream(dir_ / name, std::ios::binary) << text;
-  }
+  void Write(const std::string& name, const std::string& text) { WriteFile(dir_ / name, text); }
 
-  fs::path dir_;
+  TempDir temp_{"sieve-watch-cli"};
+  const fs::path dir_ = temp_.path();
   pid_t pid_ = 0;
 };
 
