@@ -107,12 +107,12 @@ __attribute__((target("avx2,fma"))) float QuantizeRowAvx2(const float* x, std::s
 }
 
 // tile[r][c] = Σ_q a[r][4q..4q+3] · b[q][c][0..3], s8 × s8, rows × 16 columns: vpmaddubsw on
-// |a| (u8) and b with a's signs (vpsignb), whose pair sums (at most 2 · 127 · 127 < 2^15) cannot
-// saturate, widened and added in pairs by vpmaddwd with ones.
+// |b| (u8, packed beside b as `mag`) and a with b's signs (vpsignb), whose pair sums (at most
+// 2 · 127 · 127 < 2^15) cannot saturate, widened and added in pairs by vpmaddwd with ones.
 template <int Rows>
 __attribute__((target("avx2,fma"))) void TileAvx2(const std::int8_t* a, std::size_t lda,
-                                                  const std::int8_t* b, std::size_t quads,
-                                                  std::int32_t* tile) {
+                                                  const std::int8_t* b, const std::uint8_t* mag,
+                                                  std::size_t quads, std::int32_t* tile) {
   __m256i acc[Rows][2];
 #pragma GCC unroll 8
   for (int r = 0; r < Rows; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_si256();
@@ -120,14 +120,15 @@ __attribute__((target("avx2,fma"))) void TileAvx2(const std::int8_t* a, std::siz
   for (std::size_t q = 0; q < quads; ++q) {
     const __m256i w0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + q * 64));
     const __m256i w1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + q * 64 + 32));
+    const __m256i m0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(mag + q * 64));
+    const __m256i m1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(mag + q * 64 + 32));
 #pragma GCC unroll 8
     for (int r = 0; r < Rows; ++r) {
       std::int32_t quad;
       std::memcpy(&quad, a + r * lda + 4 * q, sizeof(quad));
       const __m256i av = _mm256_set1_epi32(quad);
-      const __m256i magnitude = _mm256_abs_epi8(av);
-      const __m256i p0 = _mm256_maddubs_epi16(magnitude, _mm256_sign_epi8(w0, av));
-      const __m256i p1 = _mm256_maddubs_epi16(magnitude, _mm256_sign_epi8(w1, av));
+      const __m256i p0 = _mm256_maddubs_epi16(m0, _mm256_sign_epi8(av, w0));
+      const __m256i p1 = _mm256_maddubs_epi16(m1, _mm256_sign_epi8(av, w1));
       acc[r][0] = _mm256_add_epi32(acc[r][0], _mm256_madd_epi16(p0, ones));
       acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(p1, ones));
     }
@@ -278,11 +279,18 @@ Int8Matrix Int8Matrix::Quantize(const float* w, std::size_t n, std::size_t k, In
       m.s8_[((j / kBlock * quads + i / 4) * kBlock + j % kBlock) * 4 + i % 4] = q[j * k + i];
     }
   }
+  if (kernel == Int8Kernel::kAvx2) {
+    m.magnitudes_.resize(m.s8_.size());
+    for (std::size_t e = 0; e < m.s8_.size(); ++e) {
+      m.magnitudes_[e] = static_cast<std::uint8_t>(std::abs(int{m.s8_[e]}));
+    }
+  }
   return m;
 }
 
 std::size_t Int8Matrix::bytes() const {
-  return s8_.size() + scales_.size() * sizeof(float) + sums_.size() * sizeof(std::int32_t);
+  return s8_.size() + magnitudes_.size() + scales_.size() * sizeof(float) +
+         sums_.size() * sizeof(std::int32_t);
 }
 
 float Int8Matrix::Dequantized(std::size_t j, std::size_t i) const {
@@ -347,19 +355,20 @@ void LinearInt8(const float* x, const Int8Matrix& w, const float* bias, float* y
       case Int8Kernel::kAvx2: {
         const std::int8_t* a = a8 + r0 * kp;
         const std::int8_t* b = w.s8_.data() + block * (kp / 4) * kBlock * 4;
+        const std::uint8_t* mag = w.magnitudes_.data() + block * (kp / 4) * kBlock * 4;
         const std::size_t quads = kp / 4;
         switch (rows) {
           case 4:
-            TileAvx2<4>(a, kp, b, quads, tile);
+            TileAvx2<4>(a, kp, b, mag, quads, tile);
             break;
           case 3:
-            TileAvx2<3>(a, kp, b, quads, tile);
+            TileAvx2<3>(a, kp, b, mag, quads, tile);
             break;
           case 2:
-            TileAvx2<2>(a, kp, b, quads, tile);
+            TileAvx2<2>(a, kp, b, mag, quads, tile);
             break;
           default:
-            TileAvx2<1>(a, kp, b, quads, tile);
+            TileAvx2<1>(a, kp, b, mag, quads, tile);
             break;
         }
         break;

@@ -9,8 +9,9 @@
 //
 // Kernels, chosen at run time from the CPU's features (BestInt8Kernel):
 // - kAvx512Vnni: vpdpbusd on u8 (q_x + 128) × s8, the offset removed with per-channel sums;
-// - kAvx2: vpmaddubsw on |q_x| (u8) × q_w with q_x's signs (vpsignb): its signed 16-bit pair
-//   sums are at most 2 · 127 · 127 and cannot saturate; vpmaddwd by ones widens them to int32;
+// - kAvx2: vpmaddubsw on |q_w| (u8, packed beside q_w) × q_x with q_w's signs (vpsignb): its
+//   signed 16-bit pair sums are at most 2 · 127 · 127 and cannot saturate; vpmaddwd by ones
+//   widens them to int32;
 // - kScalar: portable C++.
 // An Int8Matrix is packed for one kernel (the one given at Quantize).
 //
@@ -59,9 +60,10 @@ class Int8Matrix {
   std::size_t n_ = 0, k_ = 0;
   std::size_t k_padded_ = 0;  // k rounded up to the kernel's group (1 or 4)
   Int8Kernel kernel_ = Int8Kernel::kScalar;
-  std::vector<float> scales_;       // s_w, one per output channel
-  std::vector<std::int32_t> sums_;  // Σ_i q_w[j,i] (the u8 offset of the VNNI kernel)
-  std::vector<std::int8_t> s8_;     // scalar: [n][k]; AVX2 and VNNI: [n/16][k/4][16][4]
+  std::vector<float> scales_;             // s_w, one per output channel
+  std::vector<std::int32_t> sums_;        // Σ_i q_w[j,i] (the u8 offset of the VNNI kernel)
+  std::vector<std::int8_t> s8_;           // scalar: [n][k]; AVX2 and VNNI: [n/16][k/4][16][4]
+  std::vector<std::uint8_t> magnitudes_;  // AVX2: |s8_|, same layout
 };
 
 // Floats of scratch LinearInt8 needs for m rows of k inputs (any kernel). One buffer sized for

@@ -162,7 +162,7 @@ TEST_P(Int8KernelTest, FusedGeluEqualsASeparatePass) {
 
 // The largest products a kernel can meet: every activation and weight at ±127, of one sign or
 // alternating. The sums must be exact: 16-bit pair sums of u8 (q_x + 128) × s8 would saturate
-// here (2 · 255 · 127 > 32767), those of |q_x| × ±q_w (the AVX2 kernel) cannot.
+// here (2 · 255 · 127 > 32767), those of |q_w| × ±q_x (the AVX2 kernel) cannot.
 TEST_P(Int8KernelTest, ExtremeOperandsDoNotSaturate) {
   const Int8Kernel kernel = GetParam();
   const std::size_t m = 4, n = 32, k = 384;
