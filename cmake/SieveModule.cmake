@@ -25,6 +25,8 @@ function(sieve_test_dir name)
   add_executable(test_${name} ${sources})
   target_link_libraries(test_${name} PRIVATE ${ARGN} sieve_warnings GTest::gtest GTest::gtest_main
                                              GTest::gmock)
+  # Helpers shared by several test folders: #include "support/<name>.h".
+  target_include_directories(test_${name} PRIVATE ${SIEVE_SOURCE_DIR}/tests)
   target_compile_definitions(test_${name} PRIVATE
     SIEVE_SOURCE_DIR="${SIEVE_SOURCE_DIR}"
     SIEVE_SHARED_DIR="${SIEVE_SHARED_DIR}"

@@ -18,6 +18,8 @@
 #include <utility>
 #include <vector>
 
+#include "support/temp_dir.h"
+
 namespace sieve::cli::testing_support {
 
 // The fixture models (tests/data/models) and the shared Cranfield BEIR data.
@@ -26,25 +28,8 @@ inline const std::filesystem::path kModels =
 inline const std::filesystem::path kCranfield =
     std::filesystem::path(SIEVE_SHARED_DIR) / "data" / "cranfield";
 
-// A fresh folder TMPDIR/<prefix>-XXXXXX, removed with everything in it on destruction.
-class TempDir {
- public:
-  explicit TempDir(const std::string& prefix) {
-    std::string pattern = (std::filesystem::temp_directory_path() / (prefix + "-XXXXXX")).string();
-    if (const char* made = ::mkdtemp(pattern.data())) path_ = made;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
+// A fresh temporary folder per test (tests/support/temp_dir.h).
+using sieve::testing_support::TempDir;
 
 // `s` as one single-quoted word for /bin/sh.
 inline std::string Quote(const std::string& s) {

@@ -13,6 +13,7 @@
 #include <type_traits>
 
 #include "core/file.h"
+#include "support/temp_dir.h"
 
 namespace sieve::config {
 namespace {
@@ -20,29 +21,7 @@ namespace {
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 
-// A fresh directory under the system temp dir, removed afterwards.
-class TempDir {
- public:
-  TempDir() {
-    std::random_device random;
-    path_ = fs::temp_directory_path() / ("sieve_config_test_" + std::to_string(random()));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  const fs::path& path() const { return path_; }
-  fs::path Write(const fs::path& relative, const std::string& text) const {
-    fs::path file = path_ / relative;
-    fs::create_directories(file.parent_path());
-    std::ofstream(file) << text;
-    return file;
-  }
-
- private:
-  fs::path path_;
-};
+using sieve::testing_support::TempDir;
 
 // Sources that see only `env` and look for ./sieve.toml in `dir` (never the real environment).
 ConfigSources IsolatedSources(const TempDir& dir, std::map<std::string, std::string> env = {}) {

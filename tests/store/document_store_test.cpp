@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "store/fts_tokenizer.h"
-#include "temp_dir.h"
+#include "support/temp_dir.h"
 
 namespace sieve::store {
 namespace {

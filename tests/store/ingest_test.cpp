@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "store/document_store.h"
-#include "temp_dir.h"
+#include "support/temp_dir.h"
 
 namespace sieve::store {
 namespace {

@@ -14,7 +14,7 @@
 
 #include "store/document_store.h"
 #include "store/fts_tokenizer.h"
-#include "temp_dir.h"
+#include "support/temp_dir.h"
 
 namespace sieve::store {
 namespace {

@@ -12,6 +12,7 @@
 #include <fstream>
 #include <string>
 
+#include "support/temp_dir.h"
 #include "text/document.h"
 #include "text/extract.h"
 
@@ -21,27 +22,7 @@ namespace {
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "sieve-reader-test-XXXXXX").string();
-    path_ = ::mkdtemp(pattern.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  fs::path Write(const std::string& name, const std::string& bytes) const {
-    fs::path path = path_ / name;
-    fs::create_directories(path.parent_path());
-    std::ofstream(path, std::ios::binary) << bytes;
-    return path;
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using sieve::testing_support::TempDir;
 
 std::string Gzip(const std::string& data) {
   z_stream zs{};

@@ -322,6 +322,8 @@ TEST(BadInputTest, UnknownExtensionAndDirectory) {
 TEST(BadInputTest, UnreadableFile) {
   TempDir dir("unreadable");
   const auto file = dir.Write("secret.txt", "classified");
+  // The folder (mkdtemp: 0700) open to everyone, so that only the file's own mode denies it.
+  ASSERT_EQ(::chmod(dir.path().c_str(), 0755), 0);
   ASSERT_EQ(::chmod(file.c_str(), 0), 0);
   const pid_t child = ::fork();
   ASSERT_GE(child, 0);
