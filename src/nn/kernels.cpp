@@ -60,9 +60,23 @@ void Linear(const float* x, const float* w, const float* bias, float* y, std::si
   }
 }
 
+}  // namespace sieve::nn
+
+// OpenBLAS's own stop of its worker threads (what it runs before a fork); weak: absent from
+// other BLAS libraries, and then null.
+extern "C" int blas_thread_shutdown_(void) __attribute__((weak));
+
+namespace sieve::nn {
+
 void UseSingleThreadedGemm() {
   static std::once_flag once;
-  std::call_once(once, [] { openblas_set_num_threads(1); });
+  std::call_once(once, [] {
+    openblas_set_num_threads(1);
+    // OpenBLAS starts its workers when it is loaded, and each polls (sched_yield) for about 2^28
+    // cycles before it sleeps: a tenth of a second of a core taken from a starting process.
+    // Single-threaded they never get work, so they are stopped now.
+    if (blas_thread_shutdown_ != nullptr) blas_thread_shutdown_();
+  });
 }
 
 void AddInPlace(float* x, const float* y, std::size_t n) {

@@ -25,7 +25,9 @@ void Linear(const float* x, const float* w, const float* bias, float* y, std::si
             std::size_t n, std::size_t k, ThreadPool* pool = nullptr, std::size_t ldy = 0);
 
 // Makes OpenBLAS run each sgemm on the calling thread (its own thread count is a process-wide
-// setting; parallelism comes from the ThreadPool instead). Idempotent and thread-safe.
+// setting; parallelism comes from the ThreadPool instead) and stops OpenBLAS's idle worker
+// threads. Every ThreadPool calls it when constructed. Idempotent and thread-safe; call it
+// before any BLAS call of the process.
 void UseSingleThreadedGemm();
 
 // x[i] += y[i].

@@ -1,5 +1,7 @@
 #include "nn/thread_pool.h"
 
+#include "nn/kernels.h"
+
 #if defined(__linux__)
 #include <pthread.h>
 #include <sched.h>
@@ -77,6 +79,9 @@ struct ThreadPool::Job {
 };
 
 ThreadPool::ThreadPool(std::size_t threads) {
+  // The kernels' threads are these: OpenBLAS runs on the calling thread (and its own idle
+  // workers stop polling now rather than through a process's start).
+  UseSingleThreadedGemm();
   const std::size_t workers = threads > 1 ? threads - 1 : 0;
   workers_.reserve(workers);
   for (std::size_t i = 0; i < workers; ++i) workers_.emplace_back([this] { WorkerLoop(); });

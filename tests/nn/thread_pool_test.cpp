@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <thread>
 #include <vector>
 
@@ -24,6 +25,26 @@ std::vector<int> Coverage(ThreadPool* pool, std::size_t n) {
   std::vector<int> counts;
   for (auto& h : hits) counts.push_back(h.load());
   return counts;
+}
+
+// Threads of this process (/proc/self/task).
+std::size_t ThreadsOfThisProcess() {
+  std::size_t count = 0;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/task")) {
+    (void)entry;
+    ++count;
+  }
+  return count;
+}
+
+// OpenBLAS (the pthread build) starts a worker per core when it is loaded, which polls for a
+// tenth of a second: a pool's kernels run BLAS on its own threads, so once a pool exists the
+// process has no thread but the pool's (here, the caller alone).
+TEST(ThreadPoolTest, NoThreadButThePoolsOnceAPoolExists) {
+  ThreadPool pool(1);
+  EXPECT_EQ(ThreadsOfThisProcess(), 1u);
+  ThreadPool two(2);
+  EXPECT_EQ(ThreadsOfThisProcess(), 2u);
 }
 
 TEST(ThreadPoolTest, EveryIndexIsCoveredExactlyOnce) {
