@@ -76,10 +76,7 @@ float* AllocateFloats(std::size_t count, std::size_t& mapped_bytes) {
 #ifdef SIEVE_NN_X86
 // The epilogue's activation: GELU (erf form) when `gelu`, else the identity.
 __attribute__((target("avx2,fma"))) inline __m256 Finish(bool gelu, __m256 v) {
-  if (!gelu) return v;
-  const __m256 e = simd::ErfAvx2(_mm256_mul_ps(v, _mm256_set1_ps(0.70710678118654752440f)));
-  return _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(0.5f), v),
-                       _mm256_add_ps(_mm256_set1_ps(1.0f), e));
+  return gelu ? simd::GeluAvx2(v) : v;
 }
 
 // y tile [R, cols] (cols <= 16, row stride ldy) = (first ? bias : y) + x[R, kc] · panel block,

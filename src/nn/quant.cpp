@@ -160,14 +160,8 @@ __attribute__((target("avx2,fma"))) void EpilogueAvx2(const std::int32_t* tile, 
       // Same operations in the same order as the portable loop: sum · (s_x · s_w) + bias.
       const __m256 scale = _mm256_mul_ps(_mm256_set1_ps(row_scales[r]), w_scale);
       const __m256 product = _mm256_mul_ps(_mm256_cvtepi32_ps(acc), scale);
-      __m256 value = bias != nullptr ? _mm256_add_ps(product, b) : product;
-      if (gelu) {  // as GeluErfInPlace: 0.5 · v · (1 + erf(v / √2))
-        const __m256 e =
-            simd::ErfAvx2(_mm256_mul_ps(value, _mm256_set1_ps(0.70710678118654752440f)));
-        value = _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(0.5f), value),
-                              _mm256_add_ps(_mm256_set1_ps(1.0f), e));
-      }
-      _mm256_storeu_ps(y + r * ldy + half * 8, value);
+      const __m256 value = bias != nullptr ? _mm256_add_ps(product, b) : product;
+      _mm256_storeu_ps(y + r * ldy + half * 8, gelu ? simd::GeluAvx2(value) : value);
     }
   }
 }

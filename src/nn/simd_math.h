@@ -1,6 +1,6 @@
-// nn/simd_math.h (internal to nn): AVX2+FMA approximations of erf and exp shared by the
-// element-wise kernels (vector_math.cpp) and the GEMM's fused epilogue (gemm.cpp). Accuracy is
-// stated and tested in vector_math.h / tests/nn/vector_math_test.cpp.
+// nn/simd_math.h (internal to nn): AVX2+FMA approximations of erf, GELU and exp shared by the
+// element-wise kernels (vector_math.cpp) and the GEMMs' fused epilogues (gemm.cpp, quant.cpp).
+// Accuracy is stated and tested in vector_math.h / tests/nn/vector_math_test.cpp.
 #pragma once
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -30,6 +30,13 @@ __attribute__((target("avx2,fma"))) inline __m256 ErfAvx2(__m256 a) {
   q = _mm256_fmadd_ps(x2, q, _mm256_set1_ps(-7.37332916720468e-03f));
   q = _mm256_fmadd_ps(x2, q, _mm256_set1_ps(-1.42647390514189e-02f));
   return _mm256_div_ps(p, q);
+}
+
+// GELU, erf form: 0.5 · v · (1 + erf(v / √2)), torch's default "gelu".
+__attribute__((target("avx2,fma"))) inline __m256 GeluAvx2(__m256 v) {
+  const __m256 e = ErfAvx2(_mm256_mul_ps(v, _mm256_set1_ps(0.70710678118654752440f)));
+  return _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(0.5f), v),
+                       _mm256_add_ps(_mm256_set1_ps(1.0f), e));
 }
 
 // exp(x) by 2^n · e^r, n = round(x / ln 2), |r| <= ln2 / 2, Cephes' degree-5 polynomial for e^r.

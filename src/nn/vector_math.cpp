@@ -10,7 +10,6 @@ namespace sieve::nn {
 namespace {
 
 #ifdef SIEVE_NN_X86
-using simd::ErfAvx2;
 using simd::ExpAvx2;
 #endif
 
@@ -18,20 +17,12 @@ constexpr float kInvSqrt2 = 0.70710678118654752440f;
 
 #ifdef SIEVE_NN_X86
 __attribute__((target("avx2,fma"))) void GeluErfAvx2(float* x, std::size_t n) {
-  const __m256 half = _mm256_set1_ps(0.5f), one = _mm256_set1_ps(1.0f);
-  const __m256 inv_sqrt2 = _mm256_set1_ps(kInvSqrt2);
   std::size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    const __m256 v = _mm256_loadu_ps(x + i);
-    const __m256 e = ErfAvx2(_mm256_mul_ps(v, inv_sqrt2));
-    _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_mul_ps(half, v), _mm256_add_ps(one, e)));
-  }
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, simd::GeluAvx2(_mm256_loadu_ps(x + i)));
   if (i < n) {
     alignas(32) float tail[8] = {};
     for (std::size_t j = i; j < n; ++j) tail[j - i] = x[j];
-    const __m256 v = _mm256_load_ps(tail);
-    const __m256 e = ErfAvx2(_mm256_mul_ps(v, inv_sqrt2));
-    _mm256_store_ps(tail, _mm256_mul_ps(_mm256_mul_ps(half, v), _mm256_add_ps(one, e)));
+    _mm256_store_ps(tail, simd::GeluAvx2(_mm256_load_ps(tail)));
     for (std::size_t j = i; j < n; ++j) x[j] = tail[j - i];
   }
 }
