@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "store/fts_tokenizer.h"
-#include "support/temp_dir.h"
+#include "store_fixture.h"
 
 namespace sieve::store {
 namespace {
@@ -19,8 +19,6 @@ namespace {
 namespace fs = std::filesystem;
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
-
-using testing_support::TempDir;
 
 text::Chunk MakeChunk(std::size_t ordinal, std::string text, std::string section = "") {
   text::Chunk chunk;
@@ -47,14 +45,8 @@ DocumentInput MakeDocument(std::string key, std::vector<std::string> texts,
   return input;
 }
 
-class DocumentStoreTest : public ::testing::Test {
+class DocumentStoreTest : public testing_support::OpenStoreTest {
  protected:
-  void SetUp() override {
-    auto opened = DocumentStore::Open(dir_.path() / "index");
-    ASSERT_TRUE(opened.ok()) << opened.status().ToString();
-    store_ = std::move(*opened);
-  }
-
   std::int64_t Put(const DocumentInput& input) {
     auto txn = store_->BeginTransaction();
     EXPECT_TRUE(txn.ok()) << txn.status().ToString();
@@ -88,9 +80,6 @@ class DocumentStoreTest : public ::testing::Test {
     keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
     return keys;
   }
-
-  TempDir dir_;
-  std::unique_ptr<DocumentStore> store_;
 };
 
 TEST_F(DocumentStoreTest, CreatesDatabaseWithSchemaVersionAndWal) {

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "store/document_store.h"
+#include "store_fixture.h"
 #include "support/temp_dir.h"
 
 namespace sieve::store {
@@ -41,14 +42,8 @@ std::string Paragraphs(const std::string& topic, int count) {
   return text;
 }
 
-class IngestTest : public ::testing::Test {
+class IngestTest : public testing_support::OpenStoreTest {
  protected:
-  void SetUp() override {
-    auto opened = DocumentStore::Open(dir_.path() / "index");
-    ASSERT_TRUE(opened.ok()) << opened.status().ToString();
-    store_ = std::move(*opened);
-  }
-
   FileIngestReport Ingest(const fs::path& path, IngestOptions options = {}) {
     auto report = IngestFile(*store_, path, options);
     EXPECT_TRUE(report.ok()) << report.status().ToString();
@@ -63,9 +58,6 @@ class IngestTest : public ::testing::Test {
     EXPECT_TRUE(matches.ok());
     return matches.ok() ? matches->size() : 0;
   }
-
-  TempDir dir_;
-  std::unique_ptr<DocumentStore> store_;
 };
 
 TEST_F(IngestTest, UnchangedFileIsANoOpAndChangedFileReplacesChunks) {

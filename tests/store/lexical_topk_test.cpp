@@ -14,14 +14,12 @@
 
 #include "store/document_store.h"
 #include "store/fts_tokenizer.h"
-#include "support/temp_dir.h"
+#include "store_fixture.h"
 
 namespace sieve::store {
 namespace {
 
 namespace fs = std::filesystem;
-
-using testing_support::TempDir;
 
 // Words of very different frequencies: forms that stem alike (flow, flows, flowing), a word
 // that makes a two-token phrase (lift-drag), CJK (indexed as bigrams), digits.
@@ -49,14 +47,8 @@ std::string RandomText(std::mt19937& rng, int min_words, int max_words) {
   return text;
 }
 
-class LexicalTopKTest : public ::testing::Test {
+class LexicalTopKTest : public testing_support::OpenStoreTest {
  protected:
-  void SetUp() override {
-    auto opened = DocumentStore::Open(dir_.path() / "index");
-    ASSERT_TRUE(opened.ok()) << opened.status().ToString();
-    store_ = std::move(*opened);
-  }
-
   // `documents` documents of 1-4 chunks; some chunks repeat an earlier text (exact ties).
   void BuildCorpus(std::mt19937& rng, int documents) {
     auto txn = store_->BeginTransaction();
@@ -115,8 +107,6 @@ class LexicalTopKTest : public ::testing::Test {
     }
   }
 
-  TempDir dir_;
-  std::unique_ptr<DocumentStore> store_;
   int compared_ = 0;
   int nonempty_ = 0;
   int ties_ = 0;
